@@ -1,0 +1,182 @@
+/*
+ * parleyd.c - main() of the parley daemon: load and validate the
+ * configuration, open (and migrate) the store, claim the pid file so that a
+ * second daemon on the same spool refuses to start, then run until SIGTERM.
+ * SIGHUP reloads the configuration; an invalid new file is logged and the old
+ * one kept.
+ *
+ * The listeners, spool, ingest and delivery stages are added by their own
+ * modules (design §1); this file only wires them together. It must never
+ * exit with a message accepted but not durable.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "store.h"
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: parleyd [-c FILE] [-f]\n"
+		   "  -c FILE  configuration (default %s/parley.conf)\n"
+		   "  -f       stay in the foreground and log to stderr\n"
+		   "  -V       print the version\n",
+		PARLEY_SYSCONFDIR);
+}
+
+static struct config *load(const char *path)
+{
+	struct config_errors errs = {NULL, 0};
+	struct config *cfg = config_load(path, &errs);
+	size_t i;
+
+	for (i = 0; i < errs.n; i++)
+		log_error("%s", errs.v[i]);
+	config_errors_free(&errs);
+	return cfg;
+}
+
+/* pidfile_write: replace the pid file's content with our pid; 0 or -1. */
+static int pidfile_write(int fd, const char *path)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) != (ssize_t)strlen(buf)) {
+		log_error("%s: write: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* pidfile_claim: open and lock the pid file, write our pid; fd or -1. The
+ * lock, not the file's existence, says a daemon runs: it dies with us. */
+static int pidfile_claim(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		log_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		log_error("%s: another parleyd is running (%s)", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (pidfile_write(fd, path) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* signals: install handlers; TERM, INT and HUP stay blocked except while
+ * main() waits in sigsuspend on the mask returned in OLD. */
+static void signals(sigset_t *old)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* libetpan writes without MSG_NOSIGNAL */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, old);
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = getenv("PARLEY_CONF");
+	struct config *cfg, *fresh;
+	struct store *st;
+	sigset_t waitmask;
+	int ch, foreground = 0, pidfd;
+
+	if (path == NULL || path[0] == '\0')
+		path = PARLEY_SYSCONFDIR "/parley.conf";
+	while ((ch = getopt(argc, argv, "c:fhV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("parleyd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("parleyd", foreground ? LOG_DEST_STDERR | LOG_DEST_TIMESTAMP : LOG_DEST_SYSLOG);
+	if ((cfg = load(path)) == NULL)
+		return 1;
+	if ((st = store_open(cfg->daemon.database)) == NULL) {
+		config_free(cfg);
+		return 1;
+	}
+	if ((pidfd = pidfile_claim(cfg->daemon.pid_file)) < 0) {
+		store_close(st);
+		config_free(cfg);
+		return 1;
+	}
+	if (!foreground && (daemon(0, 0) < 0 || pidfile_write(pidfd, cfg->daemon.pid_file) < 0))
+		log_fatal("cannot become a daemon: %s", strerror(errno));
+	signals(&waitmask);
+	log_info("started: %s, %zu lists, database %s", path, cfg->nlists, cfg->daemon.database);
+	while (!got_term) {
+		sigsuspend(&waitmask);
+		if (got_hup) {
+			got_hup = 0;
+			if ((fresh = load(path)) == NULL) {
+				log_warn("%s: reload failed, keeping the running configuration", path);
+			} else {
+				config_free(cfg);
+				cfg = fresh;
+				log_info("reloaded %s: %zu lists", path, cfg->nlists);
+			}
+		}
+	}
+	log_info("stopping");
+	unlink(cfg->daemon.pid_file);
+	close(pidfd);
+	store_close(st);
+	config_free(cfg);
+	return 0;
+}

@@ -1,0 +1,943 @@
+/*
+ * config.c - loads and validates parley.conf (see config.h).
+ *
+ * The settings are described once, in the kspec tables below: name, type,
+ * range and where the value lands in struct config. A generic walker reads
+ * every setting of a group against its table, so an unknown key, a wrong type
+ * or an out-of-range value is always reported with the FILE:LINE libconfig
+ * recorded for it. Cross-setting rules (unique list names and addresses,
+ * listen syntax, readable files) follow in config_check_*().
+ *
+ * Must never accept a file with an error in it, and never keep pointers into
+ * the libconfig tree, which is destroyed before config_load returns.
+ */
+#include "autoconf.h"
+
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "utf8.h"
+#include "xalloc.h"
+
+enum ktype {
+	KT_STRING,	/* char *: one line of text */
+	KT_TEXT,	/* char *: text, newlines allowed */
+	KT_PATH,	/* char *: absolute path */
+	KT_INT,		/* int, range-checked */
+	KT_SIZE,	/* long long: bytes, integer or "25M" */
+	KT_CHOICE,	/* int: index into choices */
+	KT_CHAR,	/* char: one character from choices[0] */
+	KT_STRV,	/* struct strv: strings (an array, a list or one string) */
+	KT_ADDRESS,	/* char[ADDRESS_MAX + 1]: normalised addr-spec */
+	KT_ADDRESSV,	/* struct strv: normalised addr-specs */
+	KT_GROUP,	/* nested struct at off, described by sub */
+	KT_AUTHORS	/* struct cfg_list authors */
+};
+
+#define KF_REQUIRED 1
+
+struct kspec {
+	const char *name;
+	enum ktype type;
+	size_t off;
+	long long min, max;	/* KT_INT/KT_SIZE range; string length bounds */
+	const char *const *choices;
+	const struct kspec *sub;
+	int flags;
+	const char *unit;	/* for messages: "seconds", "bytes" */
+};
+
+struct loader {
+	const char *path;
+	struct config_errors *errs;
+};
+
+static const char *const reply_policies[] = {"list", "author", "thread", "moderated", NULL};
+static const char *const relay_tls_modes[] = {"no", "auto", "require", NULL};
+static const char *const delimiters[] = {"+-=_", NULL};
+
+#define D(field) offsetof(struct cfg_daemon, field)
+#define LIM(field) offsetof(struct cfg_limits, field)
+#define REL(field) offsetof(struct cfg_relay, field)
+#define LST(field) offsetof(struct cfg_list, field)
+
+static const struct kspec limits_spec[] = {
+	{"message_size", KT_SIZE, LIM(message_size), 1024, 2147483647LL, NULL, NULL, 0, "bytes"},
+	{"header_count", KT_INT, LIM(header_count), 10, 100000, NULL, NULL, 0, NULL},
+	{"line_length", KT_INT, LIM(line_length), 78, 1000000, NULL, NULL, 0, "bytes"},
+	{"recipients", KT_INT, LIM(recipients), 1, 100000, NULL, NULL, 0, NULL},
+	{"connections", KT_INT, LIM(connections), 1, 100000, NULL, NULL, 0, NULL},
+	{"sessions_per_ip", KT_INT, LIM(sessions_per_ip), 1, 100000, NULL, NULL, 0, NULL},
+	{"commands_per_hour", KT_INT, LIM(commands_per_hour), 1, 1000000, NULL, NULL, 0, NULL},
+	{"command_timeout", KT_INT, LIM(command_timeout), 1, 3600, NULL, NULL, 0, "seconds"},
+	{"data_timeout", KT_INT, LIM(data_timeout), 1, 3600, NULL, NULL, 0, "seconds"},
+	{"errors", KT_INT, LIM(errors), 1, 1000, NULL, NULL, 0, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+static const struct kspec relay_spec[] = {
+	{"host", KT_STRING, REL(host), 1, 255, NULL, NULL, 0, NULL},
+	{"port", KT_INT, REL(port), 1, 65535, NULL, NULL, 0, NULL},
+	{"starttls", KT_CHOICE, REL(starttls), 0, 0, relay_tls_modes, NULL, 0, NULL},
+	{"auth_user", KT_STRING, REL(auth_user), 1, 255, NULL, NULL, 0, NULL},
+	{"auth_password_file", KT_PATH, REL(auth_password_file), 1, 4096, NULL, NULL, 0, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+struct listen_pair {
+	struct strv listen;
+};
+
+static const struct kspec listen_spec[] = {
+	{"listen", KT_STRV, 0, 1, 4096, NULL, NULL, 0, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+struct tls_pair {
+	char *cert;
+	char *key;
+};
+
+static const struct kspec tls_spec[] = {
+	{"cert", KT_PATH, offsetof(struct tls_pair, cert), 1, 4096, NULL, NULL, 0, NULL},
+	{"key", KT_PATH, offsetof(struct tls_pair, key), 1, 4096, NULL, NULL, 0, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+static const struct kspec daemon_spec[] = {
+	{"user", KT_STRING, D(user), 1, 32, NULL, NULL, 0, NULL},
+	{"spool", KT_PATH, D(spool), 1, 4096, NULL, NULL, 0, NULL},
+	{"database", KT_PATH, D(database), 1, 4096, NULL, NULL, 0, NULL},
+	{"pid_file", KT_PATH, D(pid_file), 1, 4096, NULL, NULL, 0, NULL},
+	{"hostname", KT_STRING, D(hostname), 1, 253, NULL, NULL, 0, NULL},
+	{"delimiter", KT_CHAR, D(delimiter), 0, 0, delimiters, NULL, 0, NULL},
+	{"lmtp", KT_GROUP, D(lmtp_listen), 0, 0, NULL, listen_spec, 0, NULL},
+	{"smtp", KT_GROUP, D(smtp_listen), 0, 0, NULL, listen_spec, 0, NULL},
+	{"tls", KT_GROUP, D(tls_cert), 0, 0, NULL, tls_spec, 0, NULL},
+	{"relay", KT_GROUP, D(relay), 0, 0, NULL, relay_spec, 0, NULL},
+	{"workers", KT_INT, D(workers), 1, 256, NULL, NULL, 0, NULL},
+	{"queue_lifetime", KT_INT, D(queue_lifetime), 60, 60 * 86400, NULL, NULL, 0, "seconds"},
+	{"limits", KT_GROUP, D(limits), 0, 0, NULL, limits_spec, 0, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+static const struct kspec list_spec[] = {
+	{"name", KT_STRING, LST(name), 1, CONFIG_LIST_NAME_MAX, NULL, NULL, KF_REQUIRED, NULL},
+	{"address", KT_ADDRESS, LST(address), 0, 0, NULL, NULL, KF_REQUIRED, NULL},
+	{"description", KT_STRING, LST(description), 0, 200, NULL, NULL, 0, NULL},
+	{"reply_policy", KT_CHOICE, LST(reply_policy), 0, 0, reply_policies, NULL, 0, NULL},
+	{"subject_prefix", KT_STRING, LST(subject_prefix), 0, 64, NULL, NULL, 0, NULL},
+	{"footer", KT_TEXT, LST(footer), 0, 4096, NULL, NULL, 0, NULL},
+	{"archive_url", KT_STRING, LST(archive_url), 1, 1024, NULL, NULL, 0, NULL},
+	{"authors", KT_AUTHORS, 0, 0, 0, NULL, NULL, 0, NULL},
+	{"moderators", KT_ADDRESSV, LST(moderators), 0, 0, NULL, NULL, 0, NULL},
+	{"owners", KT_ADDRESSV, LST(owners), 0, 0, NULL, NULL, 0, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+static const struct kspec author_spec[] = {
+	{"address", KT_ADDRESS, offsetof(struct cfg_author, address), 0, 0, NULL, NULL, KF_REQUIRED,
+	 NULL},
+	{"name", KT_STRING, offsetof(struct cfg_author, name), 1, 200, NULL, NULL, 0, NULL},
+	{"secret", KT_STRING, offsetof(struct cfg_author, secret), 16, 64, NULL, NULL, 0, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+/* ---- errors ---- */
+
+static void errs_addv(struct config_errors *errs, const char *file, int line, const char *fmt,
+		      va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	errs->v = xreallocarray(errs->v, errs->n + 1, sizeof(*errs->v));
+	if (line > 0)
+		errs->v[errs->n++] = xasprintf("%s:%d: %s", file, line, msg);
+	else
+		errs->v[errs->n++] = xasprintf("%s: %s", file, msg);
+}
+
+__attribute__((format(printf, 4, 5))) static void errs_add(struct config_errors *errs,
+							    const char *file, int line,
+							    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	errs_addv(errs, file, line, fmt, ap);
+	va_end(ap);
+}
+
+static const char *setting_file(const struct loader *ld, const config_setting_t *s)
+{
+	const char *f = s ? config_setting_source_file(s) : NULL;
+	return f ? f : ld->path;
+}
+
+__attribute__((format(printf, 3, 4))) static void err_at(struct loader *ld,
+							  const config_setting_t *s,
+							  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	errs_addv(ld->errs, setting_file(ld, s), s ? config_setting_source_line(s) : 0, fmt, ap);
+	va_end(ap);
+}
+
+/* path_of: "daemon.relay.port" or "lists[2].address" for messages. */
+static void path_of(const config_setting_t *s, char *buf, size_t len)
+{
+	const config_setting_t *parent = config_setting_parent(s);
+	char up[256] = "";
+	const char *name = config_setting_name(s);
+
+	if (parent != NULL && config_setting_parent(parent) != NULL)
+		path_of(parent, up, sizeof(up));
+	if (name != NULL)
+		snprintf(buf, len, "%s%s%s", up, up[0] ? "." : "", name);
+	else
+		snprintf(buf, len, "%s[%d]", up, config_setting_index(s));
+}
+
+void config_errors_free(struct config_errors *errs)
+{
+	size_t i;
+
+	for (i = 0; i < errs->n; i++)
+		free(errs->v[i]);
+	free(errs->v);
+	errs->v = NULL;
+	errs->n = 0;
+}
+
+/* ---- values ---- */
+
+static const char *type_name(int t)
+{
+	switch (t) {
+	case CONFIG_TYPE_GROUP:
+		return "a group { }";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a number";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array [ ]";
+	case CONFIG_TYPE_LIST:
+		return "a list ( )";
+	default:
+		return "an unknown type";
+	}
+}
+
+static int expect_type(struct loader *ld, const config_setting_t *s, int want, const char *what)
+{
+	char p[256];
+	int t = config_setting_type(s);
+
+	if (t == want || (want == CONFIG_TYPE_INT && t == CONFIG_TYPE_INT64))
+		return 0;
+	path_of(s, p, sizeof(p));
+	err_at(ld, s, "%s: expected %s, got %s", p, what, type_name(t));
+	return -1;
+}
+
+static int text_ok(struct loader *ld, const config_setting_t *s, const char *v, int newlines)
+{
+	char p[256];
+	const char *c;
+
+	path_of(s, p, sizeof(p));
+	if (!utf8_valid(v, strlen(v))) {
+		err_at(ld, s, "%s: not valid UTF-8", p);
+		return -1;
+	}
+	for (c = v; *c; c++) {
+		unsigned char u = (unsigned char)*c;
+		if ((u < 0x20 && !(newlines && u == '\n') && u != '\t') || u == 0x7f) {
+			err_at(ld, s, "%s: control character in value", p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int load_string(struct loader *ld, const config_setting_t *s, const struct kspec *k,
+		       char **dst)
+{
+	char p[256];
+	const char *v;
+	size_t len;
+
+	if (expect_type(ld, s, CONFIG_TYPE_STRING, "a string in double quotes") < 0)
+		return -1;
+	v = config_setting_get_string(s);
+	len = strlen(v);
+	path_of(s, p, sizeof(p));
+	if ((long long)len < k->min || (long long)len > k->max) {
+		if (len == 0)
+			err_at(ld, s, "%s: must not be empty", p);
+		else
+			err_at(ld, s, "%s: length %zu is outside %lld..%lld", p, len, k->min, k->max);
+		return -1;
+	}
+	if (text_ok(ld, s, v, k->type == KT_TEXT) < 0)
+		return -1;
+	if (k->type == KT_PATH && v[0] != '/') {
+		err_at(ld, s, "%s: \"%s\" is not an absolute path", p, v);
+		return -1;
+	}
+	free(*dst);
+	*dst = xstrdup(v);
+	return 0;
+}
+
+/* parse_size: "25M", "512k", "1G", "1048576" -> bytes; -1 if malformed. */
+static long long parse_size(const char *v)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (end == v || errno != 0 || n < 0)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case 'K':
+		n *= 1024, end++;
+		break;
+	case 'M':
+		n *= 1024 * 1024, end++;
+		break;
+	case 'G':
+		if (n > 1024)
+			return -1;
+		n *= 1024LL * 1024 * 1024, end++;
+		break;
+	default:
+		break;
+	}
+	if (toupper((unsigned char)*end) == 'B')
+		end++;
+	return *end == '\0' ? n : -1;
+}
+
+static int load_number(struct loader *ld, const config_setting_t *s, const struct kspec *k,
+		       void *dst)
+{
+	char p[256];
+	long long n;
+
+	path_of(s, p, sizeof(p));
+	if (k->type == KT_SIZE && config_setting_type(s) == CONFIG_TYPE_STRING) {
+		n = parse_size(config_setting_get_string(s));
+		if (n < 0) {
+			err_at(ld, s, "%s: \"%s\" is not a size (examples: 1048576, \"512K\", \"25M\")",
+			       p, config_setting_get_string(s));
+			return -1;
+		}
+	} else {
+		if (expect_type(ld, s, CONFIG_TYPE_INT, "an integer") < 0)
+			return -1;
+		n = config_setting_get_int64(s);
+	}
+	if (n < k->min || n > k->max) {
+		err_at(ld, s, "%s: %lld is outside %lld..%lld%s%s", p, n, k->min, k->max,
+		       k->unit ? " " : "", k->unit ? k->unit : "");
+		return -1;
+	}
+	if (k->type == KT_SIZE)
+		*(long long *)dst = n;
+	else
+		*(int *)dst = (int)n;
+	return 0;
+}
+
+static int load_choice(struct loader *ld, const config_setting_t *s, const struct kspec *k,
+		       int *dst)
+{
+	char p[256], opts[256] = "";
+	const char *v;
+	int i;
+
+	if (expect_type(ld, s, CONFIG_TYPE_STRING, "a string in double quotes") < 0)
+		return -1;
+	v = config_setting_get_string(s);
+	for (i = 0; k->choices[i] != NULL; i++) {
+		if (strcmp(v, k->choices[i]) == 0) {
+			*dst = i;
+			return 0;
+		}
+		snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), "%s\"%s\"",
+			 i ? ", " : "", k->choices[i]);
+	}
+	path_of(s, p, sizeof(p));
+	err_at(ld, s, "%s: \"%s\" is not one of %s", p, v, opts);
+	return -1;
+}
+
+static int load_char(struct loader *ld, const config_setting_t *s, const struct kspec *k,
+		     char *dst)
+{
+	char p[256];
+	const char *v;
+
+	if (expect_type(ld, s, CONFIG_TYPE_STRING, "a string in double quotes") < 0)
+		return -1;
+	v = config_setting_get_string(s);
+	if (strlen(v) != 1 || strchr(k->choices[0], v[0]) == NULL) {
+		path_of(s, p, sizeof(p));
+		err_at(ld, s, "%s: \"%s\" must be one character of \"%s\"", p, v, k->choices[0]);
+		return -1;
+	}
+	*dst = v[0];
+	return 0;
+}
+
+static void strv_push(struct strv *sv, const char *v)
+{
+	sv->v = xreallocarray(sv->v, sv->n + 1, sizeof(*sv->v));
+	sv->v[sv->n++] = xstrdup(v);
+}
+
+static void strv_free(struct strv *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = 0;
+}
+
+static int load_address(struct loader *ld, const config_setting_t *s, char *dst)
+{
+	char p[256], err[ADDRESS_ERR_MAX];
+	const char *v;
+
+	if (expect_type(ld, s, CONFIG_TYPE_STRING, "an address in double quotes") < 0)
+		return -1;
+	v = config_setting_get_string(s);
+	if (address_parse_spec(v, dst, err, sizeof(err)) < 0) {
+		path_of(s, p, sizeof(p));
+		err_at(ld, s, "%s: \"%s\" is not a valid address: %s", p, v, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Strings as [ "a", "b" ], ( "a", "b" ) or one "a". */
+static int load_strv(struct loader *ld, const config_setting_t *s, const struct kspec *k,
+		     struct strv *dst)
+{
+	int i, n, rc = 0, t = config_setting_type(s);
+	char addr[ADDRESS_MAX + 1];
+
+	strv_free(dst);
+	if (t == CONFIG_TYPE_STRING) {
+		n = 1;
+	} else if (t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST) {
+		n = config_setting_length(s);
+	} else {
+		return expect_type(ld, s, CONFIG_TYPE_ARRAY, "an array of strings [ \"...\" ]");
+	}
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = t == CONFIG_TYPE_STRING ? s : config_setting_get_elem(s, (unsigned)i);
+		if (k->type == KT_ADDRESSV) {
+			if (load_address(ld, e, addr) < 0) {
+				rc = -1;
+				continue;
+			}
+			strv_push(dst, addr);
+		} else if (expect_type(ld, e, CONFIG_TYPE_STRING, "a string") < 0 ||
+			   text_ok(ld, e, config_setting_get_string(e), 0) < 0) {
+			rc = -1;
+		} else {
+			strv_push(dst, config_setting_get_string(e));
+		}
+	}
+	return rc;
+}
+
+/* ---- groups ---- */
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t row[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t cost = diag + (a[i - 1] != b[j - 1]);
+			size_t best = row[j - 1] + 1 < up + 1 ? row[j - 1] + 1 : up + 1;
+			row[j] = cost < best ? cost : best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static void err_unknown(struct loader *ld, const config_setting_t *s, const struct kspec *spec)
+{
+	char p[256];
+	const struct kspec *k, *best = NULL;
+	size_t d, bestd = 3;
+
+	for (k = spec; k->name != NULL; k++) {
+		d = edit_distance(config_setting_name(s), k->name);
+		if (d < bestd) {
+			bestd = d;
+			best = k;
+		}
+	}
+	path_of(s, p, sizeof(p));
+	if (best != NULL)
+		err_at(ld, s, "unknown setting '%s' (did you mean '%s'?)", p, best->name);
+	else
+		err_at(ld, s, "unknown setting '%s'", p);
+}
+
+static int load_authors(struct loader *ld, const config_setting_t *s, struct cfg_list *l);
+
+static int load_group(struct loader *ld, const config_setting_t *grp, const struct kspec *spec,
+		      void *base);
+
+static int load_value(struct loader *ld, const config_setting_t *s, const struct kspec *k,
+		      void *base)
+{
+	void *dst = (char *)base + k->off;
+
+	switch (k->type) {
+	case KT_STRING:
+	case KT_TEXT:
+	case KT_PATH:
+		return load_string(ld, s, k, dst);
+	case KT_INT:
+	case KT_SIZE:
+		return load_number(ld, s, k, dst);
+	case KT_CHOICE:
+		return load_choice(ld, s, k, dst);
+	case KT_CHAR:
+		return load_char(ld, s, k, dst);
+	case KT_STRV:
+	case KT_ADDRESSV:
+		return load_strv(ld, s, k, dst);
+	case KT_ADDRESS:
+		return load_address(ld, s, dst);
+	case KT_GROUP:
+		if (expect_type(ld, s, CONFIG_TYPE_GROUP, "a group { ... }") < 0)
+			return -1;
+		return load_group(ld, s, k->sub, dst);
+	case KT_AUTHORS:
+		return load_authors(ld, s, base);
+	}
+	return -1;
+}
+
+static int load_group(struct loader *ld, const config_setting_t *grp, const struct kspec *spec,
+		      void *base)
+{
+	const struct kspec *k;
+	int i, n = config_setting_length(grp), rc = 0;
+	char p[256];
+
+	for (i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+		for (k = spec; k->name != NULL; k++)
+			if (strcmp(k->name, config_setting_name(s)) == 0)
+				break;
+		if (k->name == NULL) {
+			err_unknown(ld, s, spec);
+			rc = -1;
+		} else if (load_value(ld, s, k, base) < 0) {
+			rc = -1;
+		}
+	}
+	for (k = spec; k->name != NULL; k++) {
+		if ((k->flags & KF_REQUIRED) && config_setting_get_member(grp, k->name) == NULL) {
+			path_of(grp, p, sizeof(p));
+			err_at(ld, grp, "%s: required setting '%s' is missing", p, k->name);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+static int load_authors(struct loader *ld, const config_setting_t *s, struct cfg_list *l)
+{
+	int i, n, t = config_setting_type(s), rc = 0;
+
+	if (t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY)
+		return expect_type(ld, s, CONFIG_TYPE_LIST,
+				   "a list of authors ( \"addr\", { address = ...; secret = ...; } )");
+	n = config_setting_length(s);
+	l->authors = xcalloc((size_t)n, sizeof(*l->authors));
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct cfg_author *a = &l->authors[l->nauthors++];
+		a->line = config_setting_source_line(e);
+		if (config_setting_type(e) == CONFIG_TYPE_STRING) {
+			if (load_address(ld, e, a->address) < 0)
+				rc = -1;
+		} else if (expect_type(ld, e, CONFIG_TYPE_GROUP,
+				       "an address or a group { address = ...; }") < 0 ||
+			   load_group(ld, e, author_spec, a) < 0) {
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* ---- defaults and cross-checks ---- */
+
+static void config_defaults(struct config *cfg)
+{
+	struct cfg_daemon *d = &cfg->daemon;
+
+	d->user = xstrdup("parley");
+	d->spool = xstrdup("/var/spool/parley");
+	d->database = xstrdup("/var/lib/parley/parley.db");
+	d->pid_file = xstrdup("/run/parley/parleyd.pid");
+	d->delimiter = '+';
+	d->relay.host = xstrdup("127.0.0.1");
+	d->relay.port = 25;
+	d->relay.starttls = RELAY_TLS_AUTO;
+	d->workers = 4;
+	d->queue_lifetime = 5 * 86400;
+	d->limits.message_size = 25LL * 1024 * 1024;
+	d->limits.header_count = 1000;
+	d->limits.line_length = 998;
+	d->limits.recipients = 100;
+	d->limits.connections = 100;
+	d->limits.sessions_per_ip = 10;
+	d->limits.commands_per_hour = 20;
+	d->limits.command_timeout = 300;
+	d->limits.data_timeout = 600;
+	d->limits.errors = 10;
+}
+
+static const config_setting_t *lookup(const config_t *c, const char *path)
+{
+	return config_lookup(c, path);
+}
+
+static int list_name_ok(const char *n)
+{
+	if (!islower((unsigned char)n[0]) && !isdigit((unsigned char)n[0]))
+		return 0;
+	for (; *n; n++)
+		if (!islower((unsigned char)*n) && !isdigit((unsigned char)*n) && !strchr("._-", *n))
+			return 0;
+	return 1;
+}
+
+static int secret_ok(const char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static void check_authors(struct loader *ld, const config_t *c, int li, const struct cfg_list *l)
+{
+	size_t i, j;
+	char path[64];
+	const config_setting_t *s;
+
+	snprintf(path, sizeof(path), "lists.[%d].authors", li);
+	s = lookup(c, path);
+	for (i = 0; i < l->nauthors; i++) {
+		const struct cfg_author *a = &l->authors[i];
+		const config_setting_t *e = s ? config_setting_get_elem(s, (unsigned)i) : NULL;
+		if (a->secret && !secret_ok(a->secret))
+			err_at(ld, e, "list '%s': author %s: secret must be letters and digits only",
+			       l->name, a->address);
+		for (j = 0; j < i; j++) {
+			if (l->authors[j].address[0] && strcmp(a->address, l->authors[j].address) == 0)
+				err_at(ld, e, "list '%s': author %s is already listed at line %d",
+				       l->name, a->address, l->authors[j].line);
+			if (a->secret && l->authors[j].secret &&
+			    strcmp(a->secret, l->authors[j].secret) == 0)
+				err_at(ld, e, "list '%s': two authors share one secret", l->name);
+		}
+	}
+}
+
+static void check_lists(struct loader *ld, const config_t *c, struct config *cfg)
+{
+	size_t i, j;
+	char path[32];
+
+	for (i = 0; i < cfg->nlists; i++) {
+		const struct cfg_list *l = &cfg->lists[i];
+		const config_setting_t *s;
+		snprintf(path, sizeof(path), "lists.[%zu]", i);
+		s = lookup(c, path);
+		if (l->name != NULL && !list_name_ok(l->name))
+			err_at(ld, s,
+			       "list name '%s': use lower-case letters, digits, '.', '_' or '-', "
+			       "starting with a letter or digit",
+			       l->name);
+		if (l->address[0] != '\0') {
+			const char *at = strrchr(l->address, '@');
+			if (memchr(l->address, cfg->daemon.delimiter, (size_t)(at - l->address)))
+				err_at(ld, s,
+				       "list '%s': address %s contains the delimiter '%c', "
+				       "which would collide with sub-addresses",
+				       l->name ? l->name : "?", l->address, cfg->daemon.delimiter);
+		}
+		for (j = 0; j < i; j++) {
+			const struct cfg_list *o = &cfg->lists[j];
+			if (l->name && o->name && strcmp(l->name, o->name) == 0)
+				err_at(ld, s, "duplicate list name '%s' (first declared at line %d)",
+				       l->name, o->line);
+			if (l->address[0] && strcasecmp(l->address, o->address) == 0)
+				err_at(ld, s, "duplicate list address %s (list '%s' at line %d)",
+				       l->address, o->name ? o->name : "?", o->line);
+		}
+		check_authors(ld, c, (int)i, l);
+	}
+}
+
+/* listen_ok: "unix:/abs/path", "host:port" or "[v6]:port". */
+static int listen_ok(const char *v)
+{
+	const char *colon;
+	char *end;
+	long port;
+
+	if (strncmp(v, "unix:", 5) == 0)
+		return v[5] == '/' && strlen(v + 5) < 108;
+	if (v[0] == '[') {
+		const char *rb = strchr(v, ']');
+		if (rb == NULL || rb[1] != ':')
+			return 0;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (colon == NULL || colon == v || memchr(v, ':', (size_t)(colon - v)) != NULL)
+			return 0;
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return errno == 0 && *end == '\0' && end != colon + 1 && port >= 1 && port <= 65535;
+}
+
+static void check_listen(struct loader *ld, const config_t *c, const char *path,
+			 const struct strv *sv)
+{
+	const config_setting_t *s = lookup(c, path);
+	size_t i;
+
+	for (i = 0; i < sv->n; i++) {
+		const config_setting_t *e = s && config_setting_is_aggregate(s)
+						    ? config_setting_get_elem(s, (unsigned)i)
+						    : s;
+		if (!listen_ok(sv->v[i]))
+			err_at(ld, e,
+			       "%s: \"%s\" is not HOST:PORT, [IPV6]:PORT or unix:/PATH", path,
+			       sv->v[i]);
+	}
+}
+
+static void check_readable(struct loader *ld, const config_t *c, const char *path,
+			   const char *file)
+{
+	if (file != NULL && access(file, R_OK) != 0)
+		err_at(ld, lookup(c, path), "%s: cannot read %s: %s", path, file, strerror(errno));
+}
+
+static void check_daemon(struct loader *ld, const config_t *c, struct config *cfg)
+{
+	struct cfg_daemon *d = &cfg->daemon;
+
+	check_listen(ld, c, "daemon.lmtp.listen", &d->lmtp_listen);
+	check_listen(ld, c, "daemon.smtp.listen", &d->smtp_listen);
+	if ((d->tls_cert == NULL) != (d->tls_key == NULL))
+		err_at(ld, lookup(c, "daemon.tls"), "daemon.tls: set both cert and key, or neither");
+	check_readable(ld, c, "daemon.tls.cert", d->tls_cert);
+	check_readable(ld, c, "daemon.tls.key", d->tls_key);
+	if ((d->relay.auth_user == NULL) != (d->relay.auth_password_file == NULL))
+		err_at(ld, lookup(c, "daemon.relay"),
+		       "daemon.relay: set both auth_user and auth_password_file, or neither");
+	check_readable(ld, c, "daemon.relay.auth_password_file", d->relay.auth_password_file);
+}
+
+/* ---- entry points ---- */
+
+static int load_lists(struct loader *ld, const config_setting_t *s, struct config *cfg)
+{
+	int i, n, rc = 0;
+
+	if (expect_type(ld, s, CONFIG_TYPE_LIST, "a list of groups ( { ... }, { ... } )") < 0)
+		return -1;
+	n = config_setting_length(s);
+	cfg->lists = xcalloc((size_t)n, sizeof(*cfg->lists));
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct cfg_list *l = &cfg->lists[cfg->nlists++];
+		l->line = config_setting_source_line(e);
+		if (expect_type(ld, e, CONFIG_TYPE_GROUP, "a group { name = ...; address = ...; }") < 0 ||
+		    load_group(ld, e, list_spec, l) < 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+static const struct kspec top_spec[] = {
+	{"daemon", KT_GROUP, 0, 0, 0, NULL, daemon_spec, 0, NULL},
+	{"lists", KT_GROUP, 0, 0, 0, NULL, NULL, 0, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+static void load_top(struct loader *ld, const config_t *c, struct config *cfg)
+{
+	const config_setting_t *root = config_root_setting(c);
+	int i, n = config_setting_length(root);
+
+	for (i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *name = config_setting_name(s);
+		if (strcmp(name, "daemon") == 0) {
+			if (expect_type(ld, s, CONFIG_TYPE_GROUP, "a group { ... }") == 0)
+				load_group(ld, s, daemon_spec, &cfg->daemon);
+		} else if (strcmp(name, "lists") == 0) {
+			load_lists(ld, s, cfg);
+		} else {
+			err_unknown(ld, s, top_spec);
+		}
+	}
+}
+
+static void set_include_dir(config_t *c, const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		snprintf(buf, len, ".");
+	else
+		snprintf(buf, len, "%.*s", (int)(slash == path ? 1 : slash - path), path);
+	config_set_include_dir(c, buf);
+}
+
+struct config *config_load(const char *path, struct config_errors *errs)
+{
+	struct loader ld = {path, errs};
+	struct config *cfg;
+	config_t c;
+	char dir[4096];
+	FILE *f;
+	size_t before = errs->n;
+
+	f = fopen(path, "r");
+	if (f == NULL) {
+		errs_add(errs, path, 0, "cannot read: %s", strerror(errno));
+		return NULL;
+	}
+	config_init(&c);
+	set_include_dir(&c, path, dir, sizeof(dir));
+	if (config_read(&c, f) != CONFIG_TRUE) {
+		const char *ef = config_error_file(&c);
+		errs_add(errs, ef ? ef : path, config_error_line(&c), "%s", config_error_text(&c));
+		config_destroy(&c);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	cfg = xcalloc(1, sizeof(*cfg));
+	cfg->file = xstrdup(path);
+	config_defaults(cfg);
+	load_top(&ld, &c, cfg);
+	if (errs->n == before) {
+		check_daemon(&ld, &c, cfg);
+		check_lists(&ld, &c, cfg);
+	}
+	config_destroy(&c);
+	if (errs->n != before) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static void list_free(struct cfg_list *l)
+{
+	size_t i;
+
+	free(l->name);
+	free(l->description);
+	free(l->subject_prefix);
+	free(l->footer);
+	free(l->archive_url);
+	for (i = 0; i < l->nauthors; i++) {
+		free(l->authors[i].name);
+		free(l->authors[i].secret);
+	}
+	free(l->authors);
+	strv_free(&l->moderators);
+	strv_free(&l->owners);
+}
+
+void config_free(struct config *cfg)
+{
+	struct cfg_daemon *d;
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	d = &cfg->daemon;
+	free(d->user);
+	free(d->spool);
+	free(d->database);
+	free(d->pid_file);
+	free(d->hostname);
+	strv_free(&d->lmtp_listen);
+	strv_free(&d->smtp_listen);
+	free(d->tls_cert);
+	free(d->tls_key);
+	free(d->relay.host);
+	free(d->relay.auth_user);
+	free(d->relay.auth_password_file);
+	for (i = 0; i < cfg->nlists; i++)
+		list_free(&cfg->lists[i]);
+	free(cfg->lists);
+	free(cfg->file);
+	free(cfg);
+}
+
+const struct cfg_list *config_list_find(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nlists; i++)
+		if (cfg->lists[i].name && strcmp(cfg->lists[i].name, name) == 0)
+			return &cfg->lists[i];
+	return NULL;
+}
+
+const char *config_reply_policy_name(enum reply_policy p)
+{
+	return reply_policies[p];
+}
+
+const char *config_relay_tls_name(enum relay_tls t)
+{
+	return relay_tls_modes[t];
+}

@@ -1,0 +1,115 @@
+/*
+ * config.h - parley's configuration: the one loader that reads parley.conf
+ * (libconfig syntax), validates every setting, and hands out a read-only
+ * struct config.
+ *
+ * Nothing else in the project reads the configuration file. A loaded config
+ * is immutable; reloading builds a new one. Validation never stops at the
+ * first problem: every error is collected as "FILE:LINE: message".
+ */
+#ifndef PARLEY_CONFIG_H
+#define PARLEY_CONFIG_H
+
+#include <stddef.h>
+
+#include "address.h"
+
+#define CONFIG_LIST_NAME_MAX 64
+
+struct strv {
+	char **v;
+	size_t n;
+};
+
+enum reply_policy { REPLY_LIST, REPLY_AUTHOR, REPLY_THREAD, REPLY_MODERATED };
+enum relay_tls { RELAY_TLS_NO, RELAY_TLS_AUTO, RELAY_TLS_REQUIRE };
+
+struct cfg_author {
+	char address[ADDRESS_MAX + 1];	/* normalised */
+	char *name;			/* optional display name */
+	char *secret;			/* optional: post address L+post-SECRET@ */
+	int line;
+};
+
+struct cfg_list {
+	char *name;			/* short name: [a-z0-9][a-z0-9._-]* */
+	char address[ADDRESS_MAX + 1];	/* normalised list address L@domain */
+	char *description;
+	enum reply_policy reply_policy;
+	char *subject_prefix;		/* NULL: none */
+	char *footer;			/* NULL: none */
+	char *archive_url;		/* NULL: none */
+	struct cfg_author *authors;
+	size_t nauthors;
+	struct strv moderators;		/* normalised addresses */
+	struct strv owners;		/* normalised addresses */
+	int line;			/* where it was declared */
+};
+
+struct cfg_limits {
+	long long message_size;		/* bytes */
+	int header_count;
+	int line_length;
+	int recipients;
+	int connections;
+	int sessions_per_ip;
+	int commands_per_hour;
+	int command_timeout;		/* seconds */
+	int data_timeout;		/* seconds */
+	int errors;			/* before disconnect */
+};
+
+struct cfg_relay {
+	char *host;
+	int port;
+	enum relay_tls starttls;
+	char *auth_user;		/* NULL: no AUTH */
+	char *auth_password_file;
+};
+
+struct cfg_daemon {
+	char *user;
+	char *spool;
+	char *database;
+	char *pid_file;
+	char *hostname;			/* NULL: gethostname() */
+	char delimiter;			/* '+' by default */
+	struct strv lmtp_listen;	/* "host:port", "[v6]:port", "unix:/path" */
+	struct strv smtp_listen;
+	char *tls_cert;
+	char *tls_key;
+	struct cfg_relay relay;
+	int workers;
+	int queue_lifetime;		/* seconds */
+	struct cfg_limits limits;
+};
+
+struct config {
+	char *file;
+	struct cfg_daemon daemon;
+	struct cfg_list *lists;
+	size_t nlists;
+};
+
+struct config_errors {
+	char **v;	/* "FILE:LINE: message" */
+	size_t n;
+};
+
+/*
+ * config_load: read and validate PATH. Returns a new config (free with
+ * config_free) or NULL with at least one message in ERRS (free with
+ * config_errors_free). Warnings that do not stop loading are not errors and
+ * are logged with log_warn.
+ */
+struct config *config_load(const char *path, struct config_errors *errs);
+void config_free(struct config *cfg);
+void config_errors_free(struct config_errors *errs);
+
+/* config_list_find: the list named NAME, or NULL. */
+const struct cfg_list *config_list_find(const struct config *cfg, const char *name);
+
+const char *config_reply_policy_name(enum reply_policy p);
+const char *config_relay_tls_name(enum relay_tls t);
+
+#endif

@@ -1,0 +1,287 @@
+/*
+ * store.c - opens parley's SQLite database and keeps its schema current
+ * (see store.h).
+ *
+ * The schema is a sequence of forward migrations; migrations[i] takes a
+ * database from user_version i to i + 1 inside one transaction, so a crash
+ * leaves either the old or the new version, never a mix. Never edit a
+ * migration that has shipped: add a new one.
+ */
+#include "autoconf.h"
+
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "xalloc.h"
+
+#define STORE_APPLICATION_ID 0x7061726c /* "parl" */
+#define STORE_BUSY_TIMEOUT_MS 10000
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *stmts[STMT__COUNT];
+};
+
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+	/* 0 -> 1: lists' runtime state and subscribers. */
+	"CREATE TABLE lists ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL,"
+	"  post_count INTEGER NOT NULL DEFAULT 0,"
+	"  last_post_at INTEGER"
+	");"
+	"CREATE TABLE subscribers ("
+	"  id INTEGER PRIMARY KEY,"
+	"  list_id INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL,"
+	"  name TEXT,"
+	"  status TEXT NOT NULL"
+	"    CHECK (status IN ('pending','active','disabled','unsubscribed')),"
+	"  mode TEXT NOT NULL DEFAULT 'all'"
+	"    CHECK (mode IN ('all','posts','digest','nomail')),"
+	"  consent_how TEXT CHECK (consent_how IN ('cli','email-confirmed','import')),"
+	"  consent_at INTEGER,"
+	"  consent_by TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  bounce_score REAL NOT NULL DEFAULT 0,"
+	"  UNIQUE (list_id, address)"
+	");"
+	"CREATE INDEX subscribers_list_status ON subscribers(list_id, status);",
+
+	/* 1 -> 2: consent history, one row per subscription event, back-filled
+	 * from the consent record of existing subscribers. */
+	"CREATE TABLE subscriber_events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,"
+	"  at INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  how TEXT,"
+	"  actor TEXT"
+	");"
+	"CREATE INDEX subscriber_events_sub ON subscriber_events(subscriber_id, at);"
+	"ALTER TABLE subscribers ADD COLUMN unsubscribed_at INTEGER;"
+	"INSERT INTO subscriber_events(subscriber_id, at, event, how, actor)"
+	"  SELECT id, COALESCE(consent_at, created_at),"
+	"         CASE status WHEN 'pending' THEN 'requested' ELSE 'subscribed' END,"
+	"         consent_how, consent_by FROM subscribers;"
+	"UPDATE subscribers SET unsubscribed_at = updated_at WHERE status = 'unsubscribed';",
+};
+
+int store_error(struct store *st, const char *what)
+{
+	log_error("%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+long long store_now(void)
+{
+	return (long long)time(NULL);
+}
+
+sqlite3 *store_db(struct store *st)
+{
+	return st->db;
+}
+
+static int pragma_int(struct store *st, const char *sql, int *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return store_error(st, sql);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return store_error(st, sql);
+	return 0;
+}
+
+int store_version(struct store *st)
+{
+	int v;
+
+	return pragma_int(st, "PRAGMA user_version", &v) < 0 ? -1 : v;
+}
+
+static int exec(struct store *st, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("%s: %s", st->path, msg ? msg : sqlite3_errmsg(st->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int store_begin(struct store *st)
+{
+	return exec(st, "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct store *st)
+{
+	return exec(st, "COMMIT");
+}
+
+void store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		(void)exec(st, "ROLLBACK");
+}
+
+static int store_migrate(struct store *st, int target)
+{
+	int v, tables;
+	char sql[64];
+
+	if (store_begin(st) < 0)
+		return -1;
+	if ((v = store_version(st)) < 0 ||
+	    pragma_int(st, "SELECT count(*) FROM sqlite_schema", &tables) < 0)
+		goto fail;
+	if (v > STORE_SCHEMA_VERSION) {
+		log_error("%s: database schema version %d is newer than this parley supports "
+			  "(%d): upgrade parley, or use the database with the version that wrote it",
+			  st->path, v, STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (v == 0 && tables > 0) {
+		log_error("%s: not a parley database (it has tables but no parley schema)",
+			  st->path);
+		goto fail;
+	}
+	if (v == 0) {
+		snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", STORE_APPLICATION_ID);
+		if (exec(st, sql) < 0)
+			goto fail;
+	}
+	for (; v < target; v++) {
+		if (exec(st, migrations[v]) < 0)
+			goto fail;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if (exec(st, sql) < 0)
+			goto fail;
+		log_debug("%s: schema migrated to version %d", st->path, v + 1);
+	}
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	return -1;
+}
+
+struct store *store_open_at(const char *path, int version)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	int rc, mode;
+
+	st->path = xstrdup(path);
+	rc = sqlite3_open_v2(path, &st->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("%s: cannot open database: %s", path,
+			  st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		store_close(st);
+		return NULL;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	if (exec(st, "PRAGMA foreign_keys = ON") < 0 ||
+	    exec(st, "PRAGMA synchronous = FULL") < 0 ||
+	    pragma_int(st, "PRAGMA application_id", &mode) < 0)
+		goto fail;
+	if (mode != 0 && mode != STORE_APPLICATION_ID) {
+		log_error("%s: not a parley database (application id %#x)", path, (unsigned)mode);
+		goto fail;
+	}
+	if (exec(st, "PRAGMA journal_mode = WAL") < 0 || store_migrate(st, version) < 0)
+		goto fail;
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+struct store *store_open(const char *path)
+{
+	return store_open_at(path, STORE_SCHEMA_VERSION);
+}
+
+void store_close(struct store *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < STMT__COUNT; i++)
+		sqlite3_finalize(st->stmts[i]);
+	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
+		log_warn("%s: close: %s", st->path, sqlite3_errmsg(st->db));
+	free(st->path);
+	free(st);
+}
+
+sqlite3_stmt *store_prepare(struct store *st, enum store_stmt id, const char *sql)
+{
+	sqlite3_stmt *s = st->stmts[id];
+
+	if (s == NULL) {
+		if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+		    SQLITE_OK) {
+			store_error(st, "prepare");
+			return NULL;
+		}
+		st->stmts[id] = s;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+int store_step_done(struct store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return store_error(st, "step");
+	return 0;
+}
+
+long long store_list_id(struct store *st, const char *name)
+{
+	sqlite3_stmt *s;
+	long long id = -1;
+
+	s = store_prepare(st, STMT_LIST_GET, "SELECT id FROM lists WHERE name = ?1");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		return id;
+	}
+	sqlite3_reset(s);
+	s = store_prepare(st, STMT_LIST_INSERT,
+			  "INSERT INTO lists(name, created_at) VALUES (?1, ?2)");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, store_now());
+	if (store_step_done(st, s) < 0)
+		return -1;
+	return sqlite3_last_insert_rowid(st->db);
+}

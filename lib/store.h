@@ -1,0 +1,78 @@
+/*
+ * store.h - parley's SQLite store: opening, schema migrations, transactions
+ * and the prepared-statement cache. Table-specific operations live in
+ * store_<table>.c files built on this.
+ *
+ * One struct store per thread (SQLite connection opened NOMUTEX). All SQL goes
+ * through store_prepare(): statements are prepared once, with parameters
+ * bound, never assembled from data. Errors are logged through log.h and
+ * reported as -1.
+ */
+#ifndef PARLEY_STORE_H
+#define PARLEY_STORE_H
+
+#include <sqlite3.h>
+
+/* The schema version this program writes; see migrations[] in store.c. */
+#define STORE_SCHEMA_VERSION 2
+
+/* Identifiers of cached statements: one per SQL text in the program. */
+enum store_stmt {
+	STMT_LIST_GET,
+	STMT_LIST_INSERT,
+	STMT_LIST_COUNTS,
+	STMT_LIST_GET_STATE,
+	STMT_SUB_GET,
+	STMT_SUB_INSERT,
+	STMT_SUB_UPDATE_STATUS,
+	STMT_SUB_EVENT,
+	STMT_SUB_EACH,
+	STMT_SUB_EVENTS,
+	STMT__COUNT
+};
+
+struct store;
+
+/*
+ * store_open: open (creating if needed) the database at PATH, set WAL,
+ * foreign keys, busy timeout and synchronous=FULL, and migrate the schema up
+ * to STORE_SCHEMA_VERSION. Fails (NULL, error logged) if the file is not a
+ * parley database or was written by a newer parley.
+ */
+struct store *store_open(const char *path);
+
+/* store_open_at: like store_open, but migrate only up to VERSION (tests). */
+struct store *store_open_at(const char *path, int version);
+
+void store_close(struct store *st);
+
+/* store_version: the schema version of the open database, or -1. */
+int store_version(struct store *st);
+
+sqlite3 *store_db(struct store *st);
+
+/* Transactions: begin is BEGIN IMMEDIATE (a writer). 0 or -1. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/*
+ * store_prepare: the cached statement ID, prepared from SQL on first use,
+ * reset and with bindings cleared. NULL (logged) on error. The statement
+ * belongs to the store: never finalize it.
+ */
+sqlite3_stmt *store_prepare(struct store *st, enum store_stmt id, const char *sql);
+
+/* store_step_done: step a statement that returns no rows; 0 or -1 (logged). */
+int store_step_done(struct store *st, sqlite3_stmt *s);
+
+/* store_error: log "WHAT: sqlite message" and return -1. */
+int store_error(struct store *st, const char *what);
+
+/* store_now: current time in seconds since the epoch (the store's clock). */
+long long store_now(void);
+
+/* Lists: the row id of list NAME, created on first use; -1 on error. */
+long long store_list_id(struct store *st, const char *name);
+
+#endif

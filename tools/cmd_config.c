@@ -1,0 +1,144 @@
+/*
+ * cmd_config.c - `parley check-config`: load the configuration, print what
+ * was loaded (daemon settings, lists and all their addresses) or every error
+ * as FILE:LINE: message. Never opens the store: it must work before the
+ * database exists.
+ */
+#include "autoconf.h"
+
+#include <string.h>
+
+#include "cli.h"
+
+static void print_strv(const char *label, const struct strv *sv)
+{
+	size_t i;
+
+	printf("  %-10s", label);
+	if (sv->n == 0)
+		printf(" (none)");
+	for (i = 0; i < sv->n; i++)
+		printf(" %s", sv->v[i]);
+	printf("\n");
+}
+
+static void text_list(const struct config *cfg, const struct cfg_list *l)
+{
+	char buf[ADDRESS_MAX + 32];
+	size_t i;
+
+	printf("list %s <%s>\n", l->name, l->address);
+	printf("  reply_policy %s, %zu author%s, %zu moderator%s\n",
+	       config_reply_policy_name(l->reply_policy), l->nauthors, l->nauthors == 1 ? "" : "s",
+	       l->moderators.n, l->moderators.n == 1 ? "" : "s");
+	for (i = 0; cli_list_suffixes[i] != NULL; i++)
+		printf("  %-12s %s\n", cli_list_suffixes[i],
+		       cli_subaddress(cfg, l, cli_list_suffixes[i], buf, sizeof(buf)));
+	for (i = 0; i < l->nauthors; i++)
+		printf("  author       %s%s\n", l->authors[i].address,
+		       l->authors[i].secret ? " (secret post address)" : "");
+}
+
+static void text_out(const struct config *cfg)
+{
+	const struct cfg_daemon *d = &cfg->daemon;
+	size_t i;
+
+	printf("%s: ok\n", cfg->file);
+	printf("daemon\n");
+	printf("  user       %s\n", d->user);
+	printf("  spool      %s\n", d->spool);
+	printf("  database   %s\n", d->database);
+	printf("  pid_file   %s\n", d->pid_file);
+	print_strv("lmtp", &d->lmtp_listen);
+	print_strv("smtp", &d->smtp_listen);
+	printf("  tls        %s\n", d->tls_cert ? d->tls_cert : "(no certificate: no STARTTLS)");
+	printf("  relay      %s:%d starttls=%s%s%s\n", d->relay.host, d->relay.port,
+	       config_relay_tls_name(d->relay.starttls), d->relay.auth_user ? " auth=" : "",
+	       d->relay.auth_user ? d->relay.auth_user : "");
+	printf("  workers    %d\n", d->workers);
+	printf("  max size   %lld bytes\n", d->limits.message_size);
+	printf("%zu list%s\n", cfg->nlists, cfg->nlists == 1 ? "" : "s");
+	for (i = 0; i < cfg->nlists; i++)
+		text_list(cfg, &cfg->lists[i]);
+}
+
+static void json_out(const struct config *cfg)
+{
+	const struct cfg_daemon *d = &cfg->daemon;
+	struct json j;
+	size_t i;
+
+	json_init(&j, stdout);
+	json_object_open(&j, NULL);
+	json_str(&j, "file", cfg->file);
+	json_bool(&j, "ok", 1);
+	json_object_open(&j, "daemon");
+	json_str(&j, "user", d->user);
+	json_str(&j, "spool", d->spool);
+	json_str(&j, "database", d->database);
+	json_str(&j, "pid_file", d->pid_file);
+	json_array_open(&j, "lmtp");
+	for (i = 0; i < d->lmtp_listen.n; i++)
+		json_str(&j, NULL, d->lmtp_listen.v[i]);
+	json_array_close(&j);
+	json_array_open(&j, "smtp");
+	for (i = 0; i < d->smtp_listen.n; i++)
+		json_str(&j, NULL, d->smtp_listen.v[i]);
+	json_array_close(&j);
+	json_str(&j, "relay", d->relay.host);
+	json_int(&j, "relay_port", d->relay.port);
+	json_int(&j, "message_size", d->limits.message_size);
+	json_object_close(&j);
+	json_array_open(&j, "lists");
+	for (i = 0; i < cfg->nlists; i++) {
+		json_object_open(&j, NULL);
+		cli_json_list(&j, cfg, &cfg->lists[i]);
+		json_object_close(&j);
+	}
+	json_array_close(&j);
+	json_object_close(&j);
+	json_end(&j);
+}
+
+static void json_errors(const char *file, const struct config_errors *errs)
+{
+	struct json j;
+	size_t i;
+
+	json_init(&j, stdout);
+	json_object_open(&j, NULL);
+	json_str(&j, "file", file);
+	json_bool(&j, "ok", 0);
+	json_array_open(&j, "errors");
+	for (i = 0; i < errs->n; i++)
+		json_str(&j, NULL, errs->v[i]);
+	json_array_close(&j);
+	json_object_close(&j);
+	json_end(&j);
+}
+
+int cmd_check_config(struct cli *cli, int argc, char **argv)
+{
+	struct config_errors errs = {NULL, 0};
+	size_t i;
+
+	(void)argv;
+	if (argc > 1)
+		return cli_usage("check-config", "");
+	cli->cfg = config_load(cli->conf_path, &errs);
+	if (cli->cfg == NULL) {
+		if (cli->json)
+			json_errors(cli->conf_path, &errs);
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.v[i]);
+		fprintf(stderr, "%s: %zu error%s\n", cli->conf_path, errs.n, errs.n == 1 ? "" : "s");
+		config_errors_free(&errs);
+		return EXIT_FAIL;
+	}
+	if (cli->json)
+		json_out(cli->cfg);
+	else
+		text_out(cli->cfg);
+	return EXIT_OK;
+}
