@@ -161,7 +161,7 @@ static int input_check(const char *in, char *err, size_t errlen)
 	if (strlen(in) > ADDRESS_INPUT_MAX)
 		return fail(err, errlen, "too long");
 	for (p = (const unsigned char *)in; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
 			return fail(err, errlen, "control character in address");
 	return 0;
 }
@@ -251,7 +251,7 @@ int address_parse(const char *in, struct address *out, char *err, size_t errlen)
 		}
 	} else {
 		r = spec_check(s, n, spec, err, errlen);
-		if (r < 0 && memchr(s, ' ', n) != NULL)
+		if (r < 0 && (memchr(s, ' ', n) != NULL || memchr(s, '\t', n) != NULL))
 			fail(err, errlen, "spaces in address");
 	}
 	mailimf_mailbox_free(mb);

@@ -171,20 +171,32 @@ __attribute__((format(printf, 4, 5))) static void errs_add(struct config_errors 
 	va_end(ap);
 }
 
-static const char *setting_file(const struct loader *ld, const config_setting_t *s)
+/* setting_file: the file S was read from, with an included file's name
+ * completed by the directory it was found in. */
+static const char *setting_file(const struct loader *ld, const config_setting_t *s, char *buf,
+				size_t len)
 {
 	const char *f = s ? config_setting_source_file(s) : NULL;
-	return f ? f : ld->path;
+	const char *slash = strrchr(ld->path, '/');
+
+	if (f == NULL)
+		return ld->path;
+	if (f[0] == '/' || slash == NULL || strcmp(f, ld->path) == 0)
+		return f;
+	snprintf(buf, len, "%.*s/%s", (int)(slash - ld->path), ld->path, f);
+	return buf;
 }
 
 __attribute__((format(printf, 3, 4))) static void err_at(struct loader *ld,
 							  const config_setting_t *s,
 							  const char *fmt, ...)
 {
+	char file[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
-	errs_addv(ld->errs, setting_file(ld, s), s ? config_setting_source_line(s) : 0, fmt, ap);
+	errs_addv(ld->errs, setting_file(ld, s, file, sizeof(file)),
+		  s ? config_setting_source_line(s) : 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -671,7 +683,7 @@ static void check_authors(struct loader *ld, const config_t *c, int li, const st
 			err_at(ld, e, "list '%s': author %s: secret must be letters and digits only",
 			       l->name, a->address);
 		for (j = 0; j < i; j++) {
-			if (l->authors[j].address[0] && strcmp(a->address, l->authors[j].address) == 0)
+			if (a->address[0] && strcasecmp(a->address, l->authors[j].address) == 0)
 				err_at(ld, e, "list '%s': author %s is already listed at line %d",
 				       l->name, a->address, l->authors[j].line);
 			if (a->secret && l->authors[j].secret &&
@@ -865,10 +877,8 @@ struct config *config_load(const char *path, struct config_errors *errs)
 	cfg->file = xstrdup(path);
 	config_defaults(cfg);
 	load_top(&ld, &c, cfg);
-	if (errs->n == before) {
-		check_daemon(&ld, &c, cfg);
-		check_lists(&ld, &c, cfg);
-	}
+	check_daemon(&ld, &c, cfg);
+	check_lists(&ld, &c, cfg);
 	config_destroy(&c);
 	if (errs->n != before) {
 		config_free(cfg);

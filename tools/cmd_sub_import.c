@@ -67,27 +67,30 @@ static void import_invalid(struct import *im, const char *input, const char *rea
 	snprintf(e->reason, sizeof(e->reason), "%s", reason);
 }
 
-/* A header names its columns: "address" (or "email") is required. */
+/* A header names its columns: "address" (or "email") is required. Returns
+ * 1 and sets the column map if F is a header, else 0 and changes nothing. */
 static int import_header(struct import *im, char **f, int n)
 {
-	int i, found = 0;
+	int i, addr = -1, name = -1, mode = -1, status = -1;
 
-	im->col_name = im->col_mode = im->col_status = -1;
 	for (i = 0; i < n; i++) {
-		if (strcasecmp(f[i], "address") == 0 || strcasecmp(f[i], "email") == 0) {
-			im->col_addr = i;
-			found = 1;
-		} else if (strcasecmp(f[i], "name") == 0) {
-			im->col_name = i;
-		} else if (strcasecmp(f[i], "mode") == 0) {
-			im->col_mode = i;
-		} else if (strcasecmp(f[i], "status") == 0) {
-			im->col_status = i;
-		}
+		if (strcasecmp(f[i], "address") == 0 || strcasecmp(f[i], "email") == 0)
+			addr = i;
+		else if (strcasecmp(f[i], "name") == 0)
+			name = i;
+		else if (strcasecmp(f[i], "mode") == 0)
+			mode = i;
+		else if (strcasecmp(f[i], "status") == 0)
+			status = i;
 	}
-	if (found)
-		im->csv = 1;
-	return found;
+	if (addr < 0)
+		return 0;
+	im->col_addr = addr;
+	im->col_name = name;
+	im->col_mode = mode;
+	im->col_status = status;
+	im->csv = 1;
+	return 1;
 }
 
 static void import_count(struct import *im, int r)

@@ -1,0 +1,49 @@
+#!/bin/sh
+# daemon.sh - parleyd's start-up as it stands: it validates the config
+# (FILE:LINE errors, exit 1), creates the store, holds the pid-file lock so a
+# second daemon refuses to start, keeps its config when a SIGHUP reload finds
+# errors, and stops on SIGTERM, removing its pid file.
+. "${TESTS_SRCDIR:-$(dirname "$0")/..}/cli/lib.sh"
+: "${PARLEYD:?PARLEYD must name the parleyd binary}"
+
+# wait_for COND...: poll up to 5 s for COND to hold.
+wait_for() {
+	i=0
+	while [ $i -lt 50 ]; do
+		"$@" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+printf 'daemon = {\n  workers = "many";\n};\n' > "$T/bad.conf"
+"$PARLEYD" -c "$T/bad.conf" -f > "$T/out" 2> "$T/err"
+ok $(($? == 1 ? 0 : 1)) "parleyd exits 1 on a bad config"
+check "parleyd reports FILE:LINE" has "$T/err" "$T/bad.conf:2: daemon.workers: expected an integer"
+
+"$PARLEYD" -c "$CONF" -f > "$T/d.log" 2>&1 &
+DPID=$!
+check "parleyd writes its pid file" wait_for sh -c "[ \"\$(cat '$T/parleyd.pid' 2>/dev/null)\" = $DPID ]"
+check "parleyd created the database" [ -f "$T/parley.db" ]
+check "parleyd logs its start" wait_for has "$T/d.log" "started: $CONF, 2 lists"
+
+"$PARLEYD" -c "$CONF" -f > "$T/out" 2> "$T/err"
+ok $(($? == 1 ? 0 : 1)) "a second parleyd on the same pid file exits 1"
+check "and says another parleyd is running" has "$T/err" "another parleyd is running"
+
+cp "$CONF" "$T/good.conf"
+echo 'oops = ;' >> "$CONF"
+kill -HUP $DPID
+check "a bad reload is logged" wait_for has "$T/d.log" "reload failed, keeping the running configuration"
+check "parleyd survives a bad reload" kill -0 $DPID
+cp "$T/good.conf" "$CONF"
+kill -HUP $DPID
+check "a good reload is logged" wait_for has "$T/d.log" "reloaded $CONF: 2 lists"
+
+kill -TERM $DPID
+wait $DPID
+ok $? "SIGTERM: parleyd exits 0"
+check "pid file removed" [ ! -e "$T/parleyd.pid" ]
+
+done_testing

@@ -1,0 +1,56 @@
+/*
+ * tap.h - a minimal Test Anything Protocol producer for the unit tests.
+ * Each check prints "ok N - name" or "not ok N - name" with a diagnostic;
+ * tap_done() prints the plan and returns the exit status. Test code only.
+ */
+#ifndef PARLEY_TAP_H
+#define PARLEY_TAP_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int tap_count, tap_failures;
+
+__attribute__((format(printf, 2, 3))) static int tap_ok(int pass, const char *fmt, ...)
+{
+	va_list ap;
+
+	tap_count++;
+	if (!pass)
+		tap_failures++;
+	printf("%s %d - ", pass ? "ok" : "not ok", tap_count);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	return pass;
+}
+
+#define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
+
+/* is_str: GOT equals WANT (both may be NULL). */
+#define is_str(got, want, ...)                                                              \
+	do {                                                                                \
+		const char *g_ = (got), *w_ = (want);                                       \
+		int p_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0;       \
+		if (!tap_ok(p_, __VA_ARGS__))                                               \
+			printf("#   got:      '%s'\n#   expected: '%s'\n", g_ ? g_ : "(null)", \
+			       w_ ? w_ : "(null)");                                          \
+	} while (0)
+
+#define is_int(got, want, ...)                                                            \
+	do {                                                                              \
+		long long g_ = (got), w_ = (want);                                        \
+		if (!tap_ok(g_ == w_, __VA_ARGS__))                                       \
+			printf("#   got:      %lld\n#   expected: %lld\n", g_, w_);       \
+	} while (0)
+
+static int tap_done(void)
+{
+	printf("1..%d\n", tap_count);
+	return tap_failures ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * test_config.c - the configuration loader (lib/config.c).
+ *
+ * Every tests/config/bad-*.conf names the errors it must produce in its
+ * leading "# expect: [FILE:]LINE: text" comments: each expectation must be
+ * met by an error "PATH:LINE: ...text...", and no other error may appear.
+ * Every good-*.conf and the sample etc/parley.conf must load. Then the
+ * values of a few files are checked field by field.
+ */
+#include "autoconf.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "tap.h"
+#include "xalloc.h"
+
+static const char *srcdir(void)
+{
+	const char *d = getenv("TESTS_SRCDIR");
+	return d ? d : ".";
+}
+
+/* Does error E match expectation X ("[FILE:]LINE: text") for PATH? */
+static int matches(const char *e, const char *x, const char *path)
+{
+	char prefix[1400];
+	const char *colon = strchr(x, ':');
+	const char *text;
+	char file[256] = "";
+	long line;
+
+	if (colon == NULL)
+		return 0;
+	if (x[0] < '0' || x[0] > '9') {	/* FILE:LINE: text */
+		snprintf(file, sizeof(file), "%.*s", (int)(colon - x), x);
+		x = colon + 1;
+	}
+	line = strtol(x, (char **)&text, 10);
+	if (strncmp(text, ": ", 2) != 0)
+		return 0;
+	text += 2;
+	if (file[0] != '\0') {
+		snprintf(prefix, sizeof(prefix), "/%s:%ld: ", file, line);
+		if (strstr(e, prefix) == NULL)
+			return 0;
+	} else {
+		snprintf(prefix, sizeof(prefix), "%s:%ld: ", path, line);
+		if (strncmp(e, prefix, strlen(prefix)) != 0)
+			return 0;
+	}
+	return strstr(e, text) != NULL;
+}
+
+static void check_bad(const char *path)
+{
+	char *expect[32], buf[1024];
+	size_t nexpect = 0, i, j;
+	struct config_errors errs = {NULL, 0};
+	struct config *cfg;
+	FILE *f = fopen(path, "r");
+
+	if (!ok(f != NULL, "open %s", path))
+		return;
+	while (fgets(buf, sizeof(buf), f) && strncmp(buf, "# expect: ", 10) == 0 && nexpect < 32) {
+		buf[strcspn(buf, "\n")] = '\0';
+		expect[nexpect++] = xstrdup(buf + 10);
+	}
+	fclose(f);
+	cfg = config_load(path, &errs);
+	ok(cfg == NULL && nexpect > 0, "%s is refused", strrchr(path, '/') + 1);
+	config_free(cfg);
+	for (i = 0; i < nexpect; i++) {
+		int found = 0;
+		for (j = 0; j < errs.n && !found; j++)
+			found = matches(errs.v[j], expect[i], path);
+		if (!ok(found, "%s: reports %s", strrchr(path, '/') + 1, expect[i]))
+			for (j = 0; j < errs.n; j++)
+				printf("#   error: %s\n", errs.v[j]);
+	}
+	if (!ok(errs.n == nexpect, "%s: exactly %zu errors (got %zu)", strrchr(path, '/') + 1,
+		nexpect, errs.n))
+		for (j = 0; j < errs.n; j++)
+			printf("#   error: %s\n", errs.v[j]);
+	for (i = 0; i < nexpect; i++)
+		free(expect[i]);
+	config_errors_free(&errs);
+}
+
+static struct config *load_ok(const char *path)
+{
+	struct config_errors errs = {NULL, 0};
+	struct config *cfg = config_load(path, &errs);
+	size_t j;
+
+	if (!ok(cfg != NULL, "%s loads", path))
+		for (j = 0; j < errs.n; j++)
+			printf("#   error: %s\n", errs.v[j]);
+	config_errors_free(&errs);
+	return cfg;
+}
+
+static void check_fixtures(void)
+{
+	char path[1024];
+	struct dirent **names;
+	int i, n;
+
+	snprintf(path, sizeof(path), "%s/config", srcdir());
+	n = scandir(path, &names, NULL, alphasort);
+	if (!ok(n > 10, "fixtures found in %s", path))
+		return;
+	for (i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+		size_t len = strlen(name);
+		snprintf(path, sizeof(path), "%s/config/%s", srcdir(), name);
+		if (len > 5 && strcmp(name + len - 5, ".conf") == 0) {
+			if (strncmp(name, "bad-", 4) == 0)
+				check_bad(path);
+			else if (strncmp(name, "good-", 5) == 0)
+				config_free(load_ok(path));
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+static void check_sample(void)
+{
+	const char *sample = getenv("SAMPLE_CONF");
+	const struct cfg_list *l;
+	struct config *cfg;
+
+	if (!ok(sample != NULL, "SAMPLE_CONF is set"))
+		return;
+	if ((cfg = load_ok(sample)) == NULL)
+		return;
+	is_int(cfg->nlists, 2, "sample declares two lists");
+	is_int(cfg->daemon.relay.port, 25, "relay port");
+	is_int(cfg->daemon.limits.message_size, 25 * 1024 * 1024, "message_size \"25M\"");
+	is_int(cfg->daemon.delimiter, '+', "delimiter");
+	is_int(cfg->daemon.lmtp_listen.n, 2, "two lmtp listen addresses");
+	is_str(cfg->daemon.smtp_listen.v[1], "[::1]:2525", "smtp listen v6");
+	is_str(config_relay_tls_name(cfg->daemon.relay.starttls), "auto", "starttls auto");
+	l = config_list_find(cfg, "dev");
+	if (ok(l != NULL, "list dev found")) {
+		is_str(l->address, "dev@lists.example.org", "dev address");
+		is_int(l->nauthors, 2, "dev has two authors");
+		is_str(l->authors[0].secret, "k3vq9t2mxw8rz5pa", "alice's secret");
+		is_str(l->authors[1].address, "bob@example.org", "bob as a plain string");
+		is_str(l->moderators.v[0], "carol@example.org", "moderator");
+		is_str(config_reply_policy_name(l->reply_policy), "list", "reply policy");
+	}
+	ok(config_list_find(cfg, "nope") == NULL, "unknown list not found");
+	config_free(cfg);
+}
+
+static void check_defaults_and_include(void)
+{
+	char path[1024];
+	struct config *cfg;
+
+	snprintf(path, sizeof(path), "%s/config/good-minimal.conf", srcdir());
+	if ((cfg = load_ok(path)) != NULL) {
+		is_str(cfg->daemon.database, "/var/lib/parley/parley.db", "default database");
+		is_str(cfg->daemon.spool, "/var/spool/parley", "default spool");
+		is_int(cfg->daemon.workers, 4, "default workers");
+		is_int(cfg->daemon.queue_lifetime, 5 * 86400, "default queue lifetime 5 days");
+		is_int(cfg->daemon.limits.message_size, 25 * 1024 * 1024, "default message size");
+		is_str(config_reply_policy_name(cfg->lists[0].reply_policy), "list",
+		       "default reply policy");
+		config_free(cfg);
+	}
+	snprintf(path, sizeof(path), "%s/config/good-include.conf", srcdir());
+	if ((cfg = load_ok(path)) != NULL) {
+		is_int(cfg->nlists, 1, "included lists loaded");
+		is_str(cfg->lists[0].name, "inc", "included list name");
+		is_int(cfg->daemon.delimiter, '-', "delimiter '-'");
+		is_int(cfg->daemon.limits.message_size, 512 * 1024, "message_size \"512K\"");
+		config_free(cfg);
+	}
+}
+
+static void check_unreadable(void)
+{
+	struct config_errors errs = {NULL, 0};
+	struct config *cfg = config_load("/nonexistent/parley.conf", &errs);
+
+	ok(cfg == NULL && errs.n == 1, "missing file refused");
+	if (errs.n == 1)
+		is_str(errs.v[0], "/nonexistent/parley.conf: cannot read: No such file or directory",
+		       "missing file message");
+	config_errors_free(&errs);
+}
+
+int main(void)
+{
+	check_fixtures();
+	check_sample();
+	check_defaults_and_include();
+	check_unreadable();
+	return tap_done();
+}

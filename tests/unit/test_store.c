@@ -1,0 +1,268 @@
+/*
+ * test_store.c - the SQLite store (lib/store.c, lib/store_sub.c): creation,
+ * migrations from an empty and from a version-1 database, refusal of newer
+ * and foreign databases, and the subscriber life cycle with its consent
+ * history.
+ */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_sub.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/parley-test-store.XXXXXX";
+
+static long long query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -2;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static const char *query_text(sqlite3 *db, const char *sql, char *buf, size_t len)
+{
+	sqlite3_stmt *s;
+
+	buf[0] = '\0';
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return "(prepare failed)";
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return buf;
+}
+
+static void path_in(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static void test_fresh(void)
+{
+	char path[256], buf[64];
+	struct store *st;
+
+	path_in(path, sizeof(path), "fresh.db");
+	st = store_open(path);
+	if (!ok(st != NULL, "a new database is created"))
+		return;
+	is_int(store_version(st), STORE_SCHEMA_VERSION, "migrated to the current version");
+	is_int(query_int(store_db(st), "PRAGMA application_id"), 0x7061726c, "application id set");
+	is_str(query_text(store_db(st), "PRAGMA journal_mode", buf, sizeof(buf)), "wal", "WAL mode");
+	is_int(query_int(store_db(st), "PRAGMA foreign_keys"), 1, "foreign keys on");
+	is_int(query_int(store_db(st), "PRAGMA synchronous"), 2, "synchronous FULL");
+	store_close(st);
+	st = store_open(path);
+	ok(st != NULL && store_version(st) == STORE_SCHEMA_VERSION, "reopening is a no-op");
+	store_close(st);
+}
+
+static void test_from_v1(void)
+{
+	char path[256], buf[64];
+	struct store *st;
+	sqlite3 *db;
+
+	path_in(path, sizeof(path), "v1.db");
+	st = store_open_at(path, 1);
+	if (!ok(st != NULL && store_version(st) == 1, "a version-1 database"))
+		return;
+	db = store_db(st);
+	ok(sqlite3_exec(db,
+			"INSERT INTO lists(id, name, created_at) VALUES (1, 'dev', 100);"
+			"INSERT INTO subscribers(list_id, address, status, mode, consent_how,"
+			" consent_at, consent_by, created_at, updated_at) VALUES"
+			" (1, 'a@example.org', 'active', 'all', 'cli', 110, 'root', 105, 110),"
+			" (1, 'b@example.org', 'unsubscribed', 'digest', 'import', 120, 'x.csv:2', 120, 130),"
+			" (1, 'c@example.org', 'pending', 'all', NULL, NULL, NULL, 140, 140);",
+			NULL, NULL, NULL) == SQLITE_OK,
+	   "version-1 rows written");
+	store_close(st);
+	st = store_open(path);
+	if (!ok(st != NULL, "version-1 database opens"))
+		return;
+	db = store_db(st);
+	is_int(store_version(st), 2, "migrated 1 -> 2");
+	is_int(query_int(db, "SELECT count(*) FROM subscribers"), 3, "subscribers kept");
+	is_int(query_int(db, "SELECT count(*) FROM subscriber_events"), 3, "history back-filled");
+	is_str(query_text(db,
+			  "SELECT event || ' ' || how || ' ' || actor || ' ' || at FROM subscriber_events"
+			  " JOIN subscribers s ON s.id = subscriber_id WHERE s.address = 'a@example.org'",
+			  buf, sizeof(buf)),
+	       "subscribed cli root 110", "history of an active subscriber");
+	is_str(query_text(db,
+			  "SELECT event FROM subscriber_events JOIN subscribers s ON s.id = subscriber_id"
+			  " WHERE s.address = 'c@example.org'",
+			  buf, sizeof(buf)),
+	       "requested", "history of a pending subscriber");
+	is_int(query_int(db, "SELECT unsubscribed_at FROM subscribers WHERE address = 'b@example.org'"),
+	       130, "unsubscribed_at back-filled");
+	store_close(st);
+}
+
+static void test_refusals(void)
+{
+	char path[256];
+	sqlite3 *db;
+	struct store *st;
+
+	path_in(path, sizeof(path), "newer.db");
+	st = store_open(path);
+	store_close(st);
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+	sqlite3_close(db);
+	ok(store_open(path) == NULL, "a database from a newer parley is refused");
+
+	path_in(path, sizeof(path), "foreign.db");
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "CREATE TABLE photos(id INTEGER)", NULL, NULL, NULL);
+	sqlite3_close(db);
+	ok(store_open(path) == NULL, "a database of another program is refused");
+
+	path_in(path, sizeof(path), "no/such/dir/x.db");
+	ok(store_open(path) == NULL, "an impossible path is refused");
+}
+
+static struct sub_request req(const char *addr, enum sub_status status, long long now)
+{
+	struct sub_request r;
+
+	memset(&r, 0, sizeof(r));
+	r.address = addr;
+	r.status = status;
+	r.how = status == SUB_ACTIVE ? CONSENT_CLI : CONSENT_NONE;
+	r.actor = "tester";
+	r.now = now;
+	return r;
+}
+
+static int count_cb(const struct sub *s, void *ctx)
+{
+	(void)s;
+	++*(int *)ctx;
+	return 0;
+}
+
+static int event_count_cb(long long at, const char *e, const char *h, const char *a, void *ctx)
+{
+	(void)at, (void)e, (void)h, (void)a;
+	++*(int *)ctx;
+	return 0;
+}
+
+static void test_subscribers(void)
+{
+	char path[256];
+	struct store *st;
+	struct sub_request r;
+	struct sub s;
+	long long dev, news, id, counts[SUB_STATUS__COUNT];
+	int n;
+
+	path_in(path, sizeof(path), "subs.db");
+	if (!ok((st = store_open(path)) != NULL, "open"))
+		return;
+	dev = store_list_id(st, "dev");
+	news = store_list_id(st, "news");
+	ok(dev > 0 && news > 0 && dev != news, "list rows created");
+	is_int(store_list_id(st, "dev"), dev, "list row reused");
+
+	store_begin(st);
+	r = req("a@example.org", SUB_ACTIVE, 1000);
+	r.name = "Ann";
+	is_int(store_sub_add(st, dev, &r), SUB_ADD_NEW, "new subscriber");
+	is_int(store_sub_add(st, dev, &r), SUB_ADD_ALREADY, "same again: already");
+	is_int(store_sub_add(st, news, &r), SUB_ADD_NEW, "same address on another list");
+	r = req("p@example.org", SUB_PENDING, 1000);
+	is_int(store_sub_add(st, dev, &r), SUB_ADD_NEW, "pending subscriber");
+	is_int(store_sub_add(st, dev, &r), SUB_ADD_ALREADY, "pending again: unchanged");
+	store_commit(st);
+
+	ok(store_sub_get(st, dev, "a@example.org", &s) == 1, "get");
+	is_str(s.name, "Ann", "name stored");
+	is_str(sub_status_name(s.status), "active", "status active");
+	is_str(sub_consent_name(s.consent_how), "cli", "consent how");
+	is_int(s.consent_at, 1000, "consent when");
+	is_str(s.consent_by, "tester", "consent by");
+	id = s.id;
+	sub_clear(&s);
+	ok(store_sub_get(st, dev, "p@example.org", &s) == 1 && s.consent_how == CONSENT_NONE &&
+		   s.status == SUB_PENDING,
+	   "pending has no consent yet");
+	sub_clear(&s);
+	is_int(store_sub_get(st, dev, "nobody@example.org", &s), 0, "unknown address: 0");
+
+	store_begin(st);
+	is_int(store_sub_remove(st, dev, "a@example.org", "cli", "tester", 2000), 1, "remove");
+	is_int(store_sub_remove(st, dev, "a@example.org", "cli", "tester", 2001), 0,
+	       "remove again: not subscribed");
+	is_int(store_sub_remove(st, dev, "zz@example.org", "cli", "tester", 2001), 0,
+	       "remove unknown: 0");
+	r = req("a@example.org", SUB_ACTIVE, 3000);
+	r.how = CONSENT_IMPORT;
+	is_int(store_sub_add(st, dev, &r), SUB_ADD_SKIPPED, "import does not resubscribe");
+	r.resubscribe = 1;
+	r.mode = MODE_DIGEST;
+	r.mode_set = 1;
+	is_int(store_sub_add(st, dev, &r), SUB_ADD_REUSED, "explicit resubscribe");
+	r = req("p@example.org", SUB_ACTIVE, 3000);
+	is_int(store_sub_add(st, dev, &r), SUB_ADD_ACTIVATED, "pending activated");
+	store_commit(st);
+
+	ok(store_sub_get(st, dev, "a@example.org", &s) == 1, "get after resubscribe");
+	is_int(s.id, id, "the unsubscribed row was reused");
+	is_str(sub_mode_name(s.mode), "digest", "mode changed");
+	is_str(sub_consent_name(s.consent_how), "import", "new consent recorded");
+	is_int(s.unsubscribed_at, 0, "unsubscribed_at cleared");
+	is_str(s.name, "Ann", "name kept");
+	n = 0;
+	store_sub_events(st, s.id, event_count_cb, &n);
+	is_int(n, 3, "history: subscribed, unsubscribed, resubscribed");
+	sub_clear(&s);
+
+	ok(store_sub_counts(st, dev, counts) == 0, "counts");
+	is_int(counts[SUB_ACTIVE], 2, "two active on dev");
+	is_int(counts[SUB_PENDING], 0, "none pending on dev");
+	n = 0;
+	store_sub_each(st, dev, SUB_MASK(SUB_ACTIVE), count_cb, &n);
+	is_int(n, 2, "each(active) visits two");
+	n = 0;
+	store_sub_each(st, news, SUB_MASK_ALL, count_cb, &n);
+	is_int(n, 1, "each(all) on news visits one");
+
+	store_begin(st);
+	r = req("bulk@example.org", SUB_ACTIVE, 4000);
+	store_sub_add(st, dev, &r);
+	store_rollback(st);
+	is_int(store_sub_get(st, dev, "bulk@example.org", &s), 0, "rollback leaves nothing");
+	store_close(st);
+}
+
+int main(void)
+{
+	char cmd[300];
+
+	log_init("test_store", LOG_DEST_STDERR);
+	if (mkdtemp(dir) == NULL)
+		return 99;
+	test_fresh();
+	test_from_v1();
+	test_refusals();
+	test_subscribers();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+	return tap_done();
+}
