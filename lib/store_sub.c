@@ -144,6 +144,8 @@ static int sub_event(struct store *st, long long sub_id, long long at, const cha
 	return store_step_done(st, s);
 }
 
+/* sub_insert: insert a new row with its first event; 1 done, 0 if the
+ * address already has a row (nothing written), -1 on error. */
 static int sub_insert(struct store *st, long long list_id, const struct sub_request *r)
 {
 	sqlite3_stmt *s;
@@ -152,7 +154,8 @@ static int sub_insert(struct store *st, long long list_id, const struct sub_requ
 	s = store_prepare(st, STMT_SUB_INSERT,
 			  "INSERT INTO subscribers(list_id, address, name, status, mode, consent_how,"
 			  " consent_at, consent_by, created_at, updated_at)"
-			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)");
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)"
+			  " ON CONFLICT (list_id, address) DO NOTHING");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, list_id);
@@ -168,9 +171,13 @@ static int sub_insert(struct store *st, long long list_id, const struct sub_requ
 	sqlite3_bind_int64(s, 9, r->now);
 	if (store_step_done(st, s) < 0)
 		return -1;
-	return sub_event(st, sqlite3_last_insert_rowid(store_db(st)), r->now,
-			 active ? "subscribed" : "requested", active ? consent_names[r->how] : "cli",
-			 r->actor);
+	if (sqlite3_changes(store_db(st)) == 0)
+		return 0;
+	if (sub_event(st, sqlite3_last_insert_rowid(store_db(st)), r->now,
+		      active ? "subscribed" : "requested", active ? consent_names[r->how] : "cli",
+		      r->actor) < 0)
+		return -1;
+	return 1;
 }
 
 /*
@@ -218,11 +225,12 @@ int store_sub_add(struct store *st, long long list_id, const struct sub_request 
 	int found, rc = SUB_ADD_ALREADY;
 	const char *event = NULL;
 
+	found = sub_insert(st, list_id, r);
+	if (found != 0)
+		return found < 0 ? -1 : SUB_ADD_NEW;
 	found = store_sub_get(st, list_id, r->address, &old);
-	if (found < 0)
-		return -1;
-	if (found == 0)
-		return sub_insert(st, list_id, r) < 0 ? -1 : SUB_ADD_NEW;
+	if (found <= 0)
+		return -1;	/* the row that blocked the insert must exist */
 	switch (old.status) {
 	case SUB_UNSUBSCRIBED:
 		if (!r->resubscribe) {

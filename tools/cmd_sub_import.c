@@ -103,23 +103,18 @@ static void import_count(struct import *im, int r)
 		im->already++;
 }
 
-/* One subscription from a parsed row; -1 only on a store error. */
-static int import_add(struct import *im, const char *raw, const char *addr_field,
+/* One subscription for the parsed address A (still the caller's to free);
+ * NAME and MODE come from CSV columns or are NULL. -1 only on a store error. */
+static int import_add(struct import *im, const char *raw, const struct address *a,
 		      const char *name, const char *mode)
 {
 	struct sub_request req = im->req;
-	struct address a;
-	char err[ADDRESS_ERR_MAX], actor[256];
+	char actor[256];
 	int r;
 
-	if (address_parse(addr_field, &a, err, sizeof(err)) < 0) {
-		import_invalid(im, raw, err);
-		return 0;
-	}
 	if (mode != NULL && mode[0] != '\0') {
 		if (sub_mode_parse(mode, &req.mode) < 0) {
 			import_invalid(im, raw, "mode is not all, posts, digest or nomail");
-			address_free(&a);
 			return 0;
 		}
 		req.mode_set = 1;
@@ -127,22 +122,37 @@ static int import_add(struct import *im, const char *raw, const char *addr_field
 	if (name != NULL && name[0] != '\0') {
 		if (!utf8_valid(name, strlen(name)) || utf8_has_controls(name) || strlen(name) > 256) {
 			import_invalid(im, raw, "name is not valid UTF-8 text of at most 256 bytes");
-			address_free(&a);
 			return 0;
 		}
 		req.name = name;
 	} else {
-		req.name = a.name;
+		req.name = a->name;
 	}
 	snprintf(actor, sizeof(actor), "%s: %s:%lld", im->cli->actor, im->label, im->line);
-	req.address = a.addr;
+	req.address = a->addr;
 	req.actor = actor;
 	r = store_sub_add(im->cli->store, im->list_id, &req);
-	address_free(&a);
 	if (r < 0)
 		return -1;
 	import_count(im, r);
 	return 0;
+}
+
+/* import_parsed: parse ADDR_FIELD and subscribe it; bad input is counted. */
+static int import_parsed(struct import *im, const char *raw, const char *addr_field,
+			 const char *name, const char *mode)
+{
+	char err[ADDRESS_ERR_MAX];
+	struct address a;
+	int rc;
+
+	if (address_parse(addr_field, &a, err, sizeof(err)) < 0) {
+		import_invalid(im, raw, err);
+		return 0;
+	}
+	rc = import_add(im, raw, &a, name, mode);
+	address_free(&a);
+	return rc;
 }
 
 static const char *field(char **f, int n, int col)
@@ -169,8 +179,8 @@ static int import_csv_row(struct import *im, char *line, const char *raw)
 		import_invalid(im, raw, "no address column");
 		return 0;
 	}
-	return import_add(im, raw, f[im->col_addr], field(f, n, im->col_name),
-			  field(f, n, im->col_mode));
+	return import_parsed(im, raw, f[im->col_addr], field(f, n, im->col_name),
+			     field(f, n, im->col_mode));
 }
 
 static int import_line(struct import *im, char *line, size_t len)
@@ -201,8 +211,9 @@ static int import_line(struct import *im, char *line, size_t len)
 	snprintf(raw, sizeof(raw), "%s", line);
 	if (!im->csv) {
 		if (address_parse(line, &a, err, sizeof(err)) == 0) {
+			int rc = import_add(im, raw, &a, NULL, NULL);
 			address_free(&a);
-			return import_add(im, raw, line, NULL, NULL);
+			return rc;
 		}
 		if (im->added + im->already + im->skipped + im->invalid == 0) {
 			char copy[IMPORT_LINE_MAX + 1];
