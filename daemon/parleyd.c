@@ -12,6 +12,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,9 +37,10 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: parleyd [-c FILE] [-f]\n"
+	fprintf(f, "usage: parleyd [-c FILE] [-f] [-h] [-V]\n"
 		   "  -c FILE  configuration (default %s/parley.conf)\n"
 		   "  -f       stay in the foreground and log to stderr\n"
+		   "  -h       this help\n"
 		   "  -V       print the version\n",
 		PARLEY_SYSCONFDIR);
 }
@@ -46,13 +48,34 @@ static void usage(FILE *f)
 static struct config *load(const char *path)
 {
 	struct config_errors errs = {NULL, 0};
-	struct config *cfg = config_load(path, &errs);
+	struct config *cfg = config_load(path, CONFIG_CHECK_FILES, &errs);
 	size_t i;
 
 	for (i = 0; i < errs.n; i++)
 		log_error("%s", errs.v[i]);
 	config_errors_free(&errs);
 	return cfg;
+}
+
+/* reload: the configuration read anew from PATH, or OLD if it has errors.
+ * The database and pid file are bound at start: changing them needs a restart. */
+static struct config *reload(const char *path, struct config *old)
+{
+	struct config *fresh = load(path);
+
+	if (fresh == NULL) {
+		log_warn("%s: reload failed, keeping the running configuration", path);
+		return old;
+	}
+	if (strcmp(fresh->daemon.database, old->daemon.database) != 0)
+		log_warn("%s: daemon.database changed: restart parleyd to use %s", path,
+			 fresh->daemon.database);
+	if (strcmp(fresh->daemon.pid_file, old->daemon.pid_file) != 0)
+		log_warn("%s: daemon.pid_file changed: restart parleyd to use %s", path,
+			 fresh->daemon.pid_file);
+	log_info("reloaded %s: %zu lists", path, fresh->nlists);
+	config_free(old);
+	return fresh;
 }
 
 /* pidfile_write: replace the pid file's content with our pid; 0 or -1. */
@@ -114,9 +137,10 @@ static void signals(sigset_t *old)
 int main(int argc, char **argv)
 {
 	const char *path = getenv("PARLEY_CONF");
-	struct config *cfg, *fresh;
+	struct config *cfg;
 	struct store *st;
 	sigset_t waitmask;
+	char abspath[PATH_MAX], pid_path[PATH_MAX];
 	int ch, foreground = 0, pidfd;
 
 	if (path == NULL || path[0] == '\0')
@@ -144,37 +168,41 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	log_init("parleyd", foreground ? LOG_DEST_STDERR | LOG_DEST_TIMESTAMP : LOG_DEST_SYSLOG);
+	/* Until we are a daemon, errors also go to the terminal that started us. */
+	log_init("parleyd", foreground ? LOG_DEST_STDERR | LOG_DEST_TIMESTAMP
+				       : LOG_DEST_STDERR | LOG_DEST_SYSLOG);
+	if (realpath(path, abspath) != NULL)
+		path = abspath;	/* daemon() moves to /: reloads need the full name */
 	if ((cfg = load(path)) == NULL)
 		return 1;
+	snprintf(pid_path, sizeof(pid_path), "%s", cfg->daemon.pid_file);
+	if ((pidfd = pidfile_claim(pid_path)) < 0) {
+		config_free(cfg);
+		return 1;
+	}
+	if (!foreground) {
+		if (daemon(0, 0) < 0 || pidfile_write(pidfd, pid_path) < 0)
+			log_fatal("cannot become a daemon: %s", strerror(errno));
+		log_init("parleyd", LOG_DEST_SYSLOG);
+	}
+	/* Opened after the fork, as SQLite requires, and after the lock, so a
+	 * second daemon never touches the database. */
 	if ((st = store_open(cfg->daemon.database)) == NULL) {
+		unlink(pid_path);
 		config_free(cfg);
 		return 1;
 	}
-	if ((pidfd = pidfile_claim(cfg->daemon.pid_file)) < 0) {
-		store_close(st);
-		config_free(cfg);
-		return 1;
-	}
-	if (!foreground && (daemon(0, 0) < 0 || pidfile_write(pidfd, cfg->daemon.pid_file) < 0))
-		log_fatal("cannot become a daemon: %s", strerror(errno));
 	signals(&waitmask);
 	log_info("started: %s, %zu lists, database %s", path, cfg->nlists, cfg->daemon.database);
 	while (!got_term) {
 		sigsuspend(&waitmask);
 		if (got_hup) {
 			got_hup = 0;
-			if ((fresh = load(path)) == NULL) {
-				log_warn("%s: reload failed, keeping the running configuration", path);
-			} else {
-				config_free(cfg);
-				cfg = fresh;
-				log_info("reloaded %s: %zu lists", path, cfg->nlists);
-			}
+			cfg = reload(path, cfg);
 		}
 	}
 	log_info("stopping");
-	unlink(cfg->daemon.pid_file);
+	unlink(pid_path);
 	close(pidfd);
 	store_close(st);
 	config_free(cfg);

@@ -58,6 +58,7 @@ struct kspec {
 
 struct loader {
 	const char *path;
+	int flags;
 	struct config_errors *errs;
 };
 
@@ -91,10 +92,6 @@ static const struct kspec relay_spec[] = {
 	{"auth_password_file", KT_PATH, REL(auth_password_file), 1, 4096, NULL, NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
-struct listen_pair {
-	struct strv listen;
-};
-
 static const struct kspec listen_spec[] = {
 	{"listen", KT_STRV, 0, 1, 4096, NULL, NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
@@ -103,6 +100,11 @@ struct tls_pair {
 	char *cert;
 	char *key;
 };
+
+/* The tls group is read into cfg_daemon's tls_cert and tls_key as a pair. */
+_Static_assert(offsetof(struct cfg_daemon, tls_key) - offsetof(struct cfg_daemon, tls_cert) ==
+		       offsetof(struct tls_pair, key),
+	       "tls_cert and tls_key must be adjacent like struct tls_pair");
 
 static const struct kspec tls_spec[] = {
 	{"cert", KT_PATH, offsetof(struct tls_pair, cert), 1, 4096, NULL, NULL, 0, NULL},
@@ -317,7 +319,7 @@ static int load_string(struct loader *ld, const config_setting_t *s, const struc
 static long long parse_size(const char *v)
 {
 	char *end;
-	long long n;
+	long long n, mult = 1;
 
 	errno = 0;
 	n = strtoll(v, &end, 10);
@@ -325,19 +327,20 @@ static long long parse_size(const char *v)
 		return -1;
 	switch (toupper((unsigned char)*end)) {
 	case 'K':
-		n *= 1024, end++;
+		mult = 1024, end++;
 		break;
 	case 'M':
-		n *= 1024 * 1024, end++;
+		mult = 1024 * 1024, end++;
 		break;
 	case 'G':
-		if (n > 1024)
-			return -1;
-		n *= 1024LL * 1024 * 1024, end++;
+		mult = 1024LL * 1024 * 1024, end++;
 		break;
 	default:
 		break;
 	}
+	if (n > LLONG_MAX / mult)
+		return -1;
+	n *= mult;
 	if (toupper((unsigned char)*end) == 'B')
 		end++;
 	return *end == '\0' ? n : -1;
@@ -773,7 +776,7 @@ static void check_listen(struct loader *ld, const config_t *c, const char *path,
 static void check_readable(struct loader *ld, const config_t *c, const char *path,
 			   const char *file)
 {
-	if (file != NULL && access(file, R_OK) != 0)
+	if ((ld->flags & CONFIG_CHECK_FILES) && file != NULL && access(file, R_OK) != 0)
 		err_at(ld, lookup(c, path), "%s: cannot read %s: %s", path, file, strerror(errno));
 }
 
@@ -849,9 +852,9 @@ static void set_include_dir(config_t *c, const char *path, char *buf, size_t len
 	config_set_include_dir(c, buf);
 }
 
-struct config *config_load(const char *path, struct config_errors *errs)
+struct config *config_load(const char *path, int flags, struct config_errors *errs)
 {
-	struct loader ld = {path, errs};
+	struct loader ld = {path, flags, errs};
 	struct config *cfg;
 	config_t c;
 	char dir[4096];

@@ -96,13 +96,17 @@ struct config_errors {
 	size_t n;
 };
 
+/* config_load flags */
+#define CONFIG_CHECK_FILES 1	/* check that the files named (TLS key...) are readable */
+
 /*
  * config_load: read and validate PATH. Returns a new config (free with
  * config_free) or NULL with at least one message in ERRS (free with
- * config_errors_free). Warnings that do not stop loading are not errors and
- * are logged with log_warn.
+ * config_errors_free). With CONFIG_CHECK_FILES, files the daemon will open
+ * (TLS certificate and key, relay password) must be readable by the caller:
+ * parleyd and check-config ask for it; other commands need not read secrets.
  */
-struct config *config_load(const char *path, struct config_errors *errs);
+struct config *config_load(const char *path, int flags, struct config_errors *errs);
 void config_free(struct config *cfg);
 void config_errors_free(struct config_errors *errs);
 

@@ -182,7 +182,8 @@ static int sub_insert(struct store *st, long long list_id, const struct sub_requ
 
 /*
  * One UPDATE serves every status change: ?3 status, ?4 name or NULL to keep,
- * ?5 mode or NULL to keep, ?6..?8 consent or NULL to keep, ?9 now,
+ * ?5 mode or NULL to keep, ?6..?8 consent or NULL to keep (a pending row has
+ * none: an earlier consent ended when the address unsubscribed), ?9 now,
  * ?10 1 to stamp unsubscribed_at (0 clears it), ?11 1 to reset the bounce score.
  */
 static int sub_update(struct store *st, const struct sub *old, enum sub_status status,
@@ -192,8 +193,10 @@ static int sub_update(struct store *st, const struct sub *old, enum sub_status s
 
 	s = store_prepare(st, STMT_SUB_UPDATE_STATUS,
 			  "UPDATE subscribers SET status = ?3, name = COALESCE(?4, name),"
-			  " mode = COALESCE(?5, mode), consent_how = COALESCE(?6, consent_how),"
-			  " consent_at = COALESCE(?7, consent_at), consent_by = COALESCE(?8, consent_by),"
+			  " mode = COALESCE(?5, mode),"
+			  " consent_how = CASE ?3 WHEN 'pending' THEN NULL ELSE COALESCE(?6, consent_how) END,"
+			  " consent_at = CASE ?3 WHEN 'pending' THEN NULL ELSE COALESCE(?7, consent_at) END,"
+			  " consent_by = CASE ?3 WHEN 'pending' THEN NULL ELSE COALESCE(?8, consent_by) END,"
 			  " updated_at = ?9,"
 			  " unsubscribed_at = CASE WHEN ?10 THEN ?9 ELSE NULL END,"
 			  " bounce_score = CASE WHEN ?11 THEN 0 ELSE bounce_score END"
@@ -207,7 +210,7 @@ static int sub_update(struct store *st, const struct sub *old, enum sub_status s
 		sqlite3_bind_text(s, 4, r->name, -1, SQLITE_STATIC);
 		if (r->mode_set)
 			sqlite3_bind_text(s, 5, mode_names[r->mode], -1, SQLITE_STATIC);
-		if (status == SUB_ACTIVE) {
+		if (status == SUB_ACTIVE && r->how != CONSENT_NONE) {
 			sqlite3_bind_text(s, 6, consent_names[r->how], -1, SQLITE_STATIC);
 			sqlite3_bind_int64(s, 7, r->now);
 			sqlite3_bind_text(s, 8, r->actor, -1, SQLITE_STATIC);
@@ -253,14 +256,29 @@ int store_sub_add(struct store *st, long long list_id, const struct sub_request 
 		}
 		break;
 	case SUB_ACTIVE:
+		if (r->update_mode && r->mode_set && r->mode != old.mode) {
+			event = "mode";
+			rc = SUB_ADD_MODE;
+		}
+		break;
 	case SUB_STATUS__COUNT:
 		break;
 	}
-	if (event != NULL &&
-	    (sub_update(st, &old, r->status, r, 0, old.status == SUB_DISABLED) < 0 ||
-	     sub_event(st, old.id, r->now, event,
-		       r->status == SUB_ACTIVE ? consent_names[r->how] : "cli", r->actor) < 0))
+	if (rc == SUB_ADD_MODE) {
+		struct sub_request mode_only;
+		memset(&mode_only, 0, sizeof(mode_only));
+		mode_only.mode = r->mode;
+		mode_only.mode_set = 1;
+		mode_only.now = r->now;	/* how stays CONSENT_NONE: consent unchanged */
+		if (sub_update(st, &old, old.status, &mode_only, 0, 0) < 0 ||
+		    sub_event(st, old.id, r->now, event, mode_names[r->mode], r->actor) < 0)
+			rc = -1;
+	} else if (event != NULL &&
+		   (sub_update(st, &old, r->status, r, 0, old.status == SUB_DISABLED) < 0 ||
+		    sub_event(st, old.id, r->now, event,
+			      r->status == SUB_ACTIVE ? consent_names[r->how] : "cli", r->actor) < 0)) {
 		rc = -1;
+	}
 	sub_clear(&old);
 	return rc;
 }

@@ -44,6 +44,7 @@ struct sub_request {
 	enum consent_how how;		/* with SUB_ACTIVE: how consent was given */
 	const char *actor;		/* who: a user, "FILE:LINE", a Message-ID */
 	int resubscribe;		/* reuse an unsubscribed row (else SUB_ADD_SKIPPED) */
+	int update_mode;		/* with mode_set: change an active row's mode */
 	long long now;
 };
 
@@ -51,6 +52,7 @@ enum sub_add_result {
 	SUB_ADD_NEW,		/* a new row */
 	SUB_ADD_REUSED,		/* an unsubscribed row subscribed again */
 	SUB_ADD_ACTIVATED,	/* a pending or disabled row made active */
+	SUB_ADD_MODE,		/* an active row's mode changed (update_mode) */
 	SUB_ADD_ALREADY,	/* nothing to do */
 	SUB_ADD_SKIPPED		/* unsubscribed and resubscribe not asked */
 };

@@ -21,7 +21,7 @@ const struct config *cli_config(struct cli *cli)
 
 	if (cli->cfg != NULL)
 		return cli->cfg;
-	cli->cfg = config_load(cli->conf_path, &errs);
+	cli->cfg = config_load(cli->conf_path, 0, &errs);
 	for (i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.v[i]);
 	config_errors_free(&errs);

@@ -126,7 +126,7 @@ int cmd_check_config(struct cli *cli, int argc, char **argv)
 	(void)argv;
 	if (argc > 1)
 		return cli_usage("check-config", "");
-	cli->cfg = config_load(cli->conf_path, &errs);
+	cli->cfg = config_load(cli->conf_path, CONFIG_CHECK_FILES, &errs);
 	if (cli->cfg == NULL) {
 		if (cli->json)
 			json_errors(cli->conf_path, &errs);

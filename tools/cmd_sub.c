@@ -35,20 +35,67 @@ static int parse_status_opt(const char *v, unsigned *mask)
 	return 0;
 }
 
-static const char *add_result_text(int rc, enum sub_status want)
+/* add_report: one line saying what sub add did to ADDR. */
+static void add_report(struct cli *cli, long long list_id, const char *addr, int rc,
+		       enum sub_status want, enum sub_mode mode)
 {
+	struct sub now;
+
 	switch (rc) {
 	case SUB_ADD_NEW:
-		return want == SUB_ACTIVE ? "subscribed" : "pending confirmation";
+		printf("%s: %s\n", addr, want == SUB_ACTIVE ? "subscribed" : "pending confirmation");
+		return;
 	case SUB_ADD_REUSED:
-		return want == SUB_ACTIVE ? "subscribed again" : "pending confirmation (was unsubscribed)";
+		printf("%s: %s\n", addr,
+		       want == SUB_ACTIVE ? "subscribed again" : "pending confirmation (was unsubscribed)");
+		return;
 	case SUB_ADD_ACTIVATED:
-		return "activated";
-	case SUB_ADD_SKIPPED:
-		return "unsubscribed earlier, not subscribed again";
+		printf("%s: activated\n", addr);
+		return;
+	case SUB_ADD_MODE:
+		printf("%s: already subscribed, mode changed to %s\n", addr, sub_mode_name(mode));
+		return;
 	default:
-		return "already subscribed, unchanged";
+		break;
 	}
+	if (store_sub_get(cli->store, list_id, addr, &now) == 1) {
+		printf("%s: already %s, unchanged\n", addr,
+		       now.status == SUB_ACTIVE	   ? "subscribed"
+		       : now.status == SUB_PENDING ? "pending confirmation"
+						   : sub_status_name(now.status));
+		sub_clear(&now);
+	}
+}
+
+/* parse_all: parse every address of ARGV into a new array, or NULL after
+ * naming each bad one (nothing is changed unless all are valid). */
+static struct address *parse_all(int n, char **argv)
+{
+	struct address *addrs = xcalloc((size_t)n, sizeof(*addrs));
+	char err[ADDRESS_ERR_MAX];
+	int i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		if (address_parse(argv[i], &addrs[i], err, sizeof(err)) < 0) {
+			log_error("'%s': %s", argv[i], err);
+			bad++;
+		}
+	}
+	if (bad == 0)
+		return addrs;
+	for (i = 0; i < n; i++)
+		address_free(&addrs[i]);
+	free(addrs);
+	return NULL;
+}
+
+static void free_all(struct address *addrs, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		address_free(&addrs[i]);
+	free(addrs);
 }
 
 static int sub_add(struct cli *cli, int argc, char **argv)
@@ -58,13 +105,13 @@ static int sub_add(struct cli *cli, int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	struct sub_request req;
 	struct address *addrs;
-	char err[ADDRESS_ERR_MAX];
 	long long list_id;
-	int ch, i, n, bad = 0, rc = EXIT_OK;
+	int ch, i, n, r, rc = EXIT_OK;
 
 	memset(&req, 0, sizeof(req));
 	req.status = SUB_PENDING;
 	req.resubscribe = 1;
+	req.update_mode = 1;
 	while ((ch = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
 		if (ch == 'm' && sub_mode_parse(optarg, &req.mode) == 0) {
 			req.mode_set = 1;
@@ -80,75 +127,60 @@ static int sub_add(struct cli *cli, int argc, char **argv)
 	if (argc - optind < 2)
 		return cli_usage("sub add", SUB_ADD_USAGE);
 	n = argc - optind - 1;
-	addrs = xcalloc((size_t)n, sizeof(*addrs));
-	for (i = 0; i < n; i++) {
-		if (address_parse(argv[optind + 1 + i], &addrs[i], err, sizeof(err)) < 0) {
-			log_error("'%s': %s", argv[optind + 1 + i], err);
-			bad++;
-		}
-	}
-	if (bad > 0 || cli_list(cli, argv[optind], &list_id) == NULL) {
-		rc = EXIT_FAIL;
-		goto out;
+	if ((addrs = parse_all(n, argv + optind + 1)) == NULL)
+		return EXIT_FAIL;
+	if (cli_list(cli, argv[optind], &list_id) == NULL || store_begin(cli->store) < 0) {
+		free_all(addrs, n);
+		return EXIT_FAIL;
 	}
 	req.actor = cli->actor;
 	req.now = store_now();
-	if (store_begin(cli->store) < 0) {
-		rc = EXIT_FAIL;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		int r;
+	for (i = 0; i < n && rc == EXIT_OK; i++) {
 		req.address = addrs[i].addr;
 		req.name = addrs[i].name;
 		r = store_sub_add(cli->store, list_id, &req);
-		if (r < 0) {
-			store_rollback(cli->store);
+		if (r < 0)
 			rc = EXIT_FAIL;
-			goto out;
-		}
-		printf("%s: %s\n", addrs[i].addr, add_result_text(r, req.status));
+		else
+			add_report(cli, list_id, addrs[i].addr, r, req.status, req.mode);
 	}
-	if (store_commit(cli->store) < 0)
+	if (rc != EXIT_OK)
+		store_rollback(cli->store);
+	else if (store_commit(cli->store) < 0)
 		rc = EXIT_FAIL;
-out:
-	for (i = 0; i < n; i++)
-		address_free(&addrs[i]);
-	free(addrs);
+	free_all(addrs, n);
 	return rc;
 }
 
 static int sub_rm(struct cli *cli, int argc, char **argv)
 {
-	char err[ADDRESS_ERR_MAX];
-	struct address a;
+	struct address *addrs;
 	long long list_id, now = store_now();
-	int i, r, rc = EXIT_OK;
+	int i, n = argc - 2, r, rc = EXIT_OK;
 
 	if (argc < 3)
 		return cli_usage("sub rm", "LIST ADDR...");
-	if (cli_list(cli, argv[1], &list_id) == NULL || store_begin(cli->store) < 0)
+	if ((addrs = parse_all(n, argv + 2)) == NULL)
 		return EXIT_FAIL;
-	for (i = 2; i < argc; i++) {
-		if (address_parse(argv[i], &a, err, sizeof(err)) < 0) {
-			log_error("'%s': %s", argv[i], err);
-			rc = EXIT_FAIL;
-			continue;
-		}
-		r = store_sub_remove(cli->store, list_id, a.addr, "cli", cli->actor, now);
+	if (cli_list(cli, argv[1], &list_id) == NULL || store_begin(cli->store) < 0) {
+		free_all(addrs, n);
+		return EXIT_FAIL;
+	}
+	for (i = 0; i < n; i++) {
+		r = store_sub_remove(cli->store, list_id, addrs[i].addr, "cli", cli->actor, now);
 		if (r < 0) {
-			address_free(&a);
 			store_rollback(cli->store);
+			free_all(addrs, n);
 			return EXIT_FAIL;
 		}
 		if (r == 0) {
-			log_error("%s: not subscribed to %s", a.addr, argv[1]);
+			log_error("%s: not subscribed to %s", addrs[i].addr, argv[1]);
 			rc = EXIT_FAIL;
 		} else {
-			printf("%s: unsubscribed\n", a.addr);
+			printf("%s: unsubscribed\n", addrs[i].addr);
 		}
-		address_free(&a);
 	}
+	free_all(addrs, n);
 	return store_commit(cli->store) < 0 ? EXIT_FAIL : rc;
 }
 
@@ -247,7 +279,7 @@ static int event_json_cb(long long at, const char *event, const char *how, const
 	return 0;
 }
 
-static void show_text(struct cli *cli, const char *list, const struct sub *s)
+static int show_text(struct cli *cli, const char *list, const struct sub *s)
 {
 	char t[32];
 
@@ -267,7 +299,7 @@ static void show_text(struct cli *cli, const char *list, const struct sub *s)
 		printf("unsubscribed: %s\n", cli_time(s->unsubscribed_at, t, sizeof(t)));
 	printf("bounce score: %g\n", s->bounce_score);
 	printf("history:\n");
-	store_sub_events(cli->store, s->id, event_text_cb, NULL);
+	return store_sub_events(cli->store, s->id, event_text_cb, NULL);
 }
 
 static int sub_show(struct cli *cli, int argc, char **argv)
@@ -299,15 +331,15 @@ static int sub_show(struct cli *cli, int argc, char **argv)
 		sub_json(&j, &s);
 		json_str(&j, "list", argv[1]);
 		json_array_open(&j, "history");
-		store_sub_events(cli->store, s.id, event_json_cb, &j);
+		r = store_sub_events(cli->store, s.id, event_json_cb, &j);
 		json_array_close(&j);
 		json_object_close(&j);
 		json_end(&j);
 	} else {
-		show_text(cli, argv[1], &s);
+		r = show_text(cli, argv[1], &s);
 	}
 	sub_clear(&s);
-	return EXIT_OK;
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 static int export_cb(const struct sub *s, void *ctx)
@@ -339,8 +371,11 @@ static int sub_export(struct cli *cli, int argc, char **argv)
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
-		if (ch != 's' || parse_status_opt(optarg, &mask) < 0)
+		if (ch != 's' || parse_status_opt(optarg, &mask) < 0) {
+			if (ch == 's')
+				log_error("unknown status '%s'", optarg);
 			return cli_usage("sub export", SUB_LS_USAGE);
+		}
 	}
 	if (argc - optind != 1)
 		return cli_usage("sub export", SUB_LS_USAGE);
@@ -353,8 +388,8 @@ static int sub_export(struct cli *cli, int argc, char **argv)
 static const struct cli_cmd sub_cmds[] = {
 	{"add", sub_add, SUB_ADD_USAGE,
 	 "subscribe addresses (\"Name <addr>\" works too). Without --no-confirm they wait,\n"
-	 "      pending, for the confirmation parleyd mails them; --no-confirm records\n"
-	 "      consent given to you (how: cli)."},
+	 "      pending, for an e-mail confirmation; --no-confirm records consent given\n"
+	 "      to you (how: cli). --mode on a subscribed address changes its mode."},
 	{"rm", sub_rm, "LIST ADDR...", "unsubscribe addresses (their consent history is kept)"},
 	{"ls", sub_ls, SUB_LS_USAGE,
 	 "list subscribers (default: all but unsubscribed): address, status, mode, name"},

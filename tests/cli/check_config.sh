@@ -51,6 +51,14 @@ check "missing file named" has "$T/err" "$T/none.conf: cannot read: No such file
 ok $(($? == 1 ? 0 : 1)) "lists on a broken config: exit 1"
 check "lists shows the config error" has "$T/err" "$T/syn.conf:2: syntax error"
 
+# files the daemon opens must be readable for check-config, not for sub ls
+sed 's#^  \# tls = {#  tls = { cert = "/nonexistent/c.pem"; key = "/nonexistent/k.pem"; };#' "$CONF" > "$T/tls.conf"
+"$PARLEY" -c "$T/tls.conf" check-config > "$T/out" 2> "$T/err"
+ok $(($? == 1 ? 0 : 1)) "check-config: an unreadable TLS key is an error"
+check "naming the file" has "$T/err" "daemon.tls.key: cannot read /nonexistent/k.pem"
+"$PARLEY" -c "$T/tls.conf" sub ls dev > "$T/out" 2> "$T/err"
+ok $? "sub ls does not need to read the TLS key"
+
 # PARLEY_CONF names the default file
 PARLEY_CONF=$CONF "$PARLEY" check-config > "$T/out" 2> "$T/err"
 ok $? "PARLEY_CONF is used when -c is absent"

@@ -22,6 +22,10 @@ printf 'daemon = {\n  workers = "many";\n};\n' > "$T/bad.conf"
 ok $(($? == 1 ? 0 : 1)) "parleyd exits 1 on a bad config"
 check "parleyd reports FILE:LINE" has "$T/err" "$T/bad.conf:2: daemon.workers: expected an integer"
 
+"$PARLEYD" -c "$T/bad.conf" > "$T/out" 2> "$T/err"
+ok $(($? == 1 ? 0 : 1)) "without -f too, a bad config exits 1"
+check "and is reported on the terminal" has "$T/err" "$T/bad.conf:2: daemon.workers"
+
 "$PARLEYD" -c "$CONF" -f > "$T/d.log" 2>&1 &
 DPID=$!
 check "parleyd writes its pid file" wait_for sh -c "[ \"\$(cat '$T/parleyd.pid' 2>/dev/null)\" = $DPID ]"
@@ -41,9 +45,26 @@ cp "$T/good.conf" "$CONF"
 kill -HUP $DPID
 check "a good reload is logged" wait_for has "$T/d.log" "reloaded $CONF: 2 lists"
 
+sed "s#$T/parley.db#$T/other.db#" "$T/good.conf" > "$CONF"
+kill -HUP $DPID
+check "a changed database asks for a restart" wait_for has "$T/d.log" "daemon.database changed: restart parleyd to use $T/other.db"
+cp "$T/good.conf" "$CONF"
+
 kill -TERM $DPID
 wait $DPID
 ok $? "SIGTERM: parleyd exits 0"
 check "pid file removed" [ ! -e "$T/parleyd.pid" ]
+
+# in the background (no -f), with a relative config path: it detaches, writes
+# the daemon's pid, and still finds its config on SIGHUP after chdir("/")
+(cd "$T" && "$PARLEYD" -c parley.conf > "$T/bg.out" 2>&1)
+ok $? "parleyd detaches with exit 0"
+check "the daemon's pid is in the pid file" wait_for sh -c "kill -0 \$(cat '$T/parleyd.pid' 2>/dev/null) 2>/dev/null"
+BPID=$(cat "$T/parleyd.pid")
+kill -HUP "$BPID"
+sleep 0.3
+check "the daemon survives SIGHUP with a relative -c" kill -0 "$BPID"
+kill -TERM "$BPID"
+check "and stops on SIGTERM" wait_for sh -c "! kill -0 $BPID 2>/dev/null"
 
 done_testing

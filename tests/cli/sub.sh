@@ -73,12 +73,41 @@ check "text show has the bounce score" has "$T/out" "bounce score: 0"
 run sub show dev zed@example.org
 ok $((RC == 1 ? 0 : 1)) "show of a stranger: exit 1"
 
+# --mode on a subscribed address changes the mode, and says so
+run sub add dev alice@example.org --mode nomail --no-confirm
+check "mode change reported" has "$T/out" "alice@example.org: already subscribed, mode changed to nomail"
+run --json sub show dev alice@example.org
+check "mode changed, consent untouched" [ "$(json 'd["mode"], d["consent"]["how"], d["history"][-1]["event"], d["history"][-1]["how"]')" = "('nomail', 'cli', 'mode', 'nomail')" ]
+run sub add dev dave@example.org
+check "a pending address says so" has "$T/out" "dave@example.org: already subscribed, unchanged"
+
+# a re-request after unsubscribing waits for fresh consent
+run sub add dev zoe@example.org --no-confirm
+run sub rm dev zoe@example.org
+run sub add dev zoe@example.org
+check "re-request is pending" has "$T/out" "zoe@example.org: pending confirmation (was unsubscribed)"
+run --json sub show dev zoe@example.org
+check "old consent does not carry over to a pending row" [ "$(json 'd["status"], d["consent"]["how"], d["consent"]["at"]')" = "('pending', None, None)" ]
+check "but the history keeps it" [ "$(json '[e["event"] for e in d["history"]]')" = "['subscribed', 'unsubscribed', 'requested']" ]
+run sub add dev zoe@example.org
+check "pending twice: still pending" has "$T/out" "zoe@example.org: already pending confirmation, unchanged"
+run sub rm dev zoe@example.org
+
+# sub rm with one bad address changes nothing
+run sub rm dev bob@example.org 'bad address'
+ok $((RC == 1 ? 0 : 1)) "rm with an invalid address: exit 1"
+run sub ls dev --status active
+check "nothing removed when one address is invalid" has "$T/out" "bob@example.org"
+
 # listings
 run --json sub ls dev --status active
 check "JSON listing counts the active" [ "$(json 'len(d["subscribers"])')" = 5 ]
 check "JSON listing is sorted by address" [ "$(json '[s["address"] for s in d["subscribers"]] == sorted(s["address"] for s in d["subscribers"])')" = True ]
+run sub export dev --status nonsense
+ok $((RC == 2 ? 0 : 1)) "export with an unknown status: exit 2"
+check "and names it" has "$T/err" "unknown status 'nonsense'"
 run sub ls dev --status all
-check "--status all includes everything" [ "$(wc -l < "$T/out")" -eq 5 ]
+check "--status all includes everything" [ "$(wc -l < "$T/out")" -eq 6 ]
 
 # export, then import the export into the other list
 run sub rm dev carol@example.org
@@ -93,7 +122,7 @@ check "export --status all includes carol" has "$T/out" "carol@example.org"
 cp "$T/out" "$T/export-all.csv"
 run sub import news "$T/export-all.csv"
 ok $RC "the export imports back"
-check "import of the export: 4 added, 1 skipped (unsubscribed)" has "$T/out" "added 4, already there 0, skipped 1"
+check "import of the export: 4 added, 2 skipped (unsubscribed)" has "$T/out" "added 4, already there 0, skipped 2"
 run --json sub show news bob@example.org
 check "name and mode carried over" [ "$(json 'd["name"], d["mode"], d["consent"]["how"]')" = "('Bob Builder', 'digest', 'import')" ]
 

@@ -70,7 +70,7 @@ static void check_bad(const char *path)
 		expect[nexpect++] = xstrdup(buf + 10);
 	}
 	fclose(f);
-	cfg = config_load(path, &errs);
+	cfg = config_load(path, CONFIG_CHECK_FILES, &errs);
 	ok(cfg == NULL && nexpect > 0, "%s is refused", strrchr(path, '/') + 1);
 	config_free(cfg);
 	for (i = 0; i < nexpect; i++) {
@@ -93,7 +93,7 @@ static void check_bad(const char *path)
 static struct config *load_ok(const char *path)
 {
 	struct config_errors errs = {NULL, 0};
-	struct config *cfg = config_load(path, &errs);
+	struct config *cfg = config_load(path, CONFIG_CHECK_FILES, &errs);
 	size_t j;
 
 	if (!ok(cfg != NULL, "%s loads", path))
@@ -187,7 +187,7 @@ static void check_defaults_and_include(void)
 static void check_unreadable(void)
 {
 	struct config_errors errs = {NULL, 0};
-	struct config *cfg = config_load("/nonexistent/parley.conf", &errs);
+	struct config *cfg = config_load("/nonexistent/parley.conf", 0, &errs);
 
 	ok(cfg == NULL && errs.n == 1, "missing file refused");
 	if (errs.n == 1)
