@@ -220,26 +220,39 @@ static int ls_text_cb(const struct sub *s, void *ctx)
 	return 0;
 }
 
-static int sub_ls(struct cli *cli, int argc, char **argv)
+/* listing_args: parse "LIST [--status S]" of sub ls and sub export into
+ * MASK and the list's row ID. EXIT_OK, or the exit code to return. */
+static int listing_args(struct cli *cli, const char *cmd, int argc, char **argv, unsigned *mask,
+			long long *list_id)
 {
 	static const struct option opts[] = {{"status", required_argument, NULL, 's'},
 					     {NULL, 0, NULL, 0}};
-	unsigned mask = SUB_MASK_ALL & ~SUB_MASK(SUB_UNSUBSCRIBED);
-	long long list_id;
-	struct json j;
-	int ch, rc;
+	int ch;
 
+	*mask = SUB_MASK_ALL & ~SUB_MASK(SUB_UNSUBSCRIBED);
 	while ((ch = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
-		if (ch != 's' || parse_status_opt(optarg, &mask) < 0) {
+		if (ch != 's' || parse_status_opt(optarg, mask) < 0) {
 			if (ch == 's')
 				log_error("unknown status '%s'", optarg);
-			return cli_usage("sub ls", SUB_LS_USAGE);
+			return cli_usage(cmd, SUB_LS_USAGE);
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage("sub ls", SUB_LS_USAGE);
-	if (cli_list(cli, argv[optind], &list_id) == NULL)
+		return cli_usage(cmd, SUB_LS_USAGE);
+	if (cli_list(cli, argv[optind], list_id) == NULL)
 		return EXIT_FAIL;
+	return EXIT_OK;
+}
+
+static int sub_ls(struct cli *cli, int argc, char **argv)
+{
+	unsigned mask;
+	long long list_id;
+	struct json j;
+	int rc;
+
+	if ((rc = listing_args(cli, "sub ls", argc, argv, &mask, &list_id)) != EXIT_OK)
+		return rc;
 	if (!cli->json)
 		return store_sub_each(cli->store, list_id, mask, ls_text_cb, NULL) < 0 ? EXIT_FAIL
 										       : EXIT_OK;
@@ -364,23 +377,12 @@ static int export_cb(const struct sub *s, void *ctx)
 
 static int sub_export(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"status", required_argument, NULL, 's'},
-					     {NULL, 0, NULL, 0}};
-	unsigned mask = SUB_MASK_ALL & ~SUB_MASK(SUB_UNSUBSCRIBED);
+	unsigned mask;
 	long long list_id;
-	int ch;
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
-		if (ch != 's' || parse_status_opt(optarg, &mask) < 0) {
-			if (ch == 's')
-				log_error("unknown status '%s'", optarg);
-			return cli_usage("sub export", SUB_LS_USAGE);
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage("sub export", SUB_LS_USAGE);
-	if (cli_list(cli, argv[optind], &list_id) == NULL)
-		return EXIT_FAIL;
+	if ((rc = listing_args(cli, "sub export", argc, argv, &mask, &list_id)) != EXIT_OK)
+		return rc;
 	csv_write_row(stdout, csv_export_header, CSV_EXPORT_COLUMNS);
 	return store_sub_each(cli->store, list_id, mask, export_cb, NULL) < 0 ? EXIT_FAIL : EXIT_OK;
 }

@@ -5,9 +5,10 @@
 . "${TESTS_SRCDIR:-$(dirname "$0")/..}/cli/lib.sh"
 : "${ABS_TOP_SRCDIR:?ABS_TOP_SRCDIR must name the source tree}"
 
-# pcdir NAME...: a pkg-config directory with only these packages' .pc files.
+# pcdir TAG NAME...: a pkg-config directory with only these packages' .pc files.
 pcdir() {
-	d=$T/pc-$1
+	d=$T/pc-$#-$1
+	shift
 	mkdir -p "$d"
 	for p in "$@"; do
 		src=$(pkg-config --variable=pcfiledir "$p")/$p.pc
@@ -30,24 +31,19 @@ try_configure() {
 	(cd "$T/b" && PKG_CONFIG_LIBDIR=$1 PKG_CONFIG_PATH= "$T/src/configure" -q) > "$T/out" 2> "$T/err"
 }
 
-try_configure "$T/nothing"
-ok $(($? != 0 ? 0 : 1)) "configure fails without sqlite3"
-check "and names libsqlite3-dev" has "$T/err" "apt-get install libsqlite3-dev"
+# Each case: the Debian package configure must name, and the .pc files present.
+for case in "libsqlite3-dev:" "libconfig-dev:sqlite3" "libssl-dev:sqlite3 libconfig" \
+	    "libetpan-dev:sqlite3 libconfig openssl libssl libcrypto"; do
+	pkg=${case%%:*}
+	# shellcheck disable=SC2086
+	try_configure "$(pcdir x ${case#*:})"
+	ok $(($? != 0 ? 0 : 1)) "configure fails without $pkg"
+	check "and names $pkg" has "$T/err" "apt-get install $pkg"
+done
 
-try_configure "$(pcdir sqlite3)"
-ok $(($? != 0 ? 0 : 1)) "configure fails without libconfig"
-check "and names libconfig-dev" has "$T/err" "apt-get install libconfig-dev"
-
-try_configure "$(pcdir sqlite3 libconfig)"
-ok $(($? != 0 ? 0 : 1)) "configure fails without openssl"
-check "and names libssl-dev" has "$T/err" "apt-get install libssl-dev"
-
-try_configure "$(pcdir sqlite3 libconfig openssl libssl libcrypto)"
-ok $(($? != 0 ? 0 : 1)) "configure fails without libetpan"
-check "and names libetpan-dev" has "$T/err" "apt-get install libetpan-dev"
-
-try_configure "$(pcdir sqlite3 libconfig openssl libssl libcrypto libetpan)"
+try_configure "$(pcdir all sqlite3 libconfig openssl libssl libcrypto libetpan)"
 ok $? "configure passes with all four"
-check "the build is PIE: Debian's -specs flag is stripped" sh -c "! grep -q -- '-specs=' '$T/b/Makefile'"
+check "Debian's -specs= link flag is stripped" sh -c "! grep -q -- '-specs=' '$T/b/Makefile'"
+check "parley is a position-independent executable" sh -c "readelf -h '$PARLEY' | grep -q 'DYN'"
 
 done_testing
