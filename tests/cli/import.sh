@@ -25,6 +25,17 @@ check "consent recorded as import with file and line" [ "$(json 'd["consent"]["h
 run sub import dev "$T/subs.txt"
 check "importing again adds nothing" has "$T/out" "dev: added 0, already there 100000"
 
+# a writer waits for another instead of failing (BEGIN IMMEDIATE + busy timeout)
+sed 's/@example/@busy.example/' "$T/subs.txt" > "$T/busy.txt"
+"$PARLEY" -c "$CONF" sub import news "$T/busy.txt" > "$T/bg.out" 2> "$T/bg.err" &
+BG=$!
+sleep 0.2
+run sub add news busy@example.org --no-confirm
+ok $RC "sub add during a long import succeeds"
+wait $BG
+check "and the import completes" has "$T/bg.out" "news: added 100000"
+run sub rm news busy@example.org
+
 # CSV with a header, quoted names, modes; CRLF line ends and a BOM
 printf '\357\273\277email,name,mode\r\nann@example.org,"Lee, Ann",digest\r\nbo@example.org,,nomail\r\n"cy@example.org",Cy,\r\ndi@example.org,Di,weekly\r\n# a comment\r\n\r\n' > "$T/subs.csv"
 run sub import news "$T/subs.csv"
