@@ -12,6 +12,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,7 +23,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ingest.h"
 #include "log.h"
+#include "runtime.h"
+#include "spool.h"
 #include "store.h"
 
 static volatile sig_atomic_t got_term, got_hup;
@@ -57,25 +61,55 @@ static struct config *load(const char *path)
 	return cfg;
 }
 
-/* reload: the configuration read anew from PATH, or OLD if it has errors.
- * The database and pid file are bound at start: changing them needs a restart. */
-static struct config *reload(const char *path, struct config *old)
+/* reload: the configuration read anew from PATH, or NULL if it has errors
+ * (logged; the running one stays). The database, spool and pid file are
+ * bound at start: changing them needs a restart. */
+static struct config *reload(const char *path, const struct config *old)
 {
 	struct config *fresh = load(path);
 
 	if (fresh == NULL) {
 		log_warn("%s: reload failed, keeping the running configuration", path);
-		return old;
+		return NULL;
 	}
 	if (strcmp(fresh->daemon.database, old->daemon.database) != 0)
 		log_warn("%s: daemon.database changed: restart parleyd to use %s", path,
 			 fresh->daemon.database);
+	if (strcmp(fresh->daemon.spool, old->daemon.spool) != 0)
+		log_warn("%s: daemon.spool changed: restart parleyd to use %s", path,
+			 fresh->daemon.spool);
 	if (strcmp(fresh->daemon.pid_file, old->daemon.pid_file) != 0)
 		log_warn("%s: daemon.pid_file changed: restart parleyd to use %s", path,
 			 fresh->daemon.pid_file);
 	log_info("reloaded %s: %zu lists", path, fresh->nlists);
-	config_free(old);
 	return fresh;
+}
+
+/* ingest_main: the ingest thread: scan the spool whenever a message was
+ * spooled, and at least every second (for `parley inject` and leftovers). */
+static void *ingest_main(void *arg)
+{
+	struct runtime *rt = arg;
+	struct cfg_gen *g = runtime_hold(rt);
+	struct store *st = store_open(g->cfg->daemon.database);
+	unsigned long seen = 0;
+
+	runtime_release(rt, g);
+	if (st == NULL) {
+		log_error("ingest: cannot open the store; stopping");
+		runtime_stop(rt);
+		kill(getpid(), SIGTERM);
+		return NULL;
+	}
+	while (!runtime_stopping(rt)) {
+		g = runtime_hold(rt);
+		if (ingest_scan(st, g->cfg) < 0)
+			log_warn("ingest: cannot read the spool");
+		runtime_release(rt, g);
+		runtime_wait_ring(rt, &seen, 1000);
+	}
+	store_close(st);
+	return NULL;
 }
 
 /* pidfile_write: replace the pid file's content with our pid; 0 or -1. */
@@ -141,7 +175,9 @@ int main(int argc, char **argv)
 	struct store *st;
 	sigset_t waitmask;
 	char abspath[PATH_MAX], pid_path[PATH_MAX];
-	int ch, foreground = 0, pidfd;
+	struct runtime rt;
+	pthread_t ingest_thread;
+	int ch, foreground = 0, pidfd, n;
 
 	if (path == NULL || path[0] == '\0')
 		path = PARLEY_SYSCONFDIR "/parley.conf";
@@ -185,26 +221,47 @@ int main(int argc, char **argv)
 			log_fatal("cannot become a daemon: %s", strerror(errno));
 		log_init("parleyd", LOG_DEST_SYSLOG);
 	}
+	if (spool_init(cfg->daemon.spool) < 0) {
+		unlink(pid_path);
+		config_free(cfg);
+		return 1;
+	}
+	n = spool_clean_tmp(cfg->daemon.spool, 0);
+	if (n > 0)
+		log_info("%s: removed %d unfinished files of a previous run (never acknowledged)",
+			 cfg->daemon.spool, n);
 	/* Opened after the fork, as SQLite requires, and after the lock, so a
-	 * second daemon never touches the database. */
+	 * second daemon never touches the database. Each thread opens its own
+	 * connection; this one only migrates the schema. */
 	if ((st = store_open(cfg->daemon.database)) == NULL) {
 		unlink(pid_path);
 		config_free(cfg);
 		return 1;
 	}
+	store_close(st);
 	signals(&waitmask);
 	log_info("started: %s, %zu lists, database %s", path, cfg->nlists, cfg->daemon.database);
+	runtime_init(&rt, cfg);
+	if (pthread_create(&ingest_thread, NULL, ingest_main, &rt) != 0)
+		log_fatal("cannot start the ingest thread");
 	while (!got_term) {
 		sigsuspend(&waitmask);
 		if (got_hup) {
+			struct cfg_gen *g = runtime_hold(&rt);
+			struct config *fresh = reload(path, g->cfg);
+			runtime_release(&rt, g);
 			got_hup = 0;
-			cfg = reload(path, cfg);
+			if (fresh != NULL)
+				runtime_swap(&rt, fresh);
 		}
+		if (runtime_stopping(&rt))
+			break;
 	}
 	log_info("stopping");
+	runtime_stop(&rt);
+	pthread_join(ingest_thread, NULL);
+	runtime_destroy(&rt);
 	unlink(pid_path);
 	close(pidfd);
-	store_close(st);
-	config_free(cfg);
 	return 0;
 }

@@ -418,23 +418,6 @@ static int load_char(struct loader *ld, const config_setting_t *s, const struct 
 	return 0;
 }
 
-static void strv_push(struct strv *sv, const char *v)
-{
-	sv->v = xreallocarray(sv->v, sv->n + 1, sizeof(*sv->v));
-	sv->v[sv->n++] = xstrdup(v);
-}
-
-static void strv_free(struct strv *sv)
-{
-	size_t i;
-
-	for (i = 0; i < sv->n; i++)
-		free(sv->v[i]);
-	free(sv->v);
-	sv->v = NULL;
-	sv->n = 0;
-}
-
 static int load_address(struct loader *ld, const config_setting_t *s, char *dst)
 {
 	char p[256], err[ADDRESS_ERR_MAX];

@@ -13,13 +13,9 @@
 #include <stddef.h>
 
 #include "address.h"
+#include "strv.h"
 
 #define CONFIG_LIST_NAME_MAX 64
-
-struct strv {
-	char **v;
-	size_t n;
-};
 
 enum reply_policy { REPLY_LIST, REPLY_AUTHOR, REPLY_THREAD, REPLY_MODERATED };
 enum relay_tls { RELAY_TLS_NO, RELAY_TLS_AUTO, RELAY_TLS_REQUIRE };

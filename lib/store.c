@@ -76,6 +76,45 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"         CASE status WHEN 'pending' THEN 'requested' ELSE 'subscribed' END,"
 	"         consent_how, consent_by FROM subscribers;"
 	"UPDATE subscribers SET unsubscribed_at = updated_at WHERE status = 'unsubscribed';",
+
+	/* 2 -> 3: inbound mail taken from the spool (raw bytes kept: the spool
+	 * file is removed once this row is committed), its recipients, the
+	 * ingest attempts that guard against a message that crashes us, and
+	 * the IMAP poller's place in each mailbox. */
+	"CREATE TABLE inbound ("
+	"  id INTEGER PRIMARY KEY,"
+	"  spool_id TEXT NOT NULL UNIQUE,"
+	"  source TEXT UNIQUE,"
+	"  received_at INTEGER NOT NULL,"
+	"  ingested_at INTEGER NOT NULL,"
+	"  proto TEXT, client TEXT, helo TEXT, tls TEXT,"
+	"  sender TEXT NOT NULL,"
+	"  message_id TEXT,"
+	"  subject TEXT, from_addr TEXT, from_name TEXT,"
+	"  size INTEGER NOT NULL,"
+	"  raw BLOB NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'new'"
+	");"
+	"CREATE INDEX inbound_message_id ON inbound(message_id);"
+	"CREATE TABLE inbound_rcpts ("
+	"  inbound_id INTEGER NOT NULL REFERENCES inbound(id) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL,"
+	"  list TEXT,"
+	"  kind TEXT,"
+	"  PRIMARY KEY (inbound_id, address)"
+	");"
+	"CREATE TABLE spool_attempts ("
+	"  spool_id TEXT PRIMARY KEY,"
+	"  attempts INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE imap_state ("
+	"  mailbox TEXT PRIMARY KEY,"
+	"  uidvalidity INTEGER NOT NULL,"
+	"  last_uid INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");",
 };
 
 int store_error(struct store *st, const char *what)

@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 
 /* The schema version this program writes; see migrations[] in store.c. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Identifiers of cached statements: one per SQL text in the program. */
 enum store_stmt {
@@ -28,6 +28,16 @@ enum store_stmt {
 	STMT_SUB_EVENT,
 	STMT_SUB_EACH,
 	STMT_SUB_EVENTS,
+	STMT_INBOUND_EXISTS,
+	STMT_INBOUND_SOURCE_EXISTS,
+	STMT_INBOUND_INSERT,
+	STMT_INBOUND_RCPT,
+	STMT_ATTEMPT_BUMP,
+	STMT_ATTEMPT_GET,
+	STMT_ATTEMPT_ERROR,
+	STMT_ATTEMPT_CLEAR,
+	STMT_IMAP_GET,
+	STMT_IMAP_SET,
 	STMT__COUNT
 };
 

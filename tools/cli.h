@@ -76,5 +76,6 @@ int cmd_lists(struct cli *cli, int argc, char **argv);
 int cmd_list(struct cli *cli, int argc, char **argv);
 int cmd_sub(struct cli *cli, int argc, char **argv);
 int cmd_sub_import(struct cli *cli, int argc, char **argv);
+int cmd_inject(struct cli *cli, int argc, char **argv);
 
 #endif

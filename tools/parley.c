@@ -21,6 +21,9 @@ static const struct cli_cmd commands[] = {
 	{"lists", cmd_lists, "", "the configured lists with subscriber and post counts"},
 	{"list", cmd_list, "show LIST", "one list: its settings, addresses and counts"},
 	{"sub", cmd_sub, "add|rm|ls|show|import|export ...", "manage subscribers ('parley sub --help')"},
+	{"inject", cmd_inject, "[LIST] [-f SENDER] [-r RECIPIENT]... < message",
+	 "put one message from standard input into the spool (for an MTA's pipe transport);\n"
+	 "                exit 0 once it is durable, 75 (try again later) when it cannot be"},
 	{NULL, NULL, NULL, NULL}};
 
 static void help(FILE *f)

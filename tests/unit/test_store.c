@@ -93,7 +93,7 @@ static void test_from_v1(void)
 	if (!ok(st != NULL, "version-1 database opens"))
 		return;
 	db = store_db(st);
-	is_int(store_version(st), 2, "migrated 1 -> 2");
+	is_int(store_version(st), STORE_SCHEMA_VERSION, "migrated from version 1 to the current one");
 	is_int(query_int(db, "SELECT count(*) FROM subscribers"), 3, "subscribers kept");
 	is_int(query_int(db, "SELECT count(*) FROM subscriber_events"), 3, "history back-filled");
 	is_str(query_text(db,
