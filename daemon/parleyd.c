@@ -24,6 +24,8 @@
 
 #include "config.h"
 #include "ingest.h"
+#include "listener.h"
+#include "privilege.h"
 #include "log.h"
 #include "runtime.h"
 #include "spool.h"
@@ -83,6 +85,28 @@ static struct config *reload(const char *path, const struct config *old)
 			 fresh->daemon.pid_file);
 	log_info("reloaded %s: %zu lists", path, fresh->nlists);
 	return fresh;
+}
+
+/* startup: what needs root: the spool tree, the listening sockets; then
+ * give root up. 0 or -1 (logged). */
+static int startup(const struct config *cfg, struct listener **lst)
+{
+	int n;
+
+	if (spool_init(cfg->daemon.spool) < 0)
+		return -1;
+	n = spool_clean_tmp(cfg->daemon.spool, 0);
+	if (n > 0)
+		log_info("%s: removed %d unfinished files of a previous run (never acknowledged)",
+			 cfg->daemon.spool, n);
+	if ((*lst = listener_open(cfg)) == NULL)
+		return -1;
+	if (privilege_drop(cfg) < 0) {
+		listener_stop(*lst);
+		*lst = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* ingest_main: the ingest thread: scan the spool whenever a message was
@@ -177,7 +201,8 @@ int main(int argc, char **argv)
 	char abspath[PATH_MAX], pid_path[PATH_MAX];
 	struct runtime rt;
 	pthread_t ingest_thread;
-	int ch, foreground = 0, pidfd, n;
+	struct listener *lst = NULL;
+	int ch, foreground = 0, pidfd;
 
 	if (path == NULL || path[0] == '\0')
 		path = PARLEY_SYSCONFDIR "/parley.conf";
@@ -216,34 +241,32 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	if (startup(cfg, &lst) < 0) {
+		unlink(pid_path);
+		config_free(cfg);
+		return 1;
+	}
 	if (!foreground) {
 		if (daemon(0, 0) < 0 || pidfile_write(pidfd, pid_path) < 0)
 			log_fatal("cannot become a daemon: %s", strerror(errno));
 		log_init("parleyd", LOG_DEST_SYSLOG);
 	}
-	if (spool_init(cfg->daemon.spool) < 0) {
-		unlink(pid_path);
-		config_free(cfg);
-		return 1;
-	}
-	n = spool_clean_tmp(cfg->daemon.spool, 0);
-	if (n > 0)
-		log_info("%s: removed %d unfinished files of a previous run (never acknowledged)",
-			 cfg->daemon.spool, n);
 	/* Opened after the fork, as SQLite requires, and after the lock, so a
 	 * second daemon never touches the database. Each thread opens its own
 	 * connection; this one only migrates the schema. */
 	if ((st = store_open(cfg->daemon.database)) == NULL) {
+		listener_stop(lst);
 		unlink(pid_path);
 		config_free(cfg);
 		return 1;
 	}
 	store_close(st);
 	signals(&waitmask);
-	log_info("started: %s, %zu lists, database %s", path, cfg->nlists, cfg->daemon.database);
 	runtime_init(&rt, cfg);
-	if (pthread_create(&ingest_thread, NULL, ingest_main, &rt) != 0)
-		log_fatal("cannot start the ingest thread");
+	if (pthread_create(&ingest_thread, NULL, ingest_main, &rt) != 0 ||
+	    listener_start(lst, &rt) < 0)
+		log_fatal("cannot start the daemon's threads");
+	log_info("started: %s, %zu lists, database %s", path, cfg->nlists, cfg->daemon.database);
 	while (!got_term) {
 		sigsuspend(&waitmask);
 		if (got_hup) {
@@ -257,9 +280,11 @@ int main(int argc, char **argv)
 		if (runtime_stopping(&rt))
 			break;
 	}
-	log_info("stopping");
+	log_info("stopping: finishing the transactions in progress");
 	runtime_stop(&rt);
+	listener_stop(lst);
 	pthread_join(ingest_thread, NULL);
+	log_info("stopped");
 	runtime_destroy(&rt);
 	unlink(pid_path);
 	close(pidfd);

@@ -609,7 +609,6 @@ static void config_defaults(struct config *cfg)
 {
 	struct cfg_daemon *d = &cfg->daemon;
 
-	d->user = xstrdup("parley");
 	d->spool = xstrdup("/var/spool/parley");
 	d->database = xstrdup("/var/lib/parley/parley.db");
 	d->pid_file = xstrdup("/run/parley/parleyd.pid");

@@ -46,7 +46,7 @@ static void text_out(const struct config *cfg)
 
 	printf("%s: ok\n", cfg->file);
 	printf("daemon\n");
-	printf("  user       %s\n", d->user);
+	printf("  user       %s\n", d->user ? d->user : "(default: parley, if that user exists)");
 	printf("  spool      %s\n", d->spool);
 	printf("  database   %s\n", d->database);
 	printf("  pid_file   %s\n", d->pid_file);

@@ -32,12 +32,22 @@ check() {
 	if "$@"; then ok 0 "$desc"; else ok 1 "$desc"; fi
 }
 
-# mkconf FILE: the sample configuration with its paths moved into $T.
+# free_port: a TCP port on 127.0.0.1 that nobody listens on right now.
+free_port() {
+	"$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+LMTP_PORT=$(free_port)
+SMTP_PORT=$(free_port)
+
+# mkconf FILE: the sample configuration with its paths moved into $T and its
+# listeners on free loopback ports (LMTP_PORT, SMTP_PORT, unix:$T/lmtp.sock).
 mkconf() {
 	mkdir -p "$T/spool"
 	sed -e "s#^\([[:space:]]*spool[[:space:]]*=[[:space:]]*\)\"[^\"]*\"#\1\"$T/spool\"#" \
 	    -e "s#^\([[:space:]]*database[[:space:]]*=[[:space:]]*\)\"[^\"]*\"#\1\"$T/parley.db\"#" \
 	    -e "s#^\([[:space:]]*pid_file[[:space:]]*=[[:space:]]*\)\"[^\"]*\"#\1\"$T/parleyd.pid\"#" \
+	    -e "s#\"127.0.0.1:2424\", \"unix:/run/parley/lmtp.sock\"#\"127.0.0.1:$LMTP_PORT\", \"unix:$T/lmtp.sock\"#" \
+	    -e "s#\"127.0.0.1:2525\", \"\[::1\]:2525\"#\"127.0.0.1:$SMTP_PORT\", \"[::1]:$SMTP_PORT\"#" \
 	    "$SAMPLE_CONF" > "$1"
 }
 CONF=$T/parley.conf

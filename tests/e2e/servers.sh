@@ -58,6 +58,16 @@ _srv_log_tail() {
 	fi
 }
 
+# _srv_port PORT...: true if each PORT is a TCP port number (1-65535).
+_srv_port() {
+	for _srv_pt; do
+		case $_srv_pt in
+		'' | *[!0-9]* | 0*) _srv_err "not a port number: '$_srv_pt'"; return 1 ;;
+		esac
+		[ "$_srv_pt" -le 65535 ] || { _srv_err "not a port number: '$_srv_pt'"; return 1; }
+	done
+}
+
 # _srv_alive PID: true if PID is a live process (a zombie counts as gone).
 _srv_alive() {
 	[ -r "/proc/$1/stat" ] || return 1
@@ -142,9 +152,11 @@ _srv_all_gone() {
 _srv_reap() {
 	# shellcheck disable=SC2086
 	_srv_wait "$SRV_STOP_WAIT" _srv_all_gone $1 && return 0
-	_srv_err "still running after ${SRV_STOP_WAIT}s, sending SIGKILL:" $1
+	_srv_err "still running after ${SRV_STOP_WAIT}s, sending SIGKILL: $1"
 	# shellcheck disable=SC2086
-	for _srv_k in $1; do _srv_alive "$_srv_k" && kill -9 "$_srv_k" 2>/dev/null; done
+	for _srv_k in $1; do
+		if _srv_alive "$_srv_k"; then kill -9 "$_srv_k" 2>/dev/null || :; fi
+	done
 	# shellcheck disable=SC2086
 	_srv_wait 3 _srv_all_gone $1
 }
@@ -167,6 +179,7 @@ dovecot_start() {
 	fi
 	_srv_d=$1 _srv_imap=$2 _srv_lmtp=$3
 	shift 3
+	_srv_port "$_srv_imap" "$_srv_lmtp" || return 2
 	case $_srv_d in /*) ;; *) _srv_d=$(pwd)/$_srv_d ;; esac
 	if _srv_p=$(_srv_pidfile "$_srv_d/run/master.pid") && _srv_is "$_srv_p" dovecot; then
 		_srv_err "dovecot already running in $_srv_d (pid $_srv_p)"
@@ -251,7 +264,7 @@ dovecot_stop() {
 	_srv_p=$(_srv_pidfile "$1/run/master.pid") || return 0
 	_srv_is "$_srv_p" dovecot || return 0
 	_srv_pids="$_srv_p $(_srv_children "$_srv_p" | tr '\n' ' ')"
-	kill "$_srv_p" 2>/dev/null
+	kill "$_srv_p" 2>/dev/null || :
 	_srv_reap "$_srv_pids"
 }
 
@@ -277,6 +290,7 @@ postfix_start() {
 		return 2
 	fi
 	_srv_d=$1 _srv_smtp=$2
+	_srv_port "$_srv_smtp" || return 2
 	case $_srv_d in /*) ;; *) _srv_d=$(pwd)/$_srv_d ;; esac
 	if _srv_p=$(_srv_pidfile "$_srv_d/queue/pid/master.pid") && _srv_is "$_srv_p" master; then
 		_srv_err "postfix already running in $_srv_d (pid $_srv_p)"
@@ -292,7 +306,7 @@ postfix_start() {
 	# transport table and relay_domains from TRANSPORTS
 	: > "$_srv_d/etc/transport" || return 1
 	_srv_domains=""
-	printf '%s\n' "$3" | tr -s ' \t' '\n\n' > "$_srv_d/etc/transport.in" || return 1
+	printf '%s\n' "$3" | tr -s '[:blank:]' '[\n*]' > "$_srv_d/etc/transport.in" || return 1
 	while read -r _srv_t; do
 		case $_srv_t in
 		'') continue ;;
@@ -394,7 +408,7 @@ postfix_stop() {
 	_srv_p=$(_srv_pidfile "$1/queue/pid/master.pid") || return 0
 	_srv_is "$_srv_p" master || return 0
 	_srv_pids="$_srv_p $(_srv_children "$_srv_p" | tr '\n' ' ')"
-	postfix -c "$1/etc" stop >> "$1/maillog" 2>&1 || kill "$_srv_p" 2>/dev/null
+	postfix -c "$1/etc" stop >> "$1/maillog" 2>&1 || kill "$_srv_p" 2>/dev/null || :
 	_srv_reap "$_srv_pids"
 }
 

@@ -1,0 +1,220 @@
+/*
+ * conn.c - buffered, time-bounded client I/O with optional TLS (see conn.h).
+ * Never blocks longer than the timeout, never reads more than its buffer,
+ * and never writes to a client after a write failed.
+ */
+#include "autoconf.h"
+
+#include "conn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "log.h"
+
+void conn_init(struct conn *c, int fd, int stop_fd, int timeout_ms)
+{
+	memset(c, 0, offsetof(struct conn, in));
+	c->fd = fd;
+	c->stop_fd = stop_fd;
+	c->timeout_ms = timeout_ms;
+	c->in_off = c->in_len = c->out_len = 0;
+	c->write_failed = 0;
+}
+
+static int raw_write(struct conn *c, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w;
+		if (c->ssl != NULL) {
+			int r = SSL_write(c->ssl, p, (int)n);
+			w = r > 0 ? r : -1;
+		} else {
+			w = send(c->fd, p, n, MSG_NOSIGNAL);
+			if (w < 0 && errno == EINTR)
+				continue;
+		}
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int conn_flush(struct conn *c)
+{
+	if (c->out_len == 0 || c->write_failed)
+		return c->write_failed ? -1 : 0;
+	if (raw_write(c, c->out, c->out_len) < 0)
+		c->write_failed = 1;
+	c->out_len = 0;
+	return c->write_failed ? -1 : 0;
+}
+
+void conn_printf(struct conn *c, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (c->out_len + (size_t)n > sizeof(c->out))
+		conn_flush(c);
+	memcpy(c->out + c->out_len, line, (size_t)n);
+	c->out_len += (size_t)n;
+}
+
+/* Wait until the socket is readable, the stop fd fires, or the timeout. */
+static int conn_wait(struct conn *c)
+{
+	struct pollfd p[2];
+	int n = 1, r;
+
+	if (c->ssl != NULL && SSL_pending(c->ssl) > 0)
+		return CONN_OK;
+	p[0].fd = c->fd;
+	p[0].events = POLLIN;
+	if (c->stop_fd >= 0) {
+		p[1].fd = c->stop_fd;
+		p[1].events = POLLIN;
+		n = 2;
+	}
+	do
+		r = poll(p, (nfds_t)n, c->timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return CONN_ERROR;
+	if (r == 0)
+		return CONN_TIMEOUT;
+	if (n == 2 && (p[1].revents & POLLIN) && !(p[0].revents & (POLLIN | POLLHUP))) {
+		c->stop_fd = -1;	/* report the stop once */
+		return CONN_STOP;
+	}
+	return CONN_OK;
+}
+
+int conn_fill(struct conn *c)
+{
+	ssize_t n;
+	int r;
+
+	if (conn_flush(c) < 0)
+		return CONN_ERROR;
+	if (c->in_off > 0) {
+		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+		c->in_len -= c->in_off;
+		c->in_off = 0;
+	}
+	if (c->in_len == sizeof(c->in))
+		return CONN_OK;	/* full: the caller consumes first */
+	if ((r = conn_wait(c)) != CONN_OK)
+		return r;
+	if (c->ssl != NULL) {
+		int k = SSL_read(c->ssl, c->in + c->in_len, (int)(sizeof(c->in) - c->in_len));
+		if (k <= 0)
+			return SSL_get_error(c->ssl, k) == SSL_ERROR_ZERO_RETURN ? CONN_EOF : CONN_ERROR;
+		n = k;
+	} else {
+		do
+			n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return CONN_ERROR;
+		if (n == 0)
+			return CONN_EOF;
+	}
+	c->in_len += (size_t)n;
+	return CONN_OK;
+}
+
+int conn_line(struct conn *c, char *buf, size_t max, size_t *len)
+{
+	int toolong = 0, r;
+
+	for (;;) {
+		char *start = c->in + c->in_off;
+		size_t avail = c->in_len - c->in_off;
+		char *nl = memchr(start, '\n', avail);
+		if (nl != NULL) {
+			size_t n = (size_t)(nl - start) + 1;
+			c->in_off += n;
+			if (toolong || n >= max)
+				return CONN_TOOLONG;
+			memcpy(buf, start, n);
+			buf[n] = '\0';
+			*len = n;
+			return CONN_OK;
+		}
+		if (avail >= max || toolong) {
+			toolong = 1;	/* keep discarding until the line ends */
+			c->in_off = c->in_len;
+		}
+		if ((r = conn_fill(c)) != CONN_OK)
+			return r;
+	}
+}
+
+void conn_discard_input(struct conn *c)
+{
+	c->in_off = c->in_len = 0;
+}
+
+int conn_starttls(struct conn *c, SSL_CTX *ctx)
+{
+	struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
+	int r;
+
+	if (conn_flush(c) < 0)
+		return -1;
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	c->ssl = SSL_new(ctx);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+		return -1;
+	r = SSL_accept(c->ssl);
+	if (r != 1) {
+		unsigned long e = ERR_get_error();
+		log_warn("TLS handshake failed: %s", e ? ERR_reason_error_string(e) : "connection closed");
+		ERR_clear_error();
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+const char *conn_tls_info(const struct conn *c, char *buf, size_t len)
+{
+	if (c->ssl == NULL)
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, "%s %s", SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+	return buf;
+}
+
+void conn_close(struct conn *c)
+{
+	conn_flush(c);
+	if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}

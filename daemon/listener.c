@@ -1,0 +1,390 @@
+/*
+ * listener.c - binds the LMTP/SMTP sockets and runs their sessions (see
+ * listener.h). Holds the per-client session counts; never lets a session
+ * start beyond the configured limits and never returns from listener_stop()
+ * while a session still runs.
+ */
+#include "autoconf.h"
+
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "log.h"
+#include "smtp_server.h"
+#include "xalloc.h"
+
+#define LISTENER_MAX_SOCKETS 32
+#define LISTENER_MAX_IPS 1024
+
+struct lsock {
+	int fd;
+	int lmtp;
+	char name[160];
+};
+
+struct ip_count {
+	char ip[64];
+	int n;
+};
+
+struct listener {
+	struct lsock socks[LISTENER_MAX_SOCKETS];
+	int nsocks;
+	SSL_CTX *tls;
+	int stop_pipe[2];	/* written on stop: wakes accept() and idle sessions */
+	pthread_t thread;
+	int started;
+	struct runtime *rt;
+	pthread_mutex_t mu;
+	pthread_cond_t idle;
+	int active;
+	struct ip_count ips[LISTENER_MAX_IPS];
+	int nips;
+};
+
+struct session_start {
+	struct listener *l;
+	struct smtp_session_args args;
+};
+
+static SSL_CTX *tls_context(const struct cfg_daemon *d)
+{
+	SSL_CTX *ctx;
+
+	if (d->tls_cert == NULL)
+		return NULL;
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, d->tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, d->tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		unsigned long e = ERR_get_error();
+		log_error("TLS: cannot use %s / %s: %s", d->tls_cert, d->tls_key,
+			  e ? ERR_reason_error_string(e) : "unknown error");
+		SSL_CTX_free(ctx);
+		return (SSL_CTX *)-1;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	return ctx;
+}
+
+static int bind_unix(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	{
+		char dir[sizeof(sun.sun_path)];
+		const char *slash = strrchr(path, '/');
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		if (dir[0] != '\0' && mkdir(dir, 0755) == 0)
+			log_info("created %s for the LMTP socket", dir);
+	}
+	unlink(path);	/* a stale socket of a previous run; the pid lock says none runs */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0666) < 0 ||
+	    listen(fd, 128) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static int bind_inet(const char *spec)
+{
+	char host[256];
+	const char *port;
+	struct addrinfo hints, *res = NULL;
+	int fd = -1, one = 1, rc;
+
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+		snprintf(host, sizeof(host), "%.*s", (int)(rb - spec - 1), spec + 1);
+		port = rb + 2;
+	} else {
+		const char *colon = strrchr(spec, ':');
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+		port = colon + 1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port, &hints, &res);
+	if (rc != 0) {
+		log_error("listen %s: %s", spec, gai_strerror(rc));
+		errno = EINVAL;
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (res->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+			int e = errno;
+			close(fd);
+			fd = -1;
+			errno = e;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int add_socks(struct listener *l, const struct strv *specs, int lmtp)
+{
+	size_t i;
+
+	for (i = 0; i < specs->n; i++) {
+		const char *spec = specs->v[i];
+		struct lsock *s;
+		int fd;
+		if (l->nsocks >= LISTENER_MAX_SOCKETS) {
+			log_error("listen %s: too many listen addresses", spec);
+			return -1;
+		}
+		fd = strncmp(spec, "unix:", 5) == 0 ? bind_unix(spec + 5) : bind_inet(spec);
+		if (fd < 0 && spec[0] == '[' && (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
+			log_warn("%s listen %s: no IPv6 on this host; skipped", lmtp ? "lmtp" : "smtp",
+				 spec);
+			continue;
+		}
+		if (fd < 0) {
+			log_error("%s listen %s: %s", lmtp ? "lmtp" : "smtp", spec, strerror(errno));
+			return -1;
+		}
+		s = &l->socks[l->nsocks++];
+		s->fd = fd;
+		s->lmtp = lmtp;
+		snprintf(s->name, sizeof(s->name), "%s %s", lmtp ? "LMTP" : "SMTP", spec);
+		log_info("listening: %s", s->name);
+	}
+	return 0;
+}
+
+struct listener *listener_open(const struct config *cfg)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+
+	l->stop_pipe[0] = l->stop_pipe[1] = -1;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->idle, NULL);
+	l->tls = tls_context(&cfg->daemon);
+	if (l->tls == (SSL_CTX *)-1 || pipe2(l->stop_pipe, O_CLOEXEC) < 0 ||
+	    add_socks(l, &cfg->daemon.lmtp_listen, 1) < 0 ||
+	    add_socks(l, &cfg->daemon.smtp_listen, 0) < 0) {
+		if (l->tls == (SSL_CTX *)-1)
+			l->tls = NULL;
+		listener_stop(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* ip_slot: the count for IP, created if needed; NULL if the table is full. */
+static struct ip_count *ip_slot(struct listener *l, const char *ip)
+{
+	int i;
+
+	for (i = 0; i < l->nips; i++)
+		if (strcmp(l->ips[i].ip, ip) == 0)
+			return &l->ips[i];
+	if (l->nips == LISTENER_MAX_IPS)
+		return NULL;
+	snprintf(l->ips[l->nips].ip, sizeof(l->ips[l->nips].ip), "%s", ip);
+	l->ips[l->nips].n = 0;
+	return &l->ips[l->nips++];
+}
+
+/* admit: count a new session from IP, or say why not (a 421 text). */
+static const char *admit(struct listener *l, const char *ip, const struct cfg_limits *lim)
+{
+	struct ip_count *c;
+	const char *why = NULL;
+
+	pthread_mutex_lock(&l->mu);
+	c = ip_slot(l, ip);
+	if (l->active >= lim->connections)
+		why = "421 4.7.0 Too many connections; try again later\r\n";
+	else if (c == NULL || c->n >= lim->sessions_per_ip)
+		why = "421 4.7.0 Too many connections from your address; try again later\r\n";
+	else {
+		c->n++;
+		l->active++;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return why;
+}
+
+static void leave(struct listener *l, const char *ip)
+{
+	struct ip_count *c;
+
+	pthread_mutex_lock(&l->mu);
+	c = ip_slot(l, ip);
+	if (c != NULL && --c->n == 0)
+		*c = l->ips[--l->nips];	/* keep the table small */
+	l->active--;
+	pthread_cond_broadcast(&l->idle);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void *session_main(void *arg)
+{
+	struct session_start *ss = arg;
+
+	smtp_session(&ss->args);
+	leave(ss->l, ss->args.peer_ip);
+	free(ss);
+	return NULL;
+}
+
+static void peer_names(const struct sockaddr_storage *sa, struct smtp_session_args *a)
+{
+	char ip[64] = "unix";
+	int port = 0;
+
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+	} else if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(a->peer_ip, sizeof(a->peer_ip), "%s", ip);
+	if (port)
+		snprintf(a->peer, sizeof(a->peer), "[%s]:%d", ip, port);
+	else
+		snprintf(a->peer, sizeof(a->peer), "unix");
+}
+
+static void accept_one(struct listener *l, const struct lsock *s)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+	struct session_start *ss;
+	struct cfg_gen *g;
+	const char *why;
+	pthread_attr_t attr;
+	pthread_t t;
+	int fd = accept4(s->fd, (struct sockaddr *)&sa, &salen, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("%s: accept: %s", s->name, strerror(errno));
+		return;
+	}
+	ss = xcalloc(1, sizeof(*ss));
+	ss->l = l;
+	ss->args.fd = fd;
+	ss->args.lmtp = s->lmtp;
+	ss->args.stop_fd = l->stop_pipe[0];
+	ss->args.tls = l->tls;
+	ss->args.rt = l->rt;
+	peer_names(&sa, &ss->args);
+	g = runtime_hold(l->rt);
+	why = admit(l, ss->args.peer_ip, &g->cfg->daemon.limits);
+	runtime_release(l->rt, g);
+	if (why != NULL) {
+		if (send(fd, why, strlen(why), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_debug("%s: %s", ss->args.peer, strerror(errno));
+		log_info("%s: refused: %.*s", ss->args.peer, (int)strlen(why) - 2, why);
+		close(fd);
+		free(ss);
+		return;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, session_main, ss) != 0) {
+		log_error("%s: cannot start a session thread", ss->args.peer);
+		leave(l, ss->args.peer_ip);
+		close(fd);
+		free(ss);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void *accept_main(void *arg)
+{
+	struct listener *l = arg;
+	struct pollfd p[LISTENER_MAX_SOCKETS + 1];
+	int i, n;
+
+	for (i = 0; i < l->nsocks; i++) {
+		p[i].fd = l->socks[i].fd;
+		p[i].events = POLLIN;
+	}
+	p[l->nsocks].fd = l->stop_pipe[0];
+	p[l->nsocks].events = POLLIN;
+	for (;;) {
+		n = poll(p, (nfds_t)l->nsocks + 1, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (p[l->nsocks].revents & POLLIN))
+			break;
+		for (i = 0; i < l->nsocks; i++)
+			if (p[i].revents & POLLIN)
+				accept_one(l, &l->socks[i]);
+	}
+	return NULL;
+}
+
+int listener_start(struct listener *l, struct runtime *rt)
+{
+	l->rt = rt;
+	if (pthread_create(&l->thread, NULL, accept_main, l) != 0) {
+		log_error("cannot start the listener thread");
+		return -1;
+	}
+	l->started = 1;
+	return 0;
+}
+
+void listener_stop(struct listener *l)
+{
+	int i;
+
+	if (l == NULL)
+		return;
+	if (l->stop_pipe[1] >= 0 && write(l->stop_pipe[1], "x", 1) < 0)
+		log_warn("listener: stop: %s", strerror(errno));
+	if (l->started)
+		pthread_join(l->thread, NULL);
+	for (i = 0; i < l->nsocks; i++)
+		close(l->socks[i].fd);
+	pthread_mutex_lock(&l->mu);
+	while (l->active > 0)
+		pthread_cond_wait(&l->idle, &l->mu);
+	pthread_mutex_unlock(&l->mu);
+	if (l->stop_pipe[0] >= 0)
+		close(l->stop_pipe[0]);
+	if (l->stop_pipe[1] >= 0)
+		close(l->stop_pipe[1]);
+	SSL_CTX_free(l->tls);
+	pthread_cond_destroy(&l->idle);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
