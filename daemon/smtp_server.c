@@ -38,6 +38,7 @@ struct session {
 	char helo[256];
 	int greeted;
 	int errors;
+	int closing;		/* too many errors: end the session after this reply */
 	int in_mail;
 	char sender[ADDRESS_MAX + 1];
 	struct strv rcpts;
@@ -84,6 +85,7 @@ static int error_reply(struct session *s, const char *text)
 	if (++s->errors >= s->cfg->daemon.limits.errors) {
 		reply(s, "421 4.7.0 %s Too many errors; closing", s->hostname);
 		log_info("%s: disconnected after %d errors", s->a->peer, s->errors);
+		s->closing = 1;
 		return -1;
 	}
 	return 0;
@@ -430,12 +432,12 @@ static const char *data_verdict(struct session *s, const struct data_reader *r, 
 		snprintf(buf, len, "552 5.6.0 Line longer than %d characters", lim->line_length);
 		return buf;
 	}
+	if (r->hops > SMTP_HOPS_MAX)
+		return "554 5.4.6 Too many hops: mail loop?";
 	if (r->header_lines > lim->header_count) {
 		snprintf(buf, len, "552 5.6.0 More than %d header fields", lim->header_count);
 		return buf;
 	}
-	if (r->hops > SMTP_HOPS_MAX)
-		return "554 5.4.6 Too many hops: mail loop?";
 	if (r->write_error)
 		return r->write_error == ENOSPC || r->write_error == EDQUOT
 			       ? "452 4.3.1 Insufficient system storage"
@@ -489,7 +491,10 @@ static int cmd_data(struct session *s)
 	rc = data_read(s, &r);
 	if (rc != CONN_OK) {
 		spool_abort(r.w);	/* the client left mid-DATA: nothing is kept */
-		log_info("%s: %s: connection lost during DATA; nothing kept", env.queue_id, s->a->peer);
+		if (rc == CONN_TIMEOUT)
+			reply(s, "421 4.4.2 %s Timeout during DATA; closing", s->hostname);
+		log_info("%s: %s: %s during DATA; nothing kept", env.queue_id, s->a->peer,
+			 rc == CONN_TIMEOUT ? "timeout" : "connection lost");
 		envelope_free(&env);
 		return rc;
 	}
@@ -629,7 +634,7 @@ void smtp_session(const struct smtp_session_args *a)
 	while ((rc = next_command(&s, line, sizeof(line))) != 0) {
 		if (rc == 2)
 			continue;
-		if (dispatch(&s, line) < 0)
+		if (dispatch(&s, line) < 0 || s.closing)
 			break;
 	}
 	conn_close(&s.c);

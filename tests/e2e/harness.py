@@ -1,0 +1,210 @@
+"""harness.py - shared by the end-to-end tests: TAP output, and a real parleyd
+started on free loopback ports with a private config, spool and database, and
+stopped by pid. Test code only: never used by the product."""
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+PARLEY = os.environ.get("PARLEY", "tools/parley")
+PARLEYD = os.environ.get("PARLEYD", "daemon/parleyd")
+SAMPLE = os.environ.get("SAMPLE_CONF", "etc/parley.conf")
+
+
+class Tap:
+    """Prints TAP lines; done() prints the plan and exits 0 or 1."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        print("%s %d - %s" % ("ok" if cond else "not ok", self.n, name), flush=True)
+        if not cond:
+            self.failed += 1
+            if diag is not None:
+                for line in str(diag).splitlines()[:30]:
+                    print("#   " + line, flush=True)
+        return cond
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, "got:      %r\nexpected: %r" % (got, want))
+
+    def done(self):
+        print("1..%d" % self.n, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_for(cond, seconds=10.0, step=0.05):
+    """Poll COND until true or SECONDS pass; returns its last value."""
+    end = time.time() + seconds
+    v = cond()
+    while not v and time.time() < end:
+        time.sleep(step)
+        v = cond()
+    return v
+
+
+class Daemon:
+    """A parleyd on free ports in a fresh temp dir. Settings override the
+    sample's daemon group by 'key = value;' text inserted into it."""
+
+    def __init__(self, extra_daemon="", extra_top="", lists=None):
+        self.dir = tempfile.mkdtemp(prefix="parley-e2e.")
+        os.chmod(self.dir, 0o755)
+        self.lmtp_port = free_port()
+        self.smtp_port = free_port()
+        self.sock = os.path.join(self.dir, "lmtp.sock")
+        self.conf = os.path.join(self.dir, "parley.conf")
+        self.db = os.path.join(self.dir, "parley.db")
+        self.spool = os.path.join(self.dir, "spool")
+        self.log = os.path.join(self.dir, "parleyd.log")
+        self.proc = None
+        self.write_conf(extra_daemon, extra_top, lists)
+
+    def write_conf(self, extra_daemon="", extra_top="", lists=None):
+        text = open(SAMPLE).read()
+        d = self.dir
+        text = re.sub(r'(?m)^(\s*spool\s*=\s*)"[^"]*"', r'\1"%s/spool"' % d, text)
+        text = re.sub(r'(?m)^(\s*database\s*=\s*)"[^"]*"', r'\1"%s/parley.db"' % d, text)
+        text = re.sub(r'(?m)^(\s*pid_file\s*=\s*)"[^"]*"', r'\1"%s/parleyd.pid"' % d, text)
+        text = text.replace('"127.0.0.1:2424", "unix:/run/parley/lmtp.sock"',
+                            '"127.0.0.1:%d", "unix:%s"' % (self.lmtp_port, self.sock))
+        text = text.replace('"127.0.0.1:2525", "[::1]:2525"',
+                            '"127.0.0.1:%d", "[::1]:%d"' % (self.smtp_port, self.smtp_port))
+        if extra_daemon:
+            text = text.replace("daemon = {", "daemon = {\n" + extra_daemon + "\n", 1)
+        if lists is not None:
+            text = text[: text.index("lists = (")] + lists
+        text += "\n" + extra_top
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def start(self, wait=True):
+        logf = open(self.log, "a")
+        self.proc = subprocess.Popen([PARLEYD, "-c", self.conf, "-f"], stdout=logf,
+                                     stderr=subprocess.STDOUT)
+        if wait and not wait_for(self.listening, 10):
+            raise RuntimeError("parleyd did not start:\n" + self.logtext())
+        return self
+
+    def listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1).close()
+            return True
+        except OSError:
+            return self.proc.poll() is None and False
+
+    def kill(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Stop by pid; returns the exit status (-9 for SIGKILL)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait(5)
+        self.proc = None
+        return rc
+
+    def logtext(self):
+        try:
+            return open(self.log).read()
+        except OSError:
+            return ""
+
+    def query(self, sql, args=()):
+        db = sqlite3.connect(self.db, timeout=10)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    def stored(self):
+        """Message-IDs in the store, with their counts."""
+        try:
+            rows = self.query("SELECT message_id, count(*) FROM inbound GROUP BY message_id")
+        except sqlite3.Error:
+            return {}
+        return dict(rows)
+
+    def spool_files(self, sub="incoming/new"):
+        p = os.path.join(self.spool, sub)
+        return sorted(os.listdir(p)) if os.path.isdir(p) else []
+
+    def wait_ingested(self, n, seconds=15):
+        return wait_for(lambda: self.count_inbound() >= n and not self.spool_files(), seconds)
+
+    def count_inbound(self):
+        try:
+            return self.query("SELECT count(*) FROM inbound")[0][0]
+        except sqlite3.Error:
+            return 0
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def smtp_read(f):
+    """One reply (all lines of a multiline reply) from a socket file:
+    (code, [texts])."""
+    lines = []
+    while True:
+        line = f.readline()
+        if not line:
+            return (None, lines)
+        lines.append(line.decode("latin-1").rstrip("\r\n"))
+        if line[3:4] != b"-":
+            return (int(line[:3]), lines)
+
+
+class Raw:
+    """A raw SMTP/LMTP client over a socket, for what smtplib will not send."""
+
+    def __init__(self, port=None, path=None, timeout=10):
+        if path:
+            self.s = socket.socket(socket.AF_UNIX)
+            self.s.settimeout(timeout)
+            self.s.connect(path)
+        else:
+            self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.f = self.s.makefile("rb")
+
+    def send(self, data):
+        self.s.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def reply(self):
+        return smtp_read(self.f)
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def close(self):
+        """Really close: the file from makefile() keeps the socket open too."""
+        for x in (self.f, self.s):
+            try:
+                x.close()
+            except OSError:
+                pass
