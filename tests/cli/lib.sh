@@ -32,10 +32,8 @@ check() {
 	if "$@"; then ok 0 "$desc"; else ok 1 "$desc"; fi
 }
 
-# free_port: a TCP port on 127.0.0.1 that nobody listens on right now.
-free_port() {
-	"$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# free_port and the real-server helpers (postfix_start, dovecot_start ...)
+. "${TESTS_SRCDIR:-$(dirname "$0")/..}/e2e/servers.sh"
 LMTP_PORT=$(free_port)
 SMTP_PORT=$(free_port)
 
