@@ -36,6 +36,7 @@ enum ktype {
 	KT_SIZE,	/* long long: bytes, integer or "25M" */
 	KT_CHOICE,	/* int: index into choices */
 	KT_CHAR,	/* char: one character from choices[0] */
+	KT_BOOL,	/* int: true or false */
 	KT_STRV,	/* struct strv: strings (an array, a list or one string) */
 	KT_ADDRESS,	/* char[ADDRESS_MAX + 1]: normalised addr-spec */
 	KT_ADDRESSV,	/* struct strv: normalised addr-specs */
@@ -145,6 +146,28 @@ static const struct kspec author_spec[] = {
 	 NULL},
 	{"name", KT_STRING, offsetof(struct cfg_author, name), 1, 200, NULL, NULL, 0, NULL},
 	{"secret", KT_STRING, offsetof(struct cfg_author, secret), 16, 64, NULL, NULL, 0, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+static const char *const imap_tls_modes[] = {"imaps", "starttls", "none", NULL};
+static const char *const imap_afters[] = {"seen", "delete", "move", NULL};
+
+#define IMP(field) offsetof(struct cfg_imap, field)
+
+static const struct kspec imap_spec[] = {
+	{"name", KT_STRING, IMP(name), 1, 128, NULL, NULL, 0, NULL},
+	{"host", KT_STRING, IMP(host), 1, 255, NULL, NULL, KF_REQUIRED, NULL},
+	{"port", KT_INT, IMP(port), 1, 65535, NULL, NULL, 0, NULL},
+	{"tls", KT_CHOICE, IMP(tls), 0, 0, imap_tls_modes, NULL, 0, NULL},
+	{"tls_verify", KT_BOOL, IMP(tls_verify), 0, 0, NULL, NULL, 0, NULL},
+	{"ca_file", KT_PATH, IMP(ca_file), 1, 4096, NULL, NULL, 0, NULL},
+	{"user", KT_STRING, IMP(user), 1, 255, NULL, NULL, KF_REQUIRED, NULL},
+	{"password", KT_STRING, IMP(password), 1, 255, NULL, NULL, 0, NULL},
+	{"password_file", KT_PATH, IMP(password_file), 1, 4096, NULL, NULL, 0, NULL},
+	{"folder", KT_STRING, IMP(folder), 1, 255, NULL, NULL, 0, NULL},
+	{"after", KT_CHOICE, IMP(after), 0, 0, imap_afters, NULL, 0, NULL},
+	{"move_to", KT_STRING, IMP(move_to), 1, 255, NULL, NULL, 0, NULL},
+	{"recipient", KT_ADDRESS, IMP(recipient), 0, 0, NULL, NULL, KF_REQUIRED, NULL},
+	{"poll_interval", KT_INT, IMP(poll_interval), 1, 86400, NULL, NULL, 0, "seconds"},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 /* ---- errors ---- */
@@ -534,6 +557,11 @@ static int load_value(struct loader *ld, const config_setting_t *s, const struct
 		return load_choice(ld, s, k, dst);
 	case KT_CHAR:
 		return load_char(ld, s, k, dst);
+	case KT_BOOL:
+		if (expect_type(ld, s, CONFIG_TYPE_BOOL, "true or false") < 0)
+			return -1;
+		*(int *)dst = config_setting_get_bool(s);
+		return 0;
 	case KT_STRV:
 	case KT_ADDRESSV:
 		return load_strv(ld, s, k, dst);
@@ -778,6 +806,59 @@ static void check_daemon(struct loader *ld, const config_t *c, struct config *cf
 	check_readable(ld, c, "daemon.relay.auth_password_file", d->relay.auth_password_file);
 }
 
+static int recipient_is_ours(const struct config *cfg, const char *addr)
+{
+	char delim = cfg->daemon.delimiter;
+	const char *at = strrchr(addr, '@');
+	size_t i;
+
+	for (i = 0; at != NULL && i < cfg->nlists; i++) {
+		const char *l = cfg->lists[i].address, *lat = strrchr(l, '@');
+		size_t n = (size_t)(lat - l);
+		if (strcasecmp(at, lat) == 0 && strncasecmp(addr, l, n) == 0 &&
+		    (addr + n == at || addr[n] == delim))
+			return 1;
+	}
+	return 0;
+}
+
+static void check_imaps(struct loader *ld, const config_t *c, struct config *cfg)
+{
+	char path[40];
+	size_t i, j;
+
+	for (i = 0; i < cfg->nimaps; i++) {
+		struct cfg_imap *m = &cfg->imaps[i];
+		const config_setting_t *s;
+		snprintf(path, sizeof(path), "imap.[%zu]", i);
+		s = lookup(c, path);
+		if ((m->password == NULL) == (m->password_file == NULL))
+			err_at(ld, s, "imap[%zu]: set one of password and password_file", i);
+		if (m->password_file != NULL && (ld->flags & CONFIG_CHECK_FILES) &&
+		    access(m->password_file, R_OK) != 0)
+			err_at(ld, s, "imap[%zu].password_file: cannot read %s: %s", i,
+			       m->password_file, strerror(errno));
+		if ((m->after == IMAP_AFTER_MOVE) != (m->move_to != NULL))
+			err_at(ld, s, "imap[%zu]: move_to goes with after = \"move\", and only with it", i);
+		if (m->ca_file != NULL && (ld->flags & CONFIG_CHECK_FILES) && access(m->ca_file, R_OK) != 0)
+			err_at(ld, s, "imap[%zu].ca_file: cannot read %s: %s", i, m->ca_file,
+			       strerror(errno));
+		if (m->recipient[0] && !recipient_is_ours(cfg, m->recipient))
+			err_at(ld, s, "imap[%zu].recipient: %s is not an address of a configured list", i,
+			       m->recipient);
+		if (m->folder == NULL)
+			m->folder = xstrdup("INBOX");
+		if (m->port == 0)
+			m->port = m->tls == IMAP_TLS_IMAPS ? 993 : 143;
+		if (m->name == NULL && m->user && m->host)
+			m->name = xasprintf("%s@%s/%s", m->user, m->host, m->folder);
+		for (j = 0; j < i; j++)
+			if (m->name && cfg->imaps[j].name && strcmp(m->name, cfg->imaps[j].name) == 0)
+				err_at(ld, s, "imap[%zu]: mailbox '%s' is already configured at line %d", i,
+				       m->name, cfg->imaps[j].line);
+	}
+}
+
 /* ---- entry points ---- */
 
 static int load_lists(struct loader *ld, const config_setting_t *s, struct config *cfg)
@@ -799,9 +880,31 @@ static int load_lists(struct loader *ld, const config_setting_t *s, struct confi
 	return rc;
 }
 
+static int load_imaps(struct loader *ld, const config_setting_t *s, struct config *cfg)
+{
+	int i, n, rc = 0;
+
+	if (expect_type(ld, s, CONFIG_TYPE_LIST, "a list of groups ( { host = ...; }, ... )") < 0)
+		return -1;
+	n = config_setting_length(s);
+	cfg->imaps = xcalloc((size_t)n, sizeof(*cfg->imaps));
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct cfg_imap *m = &cfg->imaps[cfg->nimaps++];
+		m->line = config_setting_source_line(e);
+		m->tls_verify = 1;
+		m->poll_interval = 60;
+		if (expect_type(ld, e, CONFIG_TYPE_GROUP, "a group { host = ...; user = ...; }") < 0 ||
+		    load_group(ld, e, imap_spec, m) < 0)
+			rc = -1;
+	}
+	return rc;
+}
+
 static const struct kspec top_spec[] = {
 	{"daemon", KT_GROUP, 0, 0, 0, NULL, daemon_spec, 0, NULL},
 	{"lists", KT_GROUP, 0, 0, 0, NULL, NULL, 0, NULL},
+	{"imap", KT_GROUP, 0, 0, 0, NULL, NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static void load_top(struct loader *ld, const config_t *c, struct config *cfg)
@@ -817,6 +920,8 @@ static void load_top(struct loader *ld, const config_t *c, struct config *cfg)
 				load_group(ld, s, daemon_spec, &cfg->daemon);
 		} else if (strcmp(name, "lists") == 0) {
 			load_lists(ld, s, cfg);
+		} else if (strcmp(name, "imap") == 0) {
+			load_imaps(ld, s, cfg);
 		} else {
 			err_unknown(ld, s, top_spec);
 		}
@@ -864,6 +969,7 @@ struct config *config_load(const char *path, int flags, struct config_errors *er
 	load_top(&ld, &c, cfg);
 	check_daemon(&ld, &c, cfg);
 	check_lists(&ld, &c, cfg);
+	check_imaps(&ld, &c, cfg);
 	config_destroy(&c);
 	if (errs->n != before) {
 		config_free(cfg);
@@ -913,6 +1019,18 @@ void config_free(struct config *cfg)
 	for (i = 0; i < cfg->nlists; i++)
 		list_free(&cfg->lists[i]);
 	free(cfg->lists);
+	for (i = 0; i < cfg->nimaps; i++) {
+		struct cfg_imap *m = &cfg->imaps[i];
+		free(m->name);
+		free(m->host);
+		free(m->ca_file);
+		free(m->user);
+		free(m->password);
+		free(m->password_file);
+		free(m->folder);
+		free(m->move_to);
+	}
+	free(cfg->imaps);
 	free(cfg->file);
 	free(cfg);
 }
@@ -935,4 +1053,14 @@ const char *config_reply_policy_name(enum reply_policy p)
 const char *config_relay_tls_name(enum relay_tls t)
 {
 	return relay_tls_modes[t];
+}
+
+const char *config_imap_tls_name(enum imap_tls t)
+{
+	return imap_tls_modes[t];
+}
+
+const char *config_imap_after_name(enum imap_after a)
+{
+	return imap_afters[a];
 }

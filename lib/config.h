@@ -80,11 +80,35 @@ struct cfg_daemon {
 	struct cfg_limits limits;
 };
 
+enum imap_tls { IMAP_TLS_IMAPS, IMAP_TLS_STARTTLS, IMAP_TLS_NONE };
+enum imap_after { IMAP_AFTER_SEEN, IMAP_AFTER_DELETE, IMAP_AFTER_MOVE };
+
+/* A mailbox the IMAP poller empties into the spool. */
+struct cfg_imap {
+	char *name;			/* label and store key; default USER@HOST/FOLDER */
+	char *host;
+	int port;			/* default 993 with imaps, else 143 */
+	enum imap_tls tls;
+	int tls_verify;			/* 1: verify the server certificate and name */
+	char *ca_file;			/* NULL: the system's CA store */
+	char *user;
+	char *password;			/* one of password and password_file */
+	char *password_file;
+	char *folder;			/* default "INBOX" */
+	enum imap_after after;		/* what to do with a message once spooled */
+	char *move_to;			/* with IMAP_AFTER_MOVE */
+	char recipient[ADDRESS_MAX + 1];	/* envelope recipient unless Delivered-To is ours */
+	int poll_interval;		/* seconds between polls without IDLE */
+	int line;
+};
+
 struct config {
 	char *file;
 	struct cfg_daemon daemon;
 	struct cfg_list *lists;
 	size_t nlists;
+	struct cfg_imap *imaps;
+	size_t nimaps;
 };
 
 struct config_errors {
@@ -110,6 +134,8 @@ void config_errors_free(struct config_errors *errs);
 const struct cfg_list *config_list_find(const struct config *cfg, const char *name);
 
 const char *config_reply_policy_name(enum reply_policy p);
+const char *config_imap_tls_name(enum imap_tls t);
+const char *config_imap_after_name(enum imap_after a);
 const char *config_relay_tls_name(enum relay_tls t);
 
 #endif

@@ -61,6 +61,13 @@ static void text_out(const struct config *cfg)
 	printf("%zu list%s\n", cfg->nlists, cfg->nlists == 1 ? "" : "s");
 	for (i = 0; i < cfg->nlists; i++)
 		text_list(cfg, &cfg->lists[i]);
+	for (i = 0; i < cfg->nimaps; i++) {
+		const struct cfg_imap *m = &cfg->imaps[i];
+		printf("imap %s\n  %s:%d tls=%s%s, then %s%s%s, for %s\n", m->name, m->host, m->port,
+		       config_imap_tls_name(m->tls), m->tls_verify ? "" : " (unverified)",
+		       config_imap_after_name(m->after), m->move_to ? " to " : "",
+		       m->move_to ? m->move_to : "", m->recipient);
+	}
 }
 
 static void json_out(const struct config *cfg)
@@ -94,6 +101,17 @@ static void json_out(const struct config *cfg)
 	for (i = 0; i < cfg->nlists; i++) {
 		json_object_open(&j, NULL);
 		cli_json_list(&j, cfg, &cfg->lists[i]);
+		json_object_close(&j);
+	}
+	json_array_close(&j);
+	json_array_open(&j, "imap");
+	for (i = 0; i < cfg->nimaps; i++) {
+		json_object_open(&j, NULL);
+		json_str(&j, "name", cfg->imaps[i].name);
+		json_str(&j, "host", cfg->imaps[i].host);
+		json_int(&j, "port", cfg->imaps[i].port);
+		json_str(&j, "folder", cfg->imaps[i].folder);
+		json_str(&j, "recipient", cfg->imaps[i].recipient);
 		json_object_close(&j);
 	}
 	json_array_close(&j);
