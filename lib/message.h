@@ -27,7 +27,7 @@ struct message {
 	int header_count;
 	int received_count;	/* Received: headers: hops so far */
 	int parts;		/* leaf MIME parts */
-	char *text;		/* the first text/plain part, decoded, or NULL */
+	char *text;		/* the first text/plain part, decoded, LF line ends, or NULL */
 };
 
 /*

@@ -41,6 +41,11 @@ struct spool_writer;
  * if missing; 0, or -1 logged. */
 int spool_init(const char *dir);
 
+/* spool_lock: take the exclusive lock of DIR (file .lock inside it), held
+ * until the returned descriptor is closed; -1 (logged) if another daemon
+ * holds it. Two daemons never share a spool. */
+int spool_lock(const char *dir);
+
 /* spool_new_id: a fresh queue id, unique across processes, into OUT. */
 void spool_new_id(char out[SPOOL_ID_MAX]);
 
