@@ -123,8 +123,8 @@ static int ingest_one(struct store *st, const struct config *cfg, const char *id
 	if (env.source != NULL && store_inbound_source_exists(st, env.source) > 0) {
 		ingest_done(st, spool, id, "duplicate of an IMAP message already stored; dropped");
 		dealt = 1;
-	} else if (message_parse(raw, len, cfg->daemon.limits.header_count, &m, err,
-				 sizeof(err)) < 0) {
+	} else if (message_parse(raw, len, cfg->daemon.limits.header_count + 1 /* our Received */,
+				 &m, err, sizeof(err)) < 0) {
 		ingest_failed(st, cfg, id, attempts, err);
 		dealt = attempts >= INGEST_MAX_ATTEMPTS;
 	} else {

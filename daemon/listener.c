@@ -86,6 +86,7 @@ static SSL_CTX *tls_context(const struct cfg_daemon *d)
 static int bind_unix(const char *path)
 {
 	struct sockaddr_un sun;
+	struct stat st;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
@@ -98,9 +99,18 @@ static int bind_unix(const char *path)
 		const char *slash = strrchr(path, '/');
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 		if (dir[0] != '\0' && mkdir(dir, 0755) == 0)
-			log_info("created %s for the LMTP socket", dir);
+			log_info("created %s for a unix socket", dir);
 	}
-	unlink(path);	/* a stale socket of a previous run; the pid lock says none runs */
+	/* a stale socket of a previous run (the pid lock says none runs); never
+	 * remove anything that is not a socket */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			close(fd);
+			errno = EEXIST;
+			return -1;
+		}
+		unlink(path);
+	}
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0666) < 0 ||
 	    listen(fd, 128) < 0) {
 		int e = errno;
@@ -227,7 +237,7 @@ static const char *admit(struct listener *l, const char *ip, const struct cfg_li
 	c = ip_slot(l, ip);
 	if (l->active >= lim->connections)
 		why = "421 4.7.0 Too many connections; try again later\r\n";
-	else if (c == NULL || c->n >= lim->sessions_per_ip)
+	else if (c == NULL || (c->n >= lim->sessions_per_ip && strcmp(ip, "unix") != 0))
 		why = "421 4.7.0 Too many connections from your address; try again later\r\n";
 	else {
 		c->n++;

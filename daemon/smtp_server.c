@@ -516,6 +516,7 @@ static int cmd_data(struct session *s)
 			 s->sender, s->a->peer, size, s->rcpts.n);
 		data_replies(s, ok);
 		runtime_ring(s->a->rt);
+		s->errors = 0;	/* a client that delivers is not probing us */
 	}
 	envelope_free(&env);
 	transaction_reset(s);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "recipient.h"
 #include "utf8.h"
 #include "xalloc.h"
 
@@ -806,24 +807,9 @@ static void check_daemon(struct loader *ld, const config_t *c, struct config *cf
 	check_readable(ld, c, "daemon.relay.auth_password_file", d->relay.auth_password_file);
 }
 
-static int recipient_is_ours(const struct config *cfg, const char *addr)
-{
-	char delim = cfg->daemon.delimiter;
-	const char *at = strrchr(addr, '@');
-	size_t i;
-
-	for (i = 0; at != NULL && i < cfg->nlists; i++) {
-		const char *l = cfg->lists[i].address, *lat = strrchr(l, '@');
-		size_t n = (size_t)(lat - l);
-		if (strcasecmp(at, lat) == 0 && strncasecmp(addr, l, n) == 0 &&
-		    (addr + n == at || addr[n] == delim))
-			return 1;
-	}
-	return 0;
-}
-
 static void check_imaps(struct loader *ld, const config_t *c, struct config *cfg)
 {
+	struct rcpt_target target;
 	char path[40];
 	size_t i, j;
 
@@ -843,7 +829,7 @@ static void check_imaps(struct loader *ld, const config_t *c, struct config *cfg
 		if (m->ca_file != NULL && (ld->flags & CONFIG_CHECK_FILES) && access(m->ca_file, R_OK) != 0)
 			err_at(ld, s, "imap[%zu].ca_file: cannot read %s: %s", i, m->ca_file,
 			       strerror(errno));
-		if (m->recipient[0] && !recipient_is_ours(cfg, m->recipient))
+		if (m->recipient[0] && recipient_resolve(cfg, m->recipient, &target) < 0)
 			err_at(ld, s, "imap[%zu].recipient: %s is not an address of a configured list", i,
 			       m->recipient);
 		if (m->folder == NULL)

@@ -54,15 +54,25 @@ static int token_ok(const char *t, size_t n)
 	return 1;
 }
 
+/* Secrets compare without regard to case (some MTAs change the case of local
+ * parts) and in constant time, looking at every author whatever matches. */
 static const struct cfg_author *author_by_secret(const struct cfg_list *l, const char *s, size_t n)
 {
 	const struct cfg_author *found = NULL;
-	size_t i;
+	char given[RECIPIENT_TOKEN_MAX + 1], known[RECIPIENT_TOKEN_MAX + 1];
+	size_t i, j;
 
-	/* Look at every author, whatever matches, so timing says nothing. */
+	if (n > RECIPIENT_TOKEN_MAX)
+		return NULL;
+	for (j = 0; j < n; j++)
+		given[j] = (char)tolower((unsigned char)s[j]);
 	for (i = 0; i < l->nauthors; i++) {
 		const char *secret = l->authors[i].secret;
-		if (secret != NULL && strlen(secret) == n && CRYPTO_memcmp(secret, s, n) == 0)
+		if (secret == NULL || strlen(secret) != n)
+			continue;
+		for (j = 0; j < n; j++)
+			known[j] = (char)tolower((unsigned char)secret[j]);
+		if (CRYPTO_memcmp(known, given, n) == 0)
 			found = &l->authors[i];
 	}
 	return found;

@@ -46,14 +46,30 @@ static int inject_rcpt(const struct config *cfg, struct envelope *env, const cha
 	return EX_OK;
 }
 
+/* to_crlf: copy IN to OUT with every bare LF made CRLF (a pipe delivers
+ * LF line ends; the spool holds the message as SMTP would, in CRLF).
+ * *PREV_CR carries the last byte's state across chunks. Returns OUT's length. */
+static size_t to_crlf(const char *in, size_t n, char *out, int *prev_cr)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (in[i] == '\n' && !*prev_cr)
+			out[o++] = '\r';
+		out[o++] = in[i];
+		*prev_cr = in[i] == '\r';
+	}
+	return o;
+}
+
 static int inject_copy(struct spool_writer *w, const struct envelope *env)
 {
-	char buf[65536];
+	char buf[65536], crlf[2 * 65536];
 	size_t n;
-	int over = 0;
+	int over = 0, prev_cr = 0;
 
 	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0) {
-		int r = spool_write(w, buf, n);
+		int r = spool_write(w, crlf, to_crlf(buf, n, crlf, &prev_cr));
 		if (r < 0) {
 			spool_abort(w);
 			log_error("%s: cannot write to the spool: %m", env->queue_id);
