@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "imap_poller.h"
 #include "ingest.h"
 #include "listener.h"
 #include "privilege.h"
@@ -30,6 +31,7 @@
 #include "runtime.h"
 #include "spool.h"
 #include "store.h"
+#include "xalloc.h"
 
 static volatile sig_atomic_t got_term, got_hup;
 
@@ -63,26 +65,58 @@ static struct config *load(const char *path)
 	return cfg;
 }
 
+/* keep_bound: a setting bound at start changed in FRESH: warn and keep the
+ * running value, so that nothing uses a path that was never prepared. */
+static void keep_bound(const char *path, const char *what, char **fresh, const char *old)
+{
+	if ((*fresh == NULL) == (old == NULL) && (old == NULL || strcmp(*fresh, old) == 0))
+		return;
+	log_warn("%s: daemon.%s changed: restart parleyd to use it", path, what);
+	free(*fresh);
+	*fresh = old ? xstrdup(old) : NULL;
+}
+
+static int strv_equal(const struct strv *a, const struct strv *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return 0;
+	return 1;
+}
+
 /* reload: the configuration read anew from PATH, or NULL if it has errors
- * (logged; the running one stays). The database, spool and pid file are
- * bound at start: changing them needs a restart. */
+ * (logged; the running one stays). What is bound at start (database, spool,
+ * pid file, user, listeners, TLS certificate) keeps its running value until
+ * a restart. Files are not re-checked for readability: we may no longer be
+ * root, and the TLS key was loaded at start. */
 static struct config *reload(const char *path, const struct config *old)
 {
-	struct config *fresh = load(path);
+	struct config_errors errs = {NULL, 0};
+	struct config *fresh = config_load(path, 0, &errs);
+	struct cfg_daemon *d;
+	size_t i;
 
+	for (i = 0; i < errs.n; i++)
+		log_error("%s", errs.v[i]);
+	config_errors_free(&errs);
 	if (fresh == NULL) {
 		log_warn("%s: reload failed, keeping the running configuration", path);
 		return NULL;
 	}
-	if (strcmp(fresh->daemon.database, old->daemon.database) != 0)
-		log_warn("%s: daemon.database changed: restart parleyd to use %s", path,
-			 fresh->daemon.database);
-	if (strcmp(fresh->daemon.spool, old->daemon.spool) != 0)
-		log_warn("%s: daemon.spool changed: restart parleyd to use %s", path,
-			 fresh->daemon.spool);
-	if (strcmp(fresh->daemon.pid_file, old->daemon.pid_file) != 0)
-		log_warn("%s: daemon.pid_file changed: restart parleyd to use %s", path,
-			 fresh->daemon.pid_file);
+	d = &fresh->daemon;
+	keep_bound(path, "database", &d->database, old->daemon.database);
+	keep_bound(path, "spool", &d->spool, old->daemon.spool);
+	keep_bound(path, "pid_file", &d->pid_file, old->daemon.pid_file);
+	keep_bound(path, "user", &d->user, old->daemon.user);
+	keep_bound(path, "tls.cert", &d->tls_cert, old->daemon.tls_cert);
+	keep_bound(path, "tls.key", &d->tls_key, old->daemon.tls_key);
+	if (!strv_equal(&d->lmtp_listen, &old->daemon.lmtp_listen) ||
+	    !strv_equal(&d->smtp_listen, &old->daemon.smtp_listen))
+		log_warn("%s: listen addresses changed: restart parleyd to use them", path);
 	log_info("reloaded %s: %zu lists", path, fresh->nlists);
 	return fresh;
 }
@@ -93,8 +127,8 @@ static int startup(const struct config *cfg, struct listener **lst)
 {
 	int n;
 
-	if (spool_init(cfg->daemon.spool) < 0)
-		return -1;
+	if (spool_init(cfg->daemon.spool) < 0 || spool_lock(cfg->daemon.spool) < 0)
+		return -1;	/* the lock's descriptor stays open until we exit */
 	n = spool_clean_tmp(cfg->daemon.spool, 0);
 	if (n > 0)
 		log_info("%s: removed %d unfinished files of a previous run (never acknowledged)",
@@ -202,6 +236,7 @@ int main(int argc, char **argv)
 	struct runtime rt;
 	pthread_t ingest_thread;
 	struct listener *lst = NULL;
+	struct imap_poller *pollers;
 	int ch, foreground = 0, pidfd;
 
 	if (path == NULL || path[0] == '\0')
@@ -266,6 +301,7 @@ int main(int argc, char **argv)
 	if (pthread_create(&ingest_thread, NULL, ingest_main, &rt) != 0 ||
 	    listener_start(lst, &rt) < 0)
 		log_fatal("cannot start the daemon's threads");
+	pollers = imap_poller_start(&rt);	/* one thread per imap mailbox */
 	log_info("started: %s, %zu lists, database %s", path, cfg->nlists, cfg->daemon.database);
 	while (!got_term) {
 		sigsuspend(&waitmask);
@@ -282,6 +318,7 @@ int main(int argc, char **argv)
 	}
 	log_info("stopping: finishing the transactions in progress");
 	runtime_stop(&rt);
+	imap_poller_stop(pollers);	/* bounded: a few seconds at most */
 	listener_stop(lst);
 	pthread_join(ingest_thread, NULL);
 	log_info("stopped");

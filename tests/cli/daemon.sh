@@ -47,7 +47,7 @@ check "a good reload is logged" wait_for has "$T/d.log" "reloaded $CONF: 2 lists
 
 sed "s#$T/parley.db#$T/other.db#" "$T/good.conf" > "$CONF"
 kill -HUP $DPID
-check "a changed database asks for a restart" wait_for has "$T/d.log" "daemon.database changed: restart parleyd to use $T/other.db"
+check "a changed database asks for a restart" wait_for has "$T/d.log" "daemon.database changed: restart parleyd to use it"
 cp "$T/good.conf" "$CONF"
 
 kill -TERM $DPID
@@ -66,5 +66,43 @@ sleep 0.3
 check "the daemon survives SIGHUP with a relative -c" kill -0 "$BPID"
 kill -TERM "$BPID"
 check "and stops on SIGTERM" wait_for sh -c "! kill -0 $BPID 2>/dev/null"
+
+# dropping root: daemon.user must exist, own the spool, be able to write the database directory
+if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
+	sed 's/^  # user = "parley";/  user = "no-such-user-xyz";/' "$T/good.conf" > "$T/user.conf"
+	"$PARLEYD" -c "$T/user.conf" -f > "$T/out" 2> "$T/err"
+	ok $(($? == 1 ? 0 : 1)) "a daemon.user that does not exist: exit 1"
+	check "and says so" has "$T/err" "daemon.user 'no-such-user-xyz' does not exist"
+	P=$T/priv
+	mkdir -p "$P"
+	chmod 755 "$T" "$P"
+	sed -e 's/^  # user = "parley";/  user = "nobody";/' -e "s#$T/parley.db#$P/parley.db#" "$T/good.conf" > "$T/nobody.conf"
+	"$PARLEYD" -c "$T/nobody.conf" -f > "$T/out" 2> "$T/err"
+	ok $(($? == 1 ? 0 : 1)) "a database directory the user cannot write: exit 1"
+	check "with the reason" has "$T/err" "its directory must be writable by user 'nobody'"
+	chown nobody "$P"
+	"$PARLEYD" -c "$T/nobody.conf" -f > "$T/n.log" 2>&1 &
+	NPID=$!
+	check "parleyd starts as root and switches to nobody" wait_for has "$T/n.log" "running as user nobody"
+	check "the process runs as nobody" sh -c "grep '^Uid:' /proc/$NPID/status | grep -q \"\\s$(id -u nobody)\\s\""
+	check "the spool belongs to nobody" [ "$(stat -c %U "$T/spool/incoming/new")" = nobody ]
+	check "the database belongs to nobody" wait_for sh -c "[ \"\$(stat -c %U '$P/parley.db')\" = nobody ]"
+	kill $NPID
+	wait $NPID
+	ok $? "and stops cleanly"
+else
+	tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP not root: cannot test dropping privileges"
+fi
+
+# one spool, one daemon: a second parleyd with its own pid file refuses the same spool
+sed "s#$T/parleyd.pid#$T/other.pid#" "$T/good.conf" > "$T/other.conf"
+"$PARLEYD" -c "$T/good.conf" -f > "$T/g.log" 2>&1 &
+GPID=$!
+wait_for has "$T/g.log" "started:"
+"$PARLEYD" -c "$T/other.conf" -f > "$T/out" 2> "$T/err"
+ok $(($? == 1 ? 0 : 1)) "a second parleyd on the same spool (other pid file) exits 1"
+check "saying another parleyd uses the spool" has "$T/err" "another parleyd uses this spool"
+kill $GPID
+wait $GPID
 
 done_testing

@@ -1,0 +1,43 @@
+/*
+ * imap_poller.h - empties hosted mailboxes into the spool over IMAP (design
+ * §1): one thread per configured mailbox (config `imap`), each with its own
+ * libetpan session and its own store connection.
+ *
+ * Per message, in this order, each step durable before the next: fetch it
+ * by UID (BODY.PEEK[]: the server sets no flag), spool_commit() it, ring
+ * ingest, record the UID as the mailbox's last_uid in the store (own
+ * transaction), then apply the configured after-action (\Seen, delete and
+ * expunge, or move). A crash between two steps loses nothing and stores
+ * nothing twice: the spool file's source "imap:NAME;UIDVALIDITY;UID" is a
+ * unique key of ingest. The poller waits with IDLE where offered (re-issued
+ * every 25 minutes), else polls every poll_interval seconds, and reconnects
+ * with exponential backoff; a refused login backs off slowly.
+ */
+#ifndef PARLEY_IMAP_POLLER_H
+#define PARLEY_IMAP_POLLER_H
+
+#include "runtime.h"
+
+struct imap_poller;
+
+/*
+ * imap_poller_start: start one thread per mailbox configured in RT's current
+ * configuration (none: an empty poller). Threads hold the configuration only
+ * for a unit of work and look their mailbox up by name each time, so a
+ * reload changes its settings (a mailbox removed by a reload stops; one
+ * added needs a restart). Never NULL; a thread that cannot be started is
+ * logged and left out. The caller must keep RT alive until imap_poller_stop.
+ */
+struct imap_poller *imap_poller_start(struct runtime *rt);
+
+/*
+ * imap_poller_stop: call after runtime_stop(). Gives the threads a moment to
+ * leave their mailboxes politely (IDLE DONE, LOGOUT), then shuts down the
+ * sockets of any still blocked on the network, joins every thread and frees
+ * P. Returns within a few seconds whatever the servers do. Nothing taken is
+ * lost: a message whose after-action was cut short is found again (and
+ * deduplicated) on the next run.
+ */
+void imap_poller_stop(struct imap_poller *p);
+
+#endif
