@@ -98,13 +98,6 @@ enum outcome {
 
 /* A private copy of one mailbox's settings (struct cfg_imap), so that a
  * session needs no configuration held while it waits. */
-struct mbox {
-	char *name, *host, *ca_file, *user, *password, *password_file, *folder, *move_to;
-	int port, tls_verify, poll_interval;
-	enum imap_tls tls;
-	enum imap_after after;
-};
-
 struct worker {
 	struct runtime *rt;
 	char *name;		/* the mailbox's name: its identity across reloads */
@@ -126,7 +119,7 @@ struct imap_poller {
 
 struct session {
 	struct worker *w;
-	struct mbox m;
+	struct cfg_imap m;	/* our own copy: a reload may free the config */
 	mailimap *imap;
 	int broken;		/* the connection is unusable: no LOGOUT */
 	int positioned;		/* position() done for this session */
@@ -242,50 +235,13 @@ static int is_ip(const char *host)
 
 /* ---- settings ---- */
 
-static char *dup_opt(const char *s)
-{
-	return s != NULL ? xstrdup(s) : NULL;
-}
-
-static void mbox_copy(struct mbox *m, const struct cfg_imap *c)
-{
-	m->name = xstrdup(c->name);
-	m->host = xstrdup(c->host);
-	m->ca_file = dup_opt(c->ca_file);
-	m->user = xstrdup(c->user);
-	m->password = dup_opt(c->password);
-	m->password_file = dup_opt(c->password_file);
-	m->folder = xstrdup(c->folder);
-	m->move_to = dup_opt(c->move_to);
-	m->port = c->port;
-	m->tls_verify = c->tls_verify;
-	m->poll_interval = c->poll_interval;
-	m->tls = c->tls;
-	m->after = c->after;
-}
-
-static void mbox_free(struct mbox *m)
-{
-	if (m->password != NULL)
-		explicit_bzero(m->password, strlen(m->password));
-	free(m->name);
-	free(m->host);
-	free(m->ca_file);
-	free(m->user);
-	free(m->password);
-	free(m->password_file);
-	free(m->folder);
-	free(m->move_to);
-	memset(m, 0, sizeof(*m));
-}
-
 static int same_opt(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 /* mbox_same: 1 if C can be served by the connection made with M. */
-static int mbox_same(const struct mbox *m, const struct cfg_imap *c)
+static int mbox_same(const struct cfg_imap *m, const struct cfg_imap *c)
 {
 	return strcmp(m->host, c->host) == 0 && m->port == c->port && m->tls == c->tls &&
 	       m->tls_verify == c->tls_verify && same_opt(m->ca_file, c->ca_file) &&
@@ -1319,8 +1275,8 @@ static enum outcome unit(struct session *s, struct store *st)
 	} else if (!mbox_same(&s->m, m)) {
 		o = OUT_RECONNECT;
 	} else {
-		mbox_free(&s->m);
-		mbox_copy(&s->m, m);	/* after, move_to, poll_interval may change */
+		config_imap_clear(&s->m);
+		config_imap_copy(&s->m, m);	/* after, move_to, poll_interval may change */
 		if (!s->positioned)
 			o = position(s, st);
 		if (o == OUT_OK)
@@ -1404,7 +1360,7 @@ static enum outcome session_run(struct worker *w, struct store *st, char *why, s
 	memset(&s, 0, sizeof(s));
 	s.w = w;
 	if (m != NULL)
-		mbox_copy(&s.m, m);
+		config_imap_copy(&s.m, m);
 	runtime_release(w->rt, g);
 	if (m == NULL)
 		return OUT_GONE;
@@ -1417,7 +1373,7 @@ static enum outcome session_run(struct worker *w, struct store *st, char *why, s
 	}
 	session_close(&s);
 	snprintf(why, len, "%s", s.why);
-	mbox_free(&s.m);
+	config_imap_clear(&s.m);
 	return o;
 }
 

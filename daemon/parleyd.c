@@ -26,6 +26,7 @@
 #include "imap_poller.h"
 #include "ingest.h"
 #include "listener.h"
+#include "lockfile.h"
 #include "privilege.h"
 #include "log.h"
 #include "runtime.h"
@@ -187,18 +188,9 @@ static int pidfile_write(int fd, const char *path)
  * lock, not the file's existence, says a daemon runs: it dies with us. */
 static int pidfile_claim(const char *path)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd = lockfile_take(path, "another parleyd is running");
 
-	if (fd < 0) {
-		log_error("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		log_error("%s: another parleyd is running (%s)", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (pidfile_write(fd, path) < 0) {
+	if (fd >= 0 && pidfile_write(fd, path) < 0) {
 		close(fd);
 		return -1;
 	}

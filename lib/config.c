@@ -1005,17 +1005,8 @@ void config_free(struct config *cfg)
 	for (i = 0; i < cfg->nlists; i++)
 		list_free(&cfg->lists[i]);
 	free(cfg->lists);
-	for (i = 0; i < cfg->nimaps; i++) {
-		struct cfg_imap *m = &cfg->imaps[i];
-		free(m->name);
-		free(m->host);
-		free(m->ca_file);
-		free(m->user);
-		free(m->password);
-		free(m->password_file);
-		free(m->folder);
-		free(m->move_to);
-	}
+	for (i = 0; i < cfg->nimaps; i++)
+		config_imap_clear(&cfg->imaps[i]);
 	free(cfg->imaps);
 	free(cfg->file);
 	free(cfg);
@@ -1049,4 +1040,37 @@ const char *config_imap_tls_name(enum imap_tls t)
 const char *config_imap_after_name(enum imap_after a)
 {
 	return imap_afters[a];
+}
+
+static char *dup_opt(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+void config_imap_copy(struct cfg_imap *dst, const struct cfg_imap *src)
+{
+	*dst = *src;
+	dst->name = dup_opt(src->name);
+	dst->host = dup_opt(src->host);
+	dst->ca_file = dup_opt(src->ca_file);
+	dst->user = dup_opt(src->user);
+	dst->password = dup_opt(src->password);
+	dst->password_file = dup_opt(src->password_file);
+	dst->folder = dup_opt(src->folder);
+	dst->move_to = dup_opt(src->move_to);
+}
+
+void config_imap_clear(struct cfg_imap *m)
+{
+	if (m->password != NULL)
+		explicit_bzero(m->password, strlen(m->password));
+	free(m->name);
+	free(m->host);
+	free(m->ca_file);
+	free(m->user);
+	free(m->password);
+	free(m->password_file);
+	free(m->folder);
+	free(m->move_to);
+	memset(m, 0, sizeof(*m));
 }

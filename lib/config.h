@@ -135,6 +135,12 @@ const struct cfg_list *config_list_find(const struct config *cfg, const char *na
 
 const char *config_reply_policy_name(enum reply_policy p);
 const char *config_imap_tls_name(enum imap_tls t);
+
+/* config_imap_copy: DST becomes a deep copy of SRC, independent of its config
+ * (a poller keeps its mailbox across reloads); free with config_imap_clear,
+ * which also wipes the password. */
+void config_imap_copy(struct cfg_imap *dst, const struct cfg_imap *src);
+void config_imap_clear(struct cfg_imap *m);
 const char *config_imap_after_name(enum imap_after a);
 const char *config_relay_tls_name(enum relay_tls t);
 

@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "lockfile.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -83,20 +83,9 @@ int spool_init(const char *dir)
 int spool_lock(const char *dir)
 {
 	char path[SPOOL_PATH_MAX];
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/.lock", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		log_error("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		log_error("%s: another parleyd uses this spool (%s)", dir, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return lockfile_take(path, "another parleyd uses this spool");
 }
 
 void spool_new_id(char out[SPOOL_ID_MAX])
