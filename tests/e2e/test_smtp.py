@@ -326,6 +326,28 @@ def reload_and_stop(d):
          "after a restart it is stored exactly once")
 
 
+def connection_limit():
+    """limits.connections caps all sessions, whoever the clients are."""
+    d = Daemon(extra_daemon='  limits = { connections = 2; sessions_per_ip = 50; };')
+    text = open(d.conf).read()
+    start = text.index("  limits = {\n    message_size")
+    open(d.conf, "w").write(text[:start] + text[text.index("};", start) + 2:])
+    try:
+        d.start()
+        time.sleep(0.5)  # the start-up probe's session ends first
+        held = [Raw(d.smtp_port) for _ in range(3)]
+        t.eq([h.reply()[0] for h in held], [220, 220, 421],
+             "the session beyond limits.connections gets 421")
+        for h in held:
+            h.close()
+        time.sleep(0.5)
+        c = Raw(d.smtp_port)
+        t.eq(c.reply()[0], 220, "once sessions end, new ones are admitted")
+        c.close()
+    finally:
+        d.cleanup()
+
+
 def main():
     d = Daemon(extra_daemon='  limits = { message_size = "64K"; line_length = 998; header_count = 50;'
                ' recipients = 5; sessions_per_ip = 3; command_timeout = 2; data_timeout = 2;'
@@ -349,6 +371,10 @@ def main():
         if t.failed:
             print("# parleyd log:\n" + "\n".join("#   " + l for l in d.logtext().splitlines()[-40:]))
         d.cleanup()
+    try:
+        connection_limit()
+    except Exception as e:
+        t.ok(False, "step connection_limit ran", repr(e))
     t.done()
 
 
