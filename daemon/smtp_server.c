@@ -194,6 +194,9 @@ static void cmd_hello(struct session *s, const char *arg, int extended)
 		return;
 	}
 	snprintf(s->helo, sizeof(s->helo), "%.*s", (int)strcspn(arg, " "), arg);
+	for (char *c = s->helo; *c; c++)	/* it goes into a header and the log */
+		if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e)
+			*c = '?';
 	transaction_reset(s);
 	s->greeted = 1;
 	s->proto = s->a->lmtp ? "LMTP" : extended ? "ESMTP" : "SMTP";
