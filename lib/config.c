@@ -38,6 +38,7 @@ enum ktype {
 	KT_CHOICE,	/* int: index into choices */
 	KT_CHAR,	/* char: one character from choices[0] */
 	KT_BOOL,	/* int: true or false */
+	KT_INTV,	/* struct intv: integers in [min, max] */
 	KT_STRV,	/* struct strv: strings (an array, a list or one string) */
 	KT_ADDRESS,	/* char[ADDRESS_MAX + 1]: normalised addr-spec */
 	KT_ADDRESSV,	/* struct strv: normalised addr-specs */
@@ -90,8 +91,12 @@ static const struct kspec relay_spec[] = {
 	{"host", KT_STRING, REL(host), 1, 255, NULL, NULL, 0, NULL},
 	{"port", KT_INT, REL(port), 1, 65535, NULL, NULL, 0, NULL},
 	{"starttls", KT_CHOICE, REL(starttls), 0, 0, relay_tls_modes, NULL, 0, NULL},
+	{"tls_verify", KT_BOOL, REL(tls_verify), 0, 0, NULL, NULL, 0, NULL},
+	{"ca_file", KT_PATH, REL(ca_file), 1, 4096, NULL, NULL, 0, NULL},
 	{"auth_user", KT_STRING, REL(auth_user), 1, 255, NULL, NULL, 0, NULL},
 	{"auth_password_file", KT_PATH, REL(auth_password_file), 1, 4096, NULL, NULL, 0, NULL},
+	{"maildir", KT_PATH, REL(maildir), 1, 4096, NULL, NULL, 0, NULL},
+	{"retry", KT_INTV, REL(retry), 1, 86400, NULL, NULL, 0, "seconds"},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct kspec listen_spec[] = {
@@ -126,6 +131,9 @@ static const struct kspec daemon_spec[] = {
 	{"relay", KT_GROUP, D(relay), 0, 0, NULL, relay_spec, 0, NULL},
 	{"workers", KT_INT, D(workers), 1, 256, NULL, NULL, 0, NULL},
 	{"queue_lifetime", KT_INT, D(queue_lifetime), 60, 60 * 86400, NULL, NULL, 0, "seconds"},
+	{"secret_file", KT_PATH, D(secret_file), 1, 4096, NULL, NULL, 0, NULL},
+	{"authserv_ids", KT_STRV, D(authserv_ids), 1, 255, NULL, NULL, 0, NULL},
+	{"confirm_lifetime", KT_INT, D(confirm_lifetime), 60, 60 * 86400, NULL, NULL, 0, "seconds"},
 	{"limits", KT_GROUP, D(limits), 0, 0, NULL, limits_spec, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
@@ -137,6 +145,7 @@ static const struct kspec list_spec[] = {
 	{"subject_prefix", KT_STRING, LST(subject_prefix), 0, 64, NULL, NULL, 0, NULL},
 	{"footer", KT_TEXT, LST(footer), 0, 4096, NULL, NULL, 0, NULL},
 	{"archive_url", KT_STRING, LST(archive_url), 1, 1024, NULL, NULL, 0, NULL},
+	{"unsubscribe_url", KT_STRING, LST(unsubscribe_url), 1, 1024, NULL, NULL, 0, NULL},
 	{"authors", KT_AUTHORS, 0, 0, 0, NULL, NULL, 0, NULL},
 	{"moderators", KT_ADDRESSV, LST(moderators), 0, 0, NULL, NULL, 0, NULL},
 	{"owners", KT_ADDRESSV, LST(owners), 0, 0, NULL, NULL, 0, NULL},
@@ -491,6 +500,36 @@ static int load_strv(struct loader *ld, const config_setting_t *s, const struct 
 	return rc;
 }
 
+/* Integers as [ 60, 300 ], each in the key's range. */
+static int load_intv(struct loader *ld, const config_setting_t *s, const struct kspec *k,
+		     struct intv *dst)
+{
+	int i, n, rc = 0;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+		return expect_type(ld, s, CONFIG_TYPE_ARRAY, "an array of integers [ 60, 300 ]");
+	n = config_setting_length(s);
+	if (n == 0) {
+		char p[256];
+		path_of(s, p, sizeof(p));
+		err_at(ld, s, "%s: must not be empty", p);
+		return -1;
+	}
+	free(dst->v);
+	dst->v = xcalloc((size_t)n, sizeof(*dst->v));
+	dst->n = 0;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct kspec one = *k;
+		one.type = KT_INT;
+		if (load_number(ld, e, &one, &dst->v[dst->n]) < 0)
+			rc = -1;
+		else
+			dst->n++;
+	}
+	return rc;
+}
+
 /* ---- groups ---- */
 
 static size_t edit_distance(const char *a, const char *b)
@@ -563,6 +602,8 @@ static int load_value(struct loader *ld, const config_setting_t *s, const struct
 			return -1;
 		*(int *)dst = config_setting_get_bool(s);
 		return 0;
+	case KT_INTV:
+		return load_intv(ld, s, k, dst);
 	case KT_STRV:
 	case KT_ADDRESSV:
 		return load_strv(ld, s, k, dst);
@@ -647,6 +688,15 @@ static void config_defaults(struct config *cfg)
 	d->relay.starttls = RELAY_TLS_AUTO;
 	d->workers = 4;
 	d->queue_lifetime = 5 * 86400;
+	d->secret_file = xstrdup("/var/lib/parley/secret");
+	d->confirm_lifetime = 7 * 86400;
+	d->relay.tls_verify = 1;
+	{
+		static const int retry[] = {60, 300, 900, 3600, 14400};
+		d->relay.retry.v = xcalloc(5, sizeof(int));
+		memcpy(d->relay.retry.v, retry, sizeof(retry));
+		d->relay.retry.n = 5;
+	}
 	d->limits.message_size = 25LL * 1024 * 1024;
 	d->limits.header_count = 1000;
 	d->limits.line_length = 998;
@@ -973,6 +1023,7 @@ static void list_free(struct cfg_list *l)
 	free(l->subject_prefix);
 	free(l->footer);
 	free(l->archive_url);
+	free(l->unsubscribe_url);
 	for (i = 0; i < l->nauthors; i++) {
 		free(l->authors[i].name);
 		free(l->authors[i].secret);
@@ -1002,6 +1053,11 @@ void config_free(struct config *cfg)
 	free(d->relay.host);
 	free(d->relay.auth_user);
 	free(d->relay.auth_password_file);
+	free(d->relay.ca_file);
+	free(d->relay.maildir);
+	free(d->relay.retry.v);
+	free(d->secret_file);
+	strv_free(&d->authserv_ids);
 	for (i = 0; i < cfg->nlists; i++)
 		list_free(&cfg->lists[i]);
 	free(cfg->lists);

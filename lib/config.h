@@ -35,6 +35,7 @@ struct cfg_list {
 	char *subject_prefix;		/* NULL: none */
 	char *footer;			/* NULL: none */
 	char *archive_url;		/* NULL: none */
+	char *unsubscribe_url;		/* NULL: none; one-click https base (RFC 8058) */
 	struct cfg_author *authors;
 	size_t nauthors;
 	struct strv moderators;		/* normalised addresses */
@@ -55,12 +56,21 @@ struct cfg_limits {
 	int errors;			/* before disconnect */
 };
 
+struct intv {
+	int *v;
+	size_t n;
+};
+
 struct cfg_relay {
 	char *host;
 	int port;
 	enum relay_tls starttls;
+	int tls_verify;			/* verify the relay's certificate (default true) */
+	char *ca_file;			/* NULL: the system's CA store */
 	char *auth_user;		/* NULL: no AUTH */
 	char *auth_password_file;
+	char *maildir;			/* set: deliver into MAILDIR/<recipient>/new instead */
+	struct intv retry;		/* seconds between attempts; the last one repeats */
 };
 
 struct cfg_daemon {
@@ -77,6 +87,9 @@ struct cfg_daemon {
 	struct cfg_relay relay;
 	int workers;
 	int queue_lifetime;		/* seconds */
+	char *secret_file;		/* HMAC key of the tokens; created if missing */
+	struct strv authserv_ids;	/* Authentication-Results we trust (RFC 8601) */
+	int confirm_lifetime;		/* seconds a confirmation token is valid */
 	struct cfg_limits limits;
 };
 
