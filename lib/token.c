@@ -1,0 +1,151 @@
+/*
+ * token.c - HMAC-sealed tokens (see token.h). Layout before base32: kind (1
+ * byte), a (5 bytes), b (4), expiry in hours since the epoch (4), then the
+ * first 10 bytes of HMAC-SHA256 over those 14. Never accepts a token whose
+ * MAC does not match, and never compares MACs with memcmp.
+ */
+#include "autoconf.h"
+
+#include "token.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "log.h"
+
+#define PAYLOAD 14
+#define MAC 10
+#define RAW (PAYLOAD + MAC)
+
+static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+int token_key_load(const char *path, unsigned char key[TOKEN_KEY_LEN])
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT) {
+		if (RAND_bytes(key, TOKEN_KEY_LEN) != 1) {
+			log_error("%s: no random bytes for a new key", path);
+			return -1;
+		}
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, key, TOKEN_KEY_LEN) != TOKEN_KEY_LEN || fsync(fd) < 0) {
+			log_error("%s: cannot create the token key: %s", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+		log_info("%s: created a new token key", path);
+		return 0;
+	}
+	if (fd < 0) {
+		log_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, key, TOKEN_KEY_LEN);
+	close(fd);
+	if (n != TOKEN_KEY_LEN) {
+		log_error("%s: the token key must be %d bytes", path, TOKEN_KEY_LEN);
+		return -1;
+	}
+	return 0;
+}
+
+static void put_be(unsigned char *p, unsigned long long v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static unsigned long long get_be(const unsigned char *p, int n)
+{
+	unsigned long long v = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void mac(const unsigned char key[TOKEN_KEY_LEN], const unsigned char *payload,
+		unsigned char out[MAC])
+{
+	unsigned char full[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	HMAC(EVP_sha256(), key, TOKEN_KEY_LEN, payload, PAYLOAD, full, &len);
+	memcpy(out, full, MAC);
+}
+
+void token_make(const unsigned char key[TOKEN_KEY_LEN], const struct token *t,
+		char out[TOKEN_LEN + 1])
+{
+	unsigned char raw[RAW];
+	unsigned long long hours = t->expires > 0 ? (unsigned long long)(t->expires + 3599) / 3600 : 0;
+	int bits = 0, o = 0, i;
+	unsigned acc = 0;
+
+	raw[0] = (unsigned char)t->kind;
+	put_be(raw + 1, t->a & TOKEN_A_MAX, 5);
+	put_be(raw + 6, t->b & 0xffffffffUL, 4);
+	put_be(raw + 10, hours & 0xffffffffULL, 4);
+	mac(key, raw, raw + PAYLOAD);
+	for (i = 0; i < RAW; i++) {
+		acc = (acc << 8) | raw[i];
+		bits += 8;
+		while (bits >= 5) {
+			out[o++] = b32[(acc >> (bits - 5)) & 31];
+			bits -= 5;
+		}
+	}
+	if (bits > 0)
+		out[o++] = b32[(acc << (5 - bits)) & 31];
+	out[o] = '\0';
+}
+
+int token_check(const unsigned char key[TOKEN_KEY_LEN], const char *s, struct token *out,
+		long long now)
+{
+	unsigned char raw[RAW], want[MAC];
+	unsigned acc = 0;
+	int bits = 0, o = 0;
+	size_t i;
+
+	if (strlen(s) != TOKEN_LEN)
+		return -1;
+	for (i = 0; i < TOKEN_LEN; i++) {
+		const char *p = strchr(b32, tolower((unsigned char)s[i]));
+		if (p == NULL || s[i] == '\0')
+			return -1;
+		acc = (acc << 5) | (unsigned)(p - b32);
+		bits += 5;
+		if (bits >= 8 && o < RAW) {
+			raw[o++] = (unsigned char)((acc >> (bits - 8)) & 0xff);
+			bits -= 8;
+		}
+	}
+	if (o != RAW)
+		return -1;
+	mac(key, raw, want);
+	if (CRYPTO_memcmp(want, raw + PAYLOAD, MAC) != 0)
+		return -1;
+	out->kind = (char)raw[0];
+	out->a = get_be(raw + 1, 5);
+	out->b = (unsigned long)get_be(raw + 6, 4);
+	out->expires = (long long)get_be(raw + 10, 4) * 3600;
+	if (out->expires != 0 && now > out->expires)
+		return -2;
+	return 0;
+}
