@@ -23,7 +23,8 @@ static const struct {
 	const char *prefix;
 	enum rcpt_kind kind;
 } token_kinds[] = {{"r-", RCPT_REPLY},	     {"bounce-", RCPT_BOUNCE}, {"confirm-", RCPT_CONFIRM},
-		   {"follow-", RCPT_FOLLOW}, {"mute-", RCPT_MUTE}};
+		   {"follow-", RCPT_FOLLOW}, {"mute-", RCPT_MUTE},
+		   {"unsubscribe-", RCPT_UNSUBSCRIBE}};	/* List-Unsubscribe's personal mailto */
 
 /* Suffixes that are whole words. */
 static const struct {

@@ -1,7 +1,8 @@
 /*
  * recipient.h - which of our addresses (design §2) an envelope recipient is:
  * the list itself, its post address (optionally an author's secret one), a
- * token address (r-, bounce-, confirm-, follow-, mute-) or a command address.
+ * token address (r-, bounce-, confirm-, follow-, mute-, unsubscribe-) or a
+ * command address.
  *
  * Used at RCPT time, so that a recipient we do not serve is refused with 550
  * then and never bounced later, and again by ingest. Tokens are checked for

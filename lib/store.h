@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 
 /* The schema version this program writes; see migrations[] in store.c. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Identifiers of cached statements: one per SQL text in the program. */
 enum store_stmt {
@@ -38,6 +38,16 @@ enum store_stmt {
 	STMT_ATTEMPT_CLEAR,
 	STMT_IMAP_GET,
 	STMT_IMAP_SET,
+	STMT_THREAD_ADD,
+	STMT_THREAD_TOUCH,
+	STMT_ARCHIVE_ADD,
+	STMT_DELIVERIES_CREATE,
+	STMT_DELIVERY_DUE,
+	STMT_DELIVERY_MARK,
+	STMT_DELIVERY_RESULT,
+	STMT_DELIVERY_REQUEUE,
+	STMT_HELD_ADD,
+	STMT_LIST_POSTED,
 	STMT__COUNT
 };
 

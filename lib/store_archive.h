@@ -1,0 +1,69 @@
+/*
+ * store_archive.h - the archive (posts and replies, threads) and the
+ * delivery queue: one row per copy (message x recipient), whose state says
+ * where that copy is: queued, sending (handed to a worker), sent, deferred
+ * (retried at next_at) or failed.
+ *
+ * Writers run inside the caller's transaction. A copy moves to 'sending' in
+ * its own committed transaction before it is handed to the relay, and to
+ * 'sent' right after the relay's 250: after a crash, 'sending' copies are
+ * sent again, which is the only duplicate SMTP allows (one per connection).
+ */
+#ifndef PARLEY_STORE_ARCHIVE_H
+#define PARLEY_STORE_ARCHIVE_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+struct archive_new {
+	long long list_id;
+	long long thread_id;		/* 0: start a new thread with this message */
+	long long parent_id;		/* 0: none (a post) */
+	long long inbound_id;
+	const char *kind;		/* "post" or "reply" */
+	const char *list_msgid;		/* "<...>" unique */
+	const char *orig_msgid;		/* the author's Message-ID, or NULL */
+	const char *author_addr;
+	const char *author_name;
+	const char *subject;
+	const char *text;
+	const char *raw;
+	size_t size;
+	long long now;
+};
+
+/* store_archive_add: insert (and the thread when thread_id is 0); the new
+ * archive id, or -1. */
+long long store_archive_add(struct store *st, const struct archive_new *a);
+
+/* store_deliveries_create: one queued copy of ARCHIVE_ID per active
+ * subscriber of LIST_ID whose mode wants MODE_KIND ("post": all and posts;
+ * "reply": all), due at NOW. The number created, or -1. */
+long long store_deliveries_create(struct store *st, long long archive_id, long long list_id,
+				  const char *mode_kind, long long now);
+
+struct delivery {
+	long long id;
+	long long archive_id;
+	long long subscriber_id;
+	char address[256];
+	int attempts;
+	long long created_at;
+};
+
+/* store_delivery_claim: mark up to MAX due copies (queued, or deferred with
+ * next_at <= NOW) as 'sending' and return them in OUT (committed by the
+ * caller). The count, or -1. */
+int store_delivery_claim(struct store *st, long long now, struct delivery *out, int max);
+
+/* store_delivery_result: record one attempt's outcome: "sent", "deferred"
+ * (with NEXT_AT), or "failed"; ERROR is the relay's reply or NULL. */
+int store_delivery_result(struct store *st, long long id, const char *status, long long next_at,
+			  const char *error, long long now);
+
+/* store_delivery_requeue_sending: at start, copies left 'sending' by a
+ * crash become queued again. The count, or -1. */
+long long store_delivery_requeue_sending(struct store *st, long long now);
+
+#endif
