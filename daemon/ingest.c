@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify.h"
 #include "log.h"
 #include "message.h"
 #include "recipient.h"
@@ -72,8 +73,11 @@ static int ingest_commit(struct store *st, const struct envelope *env, const str
 		}
 	}
 	if (store_begin(st) == 0) {
-		id = store_inbound_add(st, &row, store_now());
-		if (id < 0 || store_attempt_clear(st, env->queue_id) < 0 || store_commit(st) < 0) {
+		struct classify_in ci = {cfg, 0, env, m, raw, len, store_now()};
+		id = store_inbound_add(st, &row, ci.now);
+		ci.inbound_id = id;
+		if (id < 0 || classify_message(st, &ci) < 0 ||
+		    store_attempt_clear(st, env->queue_id) < 0 || store_commit(st) < 0) {
 			store_rollback(st);
 			id = -1;
 		}

@@ -115,6 +115,12 @@ static void optional_fields(struct mailimf_fields *fields, struct message *m)
 			dst = &m->x_loop;
 		else if (strcasecmp(o->fld_name, "Precedence") == 0)
 			dst = &m->precedence;
+		else if (strcasecmp(o->fld_name, "Authentication-Results") == 0 &&
+			 m->auth_results.n < 32) {
+			char *v = decode_words(o->fld_value);
+			strv_push(&m->auth_results, v);
+			free(v);
+		}
 		if (dst != NULL && *dst == NULL)
 			*dst = decode_words(o->fld_value);
 	}
@@ -281,5 +287,6 @@ void message_free(struct message *m)
 	free(m->x_loop);
 	free(m->precedence);
 	free(m->text);
+	strv_free(&m->auth_results);
 	memset(m, 0, sizeof(*m));
 }

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "strv.h"
+
 struct message {
 	char *message_id;	/* "<id@host>" or NULL */
 	char *in_reply_to;	/* first msg-id of In-Reply-To, "<...>", or NULL */
@@ -23,6 +25,7 @@ struct message {
 	char *list_id;		/* List-Id value, or NULL */
 	char *x_loop;		/* X-Loop value, or NULL */
 	char *precedence;	/* Precedence value, or NULL */
+	struct strv auth_results;	/* Authentication-Results values, top first */
 	long long date;		/* Date as seconds since the epoch, 0 if absent */
 	int header_count;
 	int received_count;	/* Received: headers: hops so far */

@@ -342,6 +342,17 @@ sqlite3_stmt *store_prepare(struct store *st, enum store_stmt id, const char *sq
 	return s;
 }
 
+sqlite3_stmt *store_prepare_once(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		store_error(st, "prepare");
+		return NULL;
+	}
+	return s;
+}
+
 int store_step_done(struct store *st, sqlite3_stmt *s)
 {
 	int rc = sqlite3_step(s);

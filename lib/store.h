@@ -83,6 +83,10 @@ void store_rollback(struct store *st);
  */
 sqlite3_stmt *store_prepare(struct store *st, enum store_stmt id, const char *sql);
 
+/* store_prepare_once: a statement for SQL that is run rarely (listings of
+ * the CLI), prepared now; the caller finalizes it. NULL (logged) on error. */
+sqlite3_stmt *store_prepare_once(struct store *st, const char *sql);
+
 /* store_step_done: step a statement that returns no rows; 0 or -1 (logged). */
 int store_step_done(struct store *st, sqlite3_stmt *s);
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""test_posts.py - who may post (design §5): an author's secret post
+address or a trusted Authentication-Results header publishes a post into the
+archive with one queued copy per subscriber who wants posts; a From header
+alone, an untrusted authserv-id, an unaligned domain, a loop or an automatic
+message is held for the owner and answered by nobody."""
+import os
+import smtplib
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import PARLEY, Daemon, Tap, wait_for  # noqa: E402
+
+t = Tap()
+SECRET = "k3vq9t2mxw8rz5pa"
+
+
+def send(d, rcpt, mid, frm="alice@example.org", extra="", sender=None):
+    s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=10)
+    s.sendmail(frm if sender is None else sender, [rcpt],
+               "%sFrom: Alice <%s>\r\nTo: dev@lists.example.org\r\nSubject: post %s\r\n"
+               "Message-ID: <%s>\r\n\r\nHello list\r\n" % (extra, frm, mid, mid))
+    s.quit()
+
+
+def archived(d, mid):
+    return d.query("SELECT kind, author_addr, list_msgid FROM archive WHERE orig_msgid = ?",
+                   ("<%s>" % mid,))
+
+
+def held(d, mid):
+    return d.query("SELECT reason FROM held JOIN inbound ON inbound.id = inbound_id"
+                   " WHERE message_id = ?", ("<%s>" % mid,))
+
+
+def main():
+    d = Daemon(extra_daemon='  authserv_ids = [ "mx.example.org" ];')
+    try:
+        for a, mode in (("r1@example.net", "all"), ("r2@example.net", "posts"),
+                        ("r3@example.net", "digest"), ("r4@example.net", "nomail")):
+            subprocess.run([PARLEY, "-c", d.conf, "sub", "add", "dev", a, "--no-confirm", "--mode", mode],
+                           check=True, capture_output=True)
+        subprocess.run([PARLEY, "-c", d.conf, "sub", "add", "dev", "p@example.net"], check=True,
+                       capture_output=True)
+        d.start()
+        send(d, "dev+post-%s@lists.example.org" % SECRET, "secret1@example.org")
+        t.ok(wait_for(lambda: archived(d, "secret1@example.org"), 10), "a post to the secret address is archived")
+        row = archived(d, "secret1@example.org")
+        t.eq(row[0][:2], ("post", "alice@example.org"), "as a post by the author")
+        t.ok(row[0][2].startswith("<parley.") and row[0][2].endswith("@lists.example.org>"),
+             "with a list Message-ID of its own", row)
+        copies = sorted(r[0] for r in d.query(
+            "SELECT address FROM deliveries JOIN archive ON archive.id = archive_id"
+            " WHERE orig_msgid = '<secret1@example.org>'"))
+        t.eq(copies, ["r1@example.net", "r2@example.net"],
+             "one copy per active subscriber in mode all or posts (not digest, nomail, pending)")
+        t.eq(d.query("SELECT post_count FROM lists WHERE name = 'dev'"), [(1,)], "the list counts the post")
+        threads = d.query("SELECT count(*) FROM threads")
+        t.eq(threads, [(1,)], "the post starts a thread")
+
+        send(d, "dev+post@lists.example.org", "spoof1@example.org")
+        t.ok(wait_for(lambda: held(d, "spoof1@example.org"), 10), "From an author alone: held")
+        t.ok("without proof" in held(d, "spoof1@example.org")[0][0], "with the reason")
+        t.eq(archived(d, "spoof1@example.org"), [], "and not archived")
+
+        ar = "Authentication-Results: mx.example.org; dkim=pass header.d=example.org header.s=s1; spf=none\r\n"
+        send(d, "dev+post@lists.example.org", "dkim1@example.org", extra=ar)
+        t.ok(wait_for(lambda: archived(d, "dkim1@example.org"), 10), "DKIM pass from a trusted authserv-id publishes")
+        ar = "Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=alice@mail.example.org\r\n"
+        send(d, "dev+post@lists.example.org", "spf1@example.org", extra=ar)
+        t.ok(wait_for(lambda: archived(d, "spf1@example.org"), 10), "SPF pass for an aligned subdomain publishes")
+        ar = "Authentication-Results: evil.example.com; dkim=pass header.d=example.org\r\n"
+        send(d, "dev+post@lists.example.org", "untrusted1@example.org", extra=ar)
+        t.ok(wait_for(lambda: held(d, "untrusted1@example.org"), 10), "an untrusted authserv-id: held")
+        ar = "Authentication-Results: mx.example.org; dkim=pass header.d=other.example.net\r\n"
+        send(d, "dev+post@lists.example.org", "unaligned1@example.org", extra=ar)
+        t.ok(wait_for(lambda: held(d, "unaligned1@example.org"), 10), "DKIM for another domain: held")
+        ar = "Authentication-Results: mx.example.org; dkim=pass header.d=example.org\r\n"
+        send(d, "dev+post@lists.example.org", "stranger1@example.org", frm="eve@example.org", extra=ar)
+        t.ok(wait_for(lambda: held(d, "stranger1@example.org"), 10), "a proven sender who is not an author: held")
+        send(d, "dev+post-%s@lists.example.org" % SECRET, "loop1@example.org",
+             extra="List-Id: dev <dev.lists.example.org>\r\n")
+        t.ok(wait_for(lambda: held(d, "loop1@example.org"), 10), "our own List-Id: held as a loop")
+        send(d, "dev+post-%s@lists.example.org" % SECRET, "auto1@example.org", extra="Auto-Submitted: auto-replied\r\n")
+        t.ok(wait_for(lambda: held(d, "auto1@example.org"), 10), "Auto-Submitted: held")
+        send(d, "dev+post-%s@lists.example.org" % SECRET, "null1@example.org", sender="")
+        t.ok(wait_for(lambda: held(d, "null1@example.org"), 10), "an empty return path: held")
+        t.eq(d.query("SELECT count(*) FROM archive"), [(3,)], "three posts archived in all")
+        t.eq(d.query("SELECT count(*) FROM deliveries"), [(6,)], "two copies each")
+    finally:
+        if t.failed:
+            print("\n".join("#   " + l for l in d.logtext().splitlines()[-30:]))
+        d.cleanup()
+    t.done()
+
+
+main()
