@@ -21,6 +21,8 @@ static const struct cli_cmd commands[] = {
 	{"lists", cmd_lists, "", "the configured lists with subscriber and post counts"},
 	{"list", cmd_list, "show LIST", "one list: its settings, addresses and counts"},
 	{"sub", cmd_sub, "add|rm|ls|show|import|export ...", "manage subscribers ('parley sub --help')"},
+	{"archive", cmd_archive, "ls LIST | show MSGID [--raw]", "the archive ('parley archive --help')"},
+	{"queue", cmd_queue, "ls [--all] | retry [ID...] | flush", "the delivery queue ('parley queue --help')"},
 	{"inject", cmd_inject, "[LIST] [-f SENDER] [-r RECIPIENT]... < message",
 	 "put one message from standard input into the spool (for an MTA's pipe transport);\n"
 	 "                exit 0 once it is durable, 75 (try again later) when it cannot be"},
@@ -137,7 +139,8 @@ int main(int argc, char **argv)
 		help(stderr);
 		return EXIT_USAGE;
 	}
-	if (c->fn != cmd_sub && c->fn != cmd_list && cli_help_requested(argc, argv)) {
+	if (c->fn != cmd_sub && c->fn != cmd_list && c->fn != cmd_archive && c->fn != cmd_queue &&
+	    cli_help_requested(argc, argv)) {
 		printf("usage: parley %s %s\n\n%s\n", c->name, c->usage, c->help);
 		return EXIT_OK;
 	}

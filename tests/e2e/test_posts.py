@@ -34,6 +34,45 @@ def held(d, mid):
                    " WHERE message_id = ?", ("<%s>" % mid,))
 
 
+def run(d, *args):
+    r = subprocess.run([PARLEY, "-c", d.conf] + list(args), capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout, r.stderr
+
+
+def cli(d):
+    import json
+    rc, out, _ = run(d, "--json", "archive", "ls", "dev")
+    msgs = json.loads(out)["messages"] if rc == 0 else []
+    t.eq([m["kind"] for m in msgs], ["post"] * 3, "archive ls --json lists the three posts")
+    t.ok(all(m["copies"] == 2 and m["message_id"].startswith("<parley.") for m in msgs),
+         "with their list Message-IDs and copies", msgs)
+    rc, out, _ = run(d, "archive", "show", "secret1@example.org")
+    t.ok(rc == 0 and "author:      Alice <alice@example.org>" in out and "Hello list" in out,
+         "archive show by the author's Message-ID", out)
+    lid = msgs[0]["message_id"] if msgs else "<none>"
+    rc, out, _ = run(d, "archive", "show", lid, "--raw")
+    t.ok(rc == 0 and "Message-ID: <secret1@example.org>" in out, "archive show --raw gives the bytes as received")
+    rc, _, err = run(d, "archive", "show", "<nosuch@example.org>")
+    t.ok(rc == 1 and "not in the archive" in err, "an unknown Message-ID: exit 1")
+    rc, out, _ = run(d, "--json", "queue", "ls", "--all")
+    copies = json.loads(out)["copies"] if rc == 0 else []
+    t.eq(len(copies), 6, "queue ls --all shows every copy")
+    ids = [str(c["id"]) for c in copies]
+    d.query("SELECT 1")
+    import sqlite3
+    db = sqlite3.connect(d.db)
+    db.execute("UPDATE deliveries SET status = 'failed', next_at = 9999999999 WHERE id = ?", (ids[0],))
+    db.execute("UPDATE deliveries SET status = 'deferred', next_at = 9999999999 WHERE id = ?", (ids[1],))
+    db.commit()
+    db.close()
+    rc, out, _ = run(d, "queue", "flush")
+    t.ok(rc == 0 and "due now: 1 copy" in out, "queue flush makes the deferred copy due", out)
+    rc, out, _ = run(d, "queue", "retry", ids[0])
+    t.ok(rc == 0 and "queued again: 1 copy" in out, "queue retry ID re-queues a failed copy", out)
+    rc, _, err = run(d, "queue", "retry", "x1")
+    t.eq(rc, 2, "queue retry with a bad id: exit 2")
+
+
 def main():
     d = Daemon(extra_daemon='  authserv_ids = [ "mx.example.org" ];')
     try:
@@ -88,6 +127,7 @@ def main():
         t.ok(wait_for(lambda: held(d, "null1@example.org"), 10), "an empty return path: held")
         t.eq(d.query("SELECT count(*) FROM archive"), [(3,)], "three posts archived in all")
         t.eq(d.query("SELECT count(*) FROM deliveries"), [(6,)], "two copies each")
+        cli(d)
     finally:
         if t.failed:
             print("\n".join("#   " + l for l in d.logtext().splitlines()[-30:]))

@@ -1,0 +1,159 @@
+/*
+ * cmd_queue.c - `parley queue ls|retry|flush`: the delivery queue, one row
+ * per copy (message x recipient). ls shows the copies not yet sent (--all:
+ * every copy); retry puts failed or deferred copies (all, or the given ids)
+ * back in the queue now; flush makes every deferred copy due now. parleyd's
+ * workers pick them up within a second. Never marks a copy sent.
+ */
+#include "autoconf.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+#define QUEUE_LS_SQL                                                                          \
+	"SELECT d.id, l.name, a.list_msgid, d.address, d.status, d.attempts, d.next_at,"      \
+	" d.last_error, d.created_at FROM deliveries d JOIN archive a ON a.id = d.archive_id" \
+	" JOIN lists l ON l.id = a.list_id WHERE ?1 OR d.status <> 'sent' ORDER BY d.id"
+
+static void queue_row_json(struct json *j, sqlite3_stmt *s)
+{
+	char t[32];
+
+	json_object_open(j, NULL);
+	json_int(j, "id", sqlite3_column_int64(s, 0));
+	json_str(j, "list", (const char *)sqlite3_column_text(s, 1));
+	json_str(j, "message_id", (const char *)sqlite3_column_text(s, 2));
+	json_str(j, "to", (const char *)sqlite3_column_text(s, 3));
+	json_str(j, "status", (const char *)sqlite3_column_text(s, 4));
+	json_int(j, "attempts", sqlite3_column_int64(s, 5));
+	json_str(j, "next", cli_time(sqlite3_column_int64(s, 6), t, sizeof(t)));
+	json_str(j, "last_error", (const char *)sqlite3_column_text(s, 7));
+	json_str(j, "queued", cli_time(sqlite3_column_int64(s, 8), t, sizeof(t)));
+	json_object_close(j);
+}
+
+static int queue_ls(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
+	sqlite3_stmt *s;
+	struct json j;
+	char t[32];
+	int ch, all = 0, rc;
+
+	while ((ch = getopt_long(argc, argv, "a", opts, NULL)) != -1) {
+		if (ch != 'a')
+			return cli_usage("queue ls", "[--all]");
+		all = 1;
+	}
+	if (optind != argc)
+		return cli_usage("queue ls", "[--all]");
+	if (cli_store(cli) == NULL || (s = store_prepare_once(cli->store, QUEUE_LS_SQL)) == NULL)
+		return EXIT_FAIL;
+	sqlite3_bind_int(s, 1, all);
+	if (cli->json) {
+		json_init(&j, stdout);
+		json_object_open(&j, NULL);
+		json_array_open(&j, "copies");
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *err = (const char *)sqlite3_column_text(s, 7);
+		if (cli->json) {
+			queue_row_json(&j, s);
+			continue;
+		}
+		printf("%-7lld %-10s %-8s %2lld  next %s  %s  %s\n", sqlite3_column_int64(s, 0),
+		       (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 4),
+		       sqlite3_column_int64(s, 5), cli_time(sqlite3_column_int64(s, 6), t, sizeof(t)),
+		       (const char *)sqlite3_column_text(s, 3), (const char *)sqlite3_column_text(s, 2));
+		if (err != NULL)
+			printf("        %s\n", err);
+	}
+	if (cli->json) {
+		json_array_close(&j);
+		json_object_close(&j);
+		json_end(&j);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		log_error("queue ls: %s", sqlite3_errstr(rc));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+/* queue_update: run SQL (binding ?1 = now, ?2 = id or 0 for all) in one
+ * transaction for each id of ARGV, or once for all. */
+static int queue_update(struct cli *cli, const char *what, const char *sql, int argc, char **argv)
+{
+	sqlite3_stmt *s;
+	long long total = 0, id;
+	int i, rc = EXIT_OK;
+	char *end;
+
+	if (cli_store(cli) == NULL || (s = store_prepare_once(cli->store, sql)) == NULL)
+		return EXIT_FAIL;
+	if (store_begin(cli->store) < 0) {
+		sqlite3_finalize(s);
+		return EXIT_FAIL;
+	}
+	for (i = 1; i <= (argc > 1 ? argc - 1 : 1) && rc == EXIT_OK; i++) {
+		id = 0;
+		if (argc > 1) {
+			id = strtoll(argv[i], &end, 10);
+			if (*end != '\0' || id <= 0) {
+				log_error("'%s' is not a copy id (see parley queue ls)", argv[i]);
+				rc = EXIT_USAGE;
+				break;
+			}
+		}
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, store_now());
+		sqlite3_bind_int64(s, 2, id);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			store_error(cli->store, what);
+			rc = EXIT_FAIL;
+		}
+		total += sqlite3_changes(store_db(cli->store));
+	}
+	sqlite3_finalize(s);
+	if (rc != EXIT_OK || store_commit(cli->store) < 0) {
+		store_rollback(cli->store);
+		return rc == EXIT_OK ? EXIT_FAIL : rc;
+	}
+	printf("%s: %lld cop%s\n", what, total, total == 1 ? "y" : "ies");
+	return EXIT_OK;
+}
+
+static int queue_retry(struct cli *cli, int argc, char **argv)
+{
+	return queue_update(cli, "queued again",
+			    "UPDATE deliveries SET status = 'queued', next_at = ?1, updated_at = ?1"
+			    " WHERE (status = 'failed' OR status = 'deferred') AND (?2 = 0 OR id = ?2)",
+			    argc, argv);
+}
+
+static int queue_flush(struct cli *cli, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return cli_usage("queue flush", "");
+	return queue_update(cli, "due now",
+			    "UPDATE deliveries SET next_at = ?1, updated_at = ?1"
+			    " WHERE status = 'deferred' AND ?2 = 0",
+			    argc, argv);
+}
+
+static const struct cli_cmd queue_cmds[] = {
+	{"ls", queue_ls, "[--all]", "copies not yet sent (--all: every copy) with their state"},
+	{"retry", queue_retry, "[ID...]", "put failed or deferred copies (all, or these) back in the queue now"},
+	{"flush", queue_flush, "", "make every deferred copy due now"},
+	{NULL, NULL, NULL, NULL}};
+
+int cmd_queue(struct cli *cli, int argc, char **argv)
+{
+	return cli_dispatch(cli, "queue", queue_cmds, argc, argv);
+}
