@@ -17,6 +17,7 @@
 #include <libetpan/libetpan.h>
 
 #include "address.h"
+#include "mime_decode.h"
 #include "utf8.h"
 #include "xalloc.h"
 
@@ -192,8 +193,9 @@ static char *text_part(struct mailmime *mm)
 		return NULL;
 	if (mm->mm_mime_fields)
 		enc = mailmime_transfer_encoding_get(mm->mm_mime_fields);
-	if (mailmime_part_parse(d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length, &idx,
-				enc, &dec, &dlen) != MAILIMF_NO_ERROR)
+	/* not mailmime_part_parse: Debian's libetpan reads past a QP buffer */
+	dec = mime_decode_body(d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length, enc, &dlen);
+	if (dec == NULL)
 		return NULL;
 	charset = mm->mm_content_type ? mailmime_content_charset_get(mm->mm_content_type) : NULL;
 	if (charset && strcasecmp(charset, "utf-8") != 0 && strcasecmp(charset, "us-ascii") != 0 &&
@@ -203,7 +205,7 @@ static char *text_part(struct mailmime *mm)
 	} else {
 		out = utf8_clean(dec, dlen);
 	}
-	mmap_string_unref(dec);
+	free(dec);
 	return out;
 }
 

@@ -20,6 +20,7 @@
 #include "autoconf.h"
 
 #include "render.h"
+#include "mime_decode.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -663,90 +664,17 @@ static int cte_identity(int cte)
 	       cte == MAILMIME_MECHANISM_BINARY;
 }
 
-static int hexval(char c)
-{
-	return (c >= '0' && c <= '9')	? c - '0'
-	       : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-	       : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-					: -1;
-}
-
-/* qp_decode: RFC 2045 §6.7, leniently: "=XX" a byte, "=" before optional
- * white space and a line end a soft break, any other "=" itself. Line ends
- * stay as they are. (Debian's libetpan decoder reads past its input.) */
-static void qp_decode(struct buf *out, const char *s, size_t n)
-{
-	size_t i = 0, j;
-
-	while (i < n) {
-		if (s[i] != '=') {
-			const char *eq = memchr(s + i, '=', n - i);
-			size_t k = eq ? (size_t)(eq - s) : n;
-			buf_add(out, s + i, k - i);
-			i = k;
-			continue;
-		}
-		if (i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			char b = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			buf_add(out, &b, 1);
-			i += 3;
-			continue;
-		}
-		for (j = i + 1; j < n && is_wsp(s[j]); j++)
-			;
-		if (j == n || s[j] == '\n' || (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n')) {
-			i = j == n ? n : j + (s[j] == '\r' ? 2 : 1);
-			continue;
-		}
-		buf_add(out, "=", 1);
-		i++;
-	}
-}
-
-static int b64val(char c)
-{
-	return (c >= 'A' && c <= 'Z')	? c - 'A'
-	       : (c >= 'a' && c <= 'z') ? c - 'a' + 26
-	       : (c >= '0' && c <= '9') ? c - '0' + 52
-	       : c == '+'		? 62
-	       : c == '/'		? 63
-					: -1;
-}
-
-/* b64_decode: base64, skipping what is not in the alphabet, up to the
- * first '='; a final incomplete group gives what bytes it holds. */
-static void b64_decode(struct buf *out, const char *s, size_t n)
-{
-	unsigned long acc = 0;
-	size_t i;
-	int bits = 0;
-
-	for (i = 0; i < n && s[i] != '='; i++) {
-		int v = b64val(s[i]);
-		if (v < 0)
-			continue;
-		acc = (acc << 6) | (unsigned long)v;
-		bits += 6;
-		if (bits >= 8) {
-			char b = (char)((acc >> (bits - 8)) & 0xff);
-			buf_add(out, &b, 1);
-			bits -= 8;
-		}
-	}
-}
-
 /* body_decode: the decoded bytes of a part body into OUT; -1 if unknown. */
 static int body_decode(const char *body, size_t len, int cte, struct buf *out)
 {
-	buf_add(out, "", 0);
-	if (cte_identity(cte))
-		buf_add(out, body, len);
-	else if (cte == MAILMIME_MECHANISM_QUOTED_PRINTABLE)
-		qp_decode(out, body, len);
-	else if (cte == MAILMIME_MECHANISM_BASE64)
-		b64_decode(out, body, len);
-	else
+	size_t n;
+	char *dec = mime_decode_body(body, len, cte, &n);
+
+	if (dec == NULL)
 		return -1;
+	buf_add(out, "", 0);
+	buf_add(out, dec, n);
+	free(dec);
 	return 0;
 }
 
