@@ -30,13 +30,12 @@
  * (reconnect; after three failures in a row the mailbox is polled instead);
  * data already read into the stream's buffer does not wake poll(), so the
  * buffer is checked first; certificates are not verified by libetpan, so
- * the chain is checked here with OpenSSL (chain and host name) before LOGIN.
+ * the chain and host name are checked with tls_verify before LOGIN.
  */
 #include "autoconf.h"
 
 #include "imap_poller.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -55,9 +54,6 @@
 #include <unistd.h>
 
 #include <libetpan/libetpan.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 
 #include "address.h"
 #include "log.h"
@@ -65,6 +61,7 @@
 #include "spool.h"
 #include "store.h"
 #include "store_inbound.h"
+#include "tls_verify.h"
 #include "xalloc.h"
 
 #define IO_TIMEOUT	   60		/* seconds a read or write may stall */
@@ -224,13 +221,6 @@ static enum outcome imap_fail(struct session *s, int r, const char *what)
 		return fail(s, OUT_FAILED, "%s: connection to %s:%d lost (libetpan error %d)", what,
 			    s->m.host, s->m.port, r);
 	return fail(s, OUT_FAILED, "%s: %s", what, server_text(s, text, sizeof(text)));
-}
-
-static int is_ip(const char *host)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
 /* ---- settings ---- */
@@ -420,105 +410,17 @@ static int tcp_connect(struct session *s)
 	return fd;
 }
 
-/* tls_setup: libetpan's TLS callback: send the server name (SNI). */
-static void tls_setup(struct mailstream_ssl_context *ctx, void *data)
-{
-	char *host = data;
-
-	if (!is_ip(host))
-		mailstream_ssl_set_server_name(ctx, host);
-}
-
-/* ---- certificate verification (libetpan does none) ---- */
-
-/* chain_load: the DER certificates of CHAIN: the server's in *LEAF, the
- * others in *REST. 0 or -1. */
-static int chain_load(carray *chain, X509 **leaf, STACK_OF(X509) **rest)
-{
-	unsigned int i;
-
-	*leaf = NULL;
-	if ((*rest = sk_X509_new_null()) == NULL)
-		return -1;
-	for (i = 0; i < carray_count(chain); i++) {
-		MMAPString *der = carray_get(chain, i);
-		const unsigned char *p = (const unsigned char *)der->str;
-		X509 *x = d2i_X509(NULL, &p, (long)der->len);
-		if (x == NULL)
-			return -1;
-		if (i == 0)
-			*leaf = x;
-		else if (sk_X509_push(*rest, x) == 0) {
-			X509_free(x);
-			return -1;
-		}
-	}
-	return *leaf != NULL ? 0 : -1;
-}
-
-/* trust_store: the CA file configured, else the system's CAs; NULL. */
-static X509_STORE *trust_store(const char *ca_file)
-{
-	X509_STORE *store = X509_STORE_new();
-
-	if (store == NULL)
-		return NULL;
-	if ((ca_file != NULL ? X509_STORE_load_file(store, ca_file)
-			     : X509_STORE_set_default_paths(store)) != 1) {
-		X509_STORE_free(store);
-		return NULL;
-	}
-	return store;
-}
-
-/* verify_chain: check LEAF (with the intermediates REST) against the trust
- * store and the host name; 0, or -1 with the reason in S->why. */
-static int verify_chain(struct session *s, X509 *leaf, STACK_OF(X509) *rest)
-{
-	X509_STORE *store = trust_store(s->m.ca_file);
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	int ok = 0;
-
-	if (store == NULL || ctx == NULL || X509_STORE_CTX_init(ctx, store, leaf, rest) != 1) {
-		fail(s, OUT_FAILED, "cannot load the trusted certificates%s%s", s->m.ca_file ? " of " : "",
-		     s->m.ca_file ? s->m.ca_file : "");
-	} else {
-		X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
-		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if ((is_ip(s->m.host) ? X509_VERIFY_PARAM_set1_ip_asc(param, s->m.host)
-				      : X509_VERIFY_PARAM_set1_host(param, s->m.host, 0)) != 1 ||
-		    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER) != 1)
-			fail(s, OUT_FAILED, "cannot set up certificate verification");
-		else if ((ok = (X509_verify_cert(ctx) == 1)) == 0)
-			fail(s, OUT_FAILED, "certificate of %s:%d not trusted: %s; not logging in",
-			     s->m.host, s->m.port,
-			     X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-	}
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	return ok ? 0 : -1;
-}
-
-/* tls_check: verify the server's certificate chain; 0 or -1 (why set). */
+/* tls_check: verify the server's certificate chain and name (libetpan
+ * does not); 0 or -1 (why set). */
 static int tls_check(struct session *s)
 {
-	carray *chain = mailstream_get_certificate_chain(s->imap->imap_stream);
-	STACK_OF(X509) *rest = NULL;
-	X509 *leaf = NULL;
-	int rc = -1;
+	char why[WHY_MAX - 32];
 
-	if (chain == NULL || carray_count(chain) == 0)
-		fail(s, OUT_FAILED, "%s:%d sent no certificate; not logging in", s->m.host, s->m.port);
-	else if (chain_load(chain, &leaf, &rest) < 0)
-		fail(s, OUT_FAILED, "%s:%d sent an unreadable certificate; not logging in", s->m.host,
-		     s->m.port);
-	else
-		rc = verify_chain(s, leaf, rest);
-	X509_free(leaf);
-	sk_X509_pop_free(rest, X509_free);
-	if (chain != NULL)
-		mailstream_certificate_chain_free(chain);
-	return rc;
+	if (tls_verify_stream(s->imap->imap_stream, s->m.host, s->m.port, s->m.ca_file, why,
+			      sizeof(why)) == 0)
+		return 0;
+	fail(s, OUT_FAILED, "%s; not logging in", why);
+	return -1;
 }
 
 /* ---- the session ---- */
@@ -531,7 +433,7 @@ static int stream_open(struct session *s, int fd)
 	int r;
 
 	if (s->m.tls == IMAP_TLS_IMAPS)
-		stream = mailstream_ssl_open_with_callback_timeout(fd, IO_TIMEOUT, tls_setup,
+		stream = mailstream_ssl_open_with_callback_timeout(fd, IO_TIMEOUT, tls_verify_sni,
 								   s->m.host);
 	else
 		stream = mailstream_socket_open_timeout(fd, IO_TIMEOUT);
@@ -556,7 +458,7 @@ static int stream_open(struct session *s, int fd)
  * in plaintext after its OK would be an injection: refused. */
 static int starttls(struct session *s)
 {
-	int r = chk(s, mailimap_socket_starttls_with_callback(s->imap, tls_setup, s->m.host));
+	int r = chk(s, mailimap_socket_starttls_with_callback(s->imap, tls_verify_sni, s->m.host));
 
 	if (r != MAILIMAP_NO_ERROR) {
 		s->broken = 1;

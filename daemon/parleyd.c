@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "delivery.h"
 #include "imap_poller.h"
 #include "ingest.h"
 #include "listener.h"
@@ -229,6 +230,7 @@ int main(int argc, char **argv)
 	pthread_t ingest_thread;
 	struct listener *lst = NULL;
 	struct imap_poller *pollers;
+	struct delivery_pool *delivery;
 	int ch, foreground = 0, pidfd;
 
 	if (path == NULL || path[0] == '\0')
@@ -294,6 +296,7 @@ int main(int argc, char **argv)
 	    listener_start(lst, &rt) < 0)
 		log_fatal("cannot start the daemon's threads");
 	pollers = imap_poller_start(&rt);	/* one thread per imap mailbox */
+	delivery = delivery_start(&rt);		/* daemon.workers threads to the relay */
 	log_info("started: %s, %zu lists, database %s", path, cfg->nlists, cfg->daemon.database);
 	while (!got_term) {
 		sigsuspend(&waitmask);
@@ -312,6 +315,7 @@ int main(int argc, char **argv)
 	runtime_stop(&rt);
 	imap_poller_stop(pollers);	/* bounded: a few seconds at most */
 	listener_stop(lst);
+	delivery_stop(delivery);	/* the copies in flight finish first */
 	pthread_join(ingest_thread, NULL);
 	log_info("stopped");
 	runtime_destroy(&rt);

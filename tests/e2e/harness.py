@@ -87,6 +87,8 @@ class Daemon:
                             '"127.0.0.1:%d", "unix:%s"' % (self.lmtp_port, self.sock))
         text = text.replace('"127.0.0.1:2525", "[::1]:2525"',
                             '"127.0.0.1:%d", "[::1]:%d"' % (self.smtp_port, self.smtp_port))
+        # a token key of its own: the default path is outside the test's directory
+        text = text.replace("daemon = {", 'daemon = {\n  secret_file = "%s/secret";' % d, 1)
         if extra_daemon:
             text = text.replace("daemon = {", "daemon = {\n" + extra_daemon + "\n", 1)
         if lists is not None:

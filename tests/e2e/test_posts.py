@@ -75,6 +75,9 @@ def cli(d):
 
 def main():
     d = Daemon(extra_daemon='  authserv_ids = [ "mx.example.org" ];')
+    # copies go into a Maildir sink in the test's directory, never to port 25
+    text = open(d.conf).read().replace("    port = 25;", '    port = 25;\n    maildir = "%s/maildir";' % d.dir, 1)
+    open(d.conf, "w").write(text)
     try:
         for a, mode in (("r1@example.net", "all"), ("r2@example.net", "posts"),
                         ("r3@example.net", "digest"), ("r4@example.net", "nomail")):

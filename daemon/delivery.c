@@ -1,0 +1,924 @@
+/*
+ * delivery.c - the delivery workers (see delivery.h).
+ *
+ * A worker loops: claim up to BATCH due copies (BEGIN IMMEDIATE, claim,
+ * COMMIT), then for each copy, with the configuration held: read its
+ * archive row (kept while the next copies are of the same message), check
+ * that the subscriber is still active (design §5: an unsubscribe is
+ * honoured before the next delivery), make its tokens (reply 'r', bounce
+ * 'b', unsubscribe 'u'), render it, send it over the worker's SMTP session
+ * (or write it into the maildir sink), commit the result, log one line.
+ * With nothing due, it waits for runtime_ring() or one second.
+ *
+ * Results: 2xx is sent; 4xx or any trouble reaching the relay (connection,
+ * TLS, AUTH, timeout) is deferred to now + relay.retry[attempts - 1] (the
+ * last delay repeats), or failed once daemon.queue_lifetime has passed
+ * since the copy was queued; 5xx is failed. When the relay cannot be
+ * reached, the rest of the batch is deferred without trying again.
+ *
+ * The maildir sink (relay.maildir) writes MAILDIR/RCPT/new/NAME through
+ * tmp/ (file and directory fsync'd), with Return-Path (the VERP sender) and
+ * Delivered-To lines before the copy; in RCPT, '/', '%', control
+ * characters and a leading '.' are written as %XX.
+ *
+ * It must never mark a copy sent that the relay did not accept, never send
+ * one copy to two recipients or without its VERP sender, never send a copy
+ * whose subscriber is no longer active, and never hold a copy claimed when
+ * it stops (unless cut off in flight: then the restart requeues it).
+ */
+#include "autoconf.h"
+
+#include "delivery.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "render.h"
+#include "smtp_client.h"
+#include "store.h"
+#include "store_archive.h"
+#include "token.h"
+#include "xalloc.h"
+
+#define BATCH		 16	/* copies claimed at once by a worker */
+#define WAKE_MS		 1000	/* a worker looks for due copies at least this often */
+#define SESSION_IDLE_MAX 30	/* seconds an idle SMTP session is kept */
+#define STOP_GRACE_MS	 10000	/* for the copies in flight when the daemon stops */
+#define STORE_RETRY_MS	 5000	/* between attempts to open the store */
+#define RECORD_TRIES	 5	/* attempts to commit a result */
+#define KEY_TRIES	 3
+#define RELAY_LABEL_MAX	 4200
+#define ERR_MAX		 SMTP_TEXT_MAX
+
+struct worker {
+	struct delivery_pool *pool;
+	int id;			/* 1..n, for the log */
+	pthread_t thread;
+	int running;		/* the thread was created */
+	atomic_int done;	/* the thread has finished */
+	pthread_mutex_t mu;	/* guards fd and stop_now */
+	int fd;			/* our dup() of the SMTP session's socket, or -1 */
+	int stop_now;		/* delivery_stop gave up waiting */
+};
+
+struct delivery_pool {
+	struct runtime *rt;
+	unsigned char key[TOKEN_KEY_LEN];
+	struct worker *w;
+	size_t n;
+};
+
+/* The archive row of the copies being sent (kept for the next ones). */
+struct archived {
+	long long id;		/* 0: none loaded */
+	long long list_id;
+	char *list_name;
+	char *list_msgid;
+	char *author_addr;
+	char *author_name;	/* or NULL */
+	char *raw;
+	size_t len;
+};
+
+/* What a worker keeps between copies. */
+struct wstate {
+	struct worker *w;
+	struct store *st;
+	struct smtp_client *smtp;
+	long long last_used;	/* monotonic ms: when the session last carried a copy */
+	struct archived a;
+};
+
+/* One batch, with the configuration held. */
+struct batch {
+	const struct config *cfg;
+	int down;		/* the relay could not be reached in this batch */
+	char down_why[ERR_MAX];
+};
+
+/* One copy ready to leave. */
+struct copy {
+	const struct cfg_list *list;
+	char from[ADDRESS_MAX + 1];	/* L+bounce-TOKEN@domain */
+	char *msg;
+	size_t len;
+};
+
+/* The outcome of one attempt. */
+struct result {
+	const char *status;	/* "sent", "deferred" or "failed" */
+	long long next_at;
+	char text[ERR_MAX];
+};
+
+/* ---- small helpers ---- */
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static char *col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t != NULL ? xstrdup((const char *)t) : NULL;
+}
+
+/* sub_address: LOCAL+WHAT-TOKEN@DOMAIN of list L into OUT; 0, or -1 if it
+ * does not fit an address. */
+static int sub_address(char out[ADDRESS_MAX + 1], const struct cfg_list *l, char delim,
+		       const char *what, const char *token)
+{
+	const char *at = strrchr(l->address, '@');
+	int n;
+
+	if (at == NULL)
+		return -1;
+	n = snprintf(out, ADDRESS_MAX + 1, "%.*s%c%s-%s%s", (int)(at - l->address), l->address,
+		     delim ? delim : '+', what, token, at);
+	return n > 0 && n <= ADDRESS_MAX ? 0 : -1;
+}
+
+static void token_for(const struct delivery_pool *p, char kind, unsigned long long a,
+		      unsigned long b, char out[TOKEN_LEN + 1])
+{
+	struct token t = {kind, a, b, 0};
+
+	token_make(p->key, &t, out);
+}
+
+/* ---- the store ---- */
+
+static void archived_clear(struct archived *a)
+{
+	free(a->list_name);
+	free(a->list_msgid);
+	free(a->author_addr);
+	free(a->author_name);
+	free(a->raw);
+	memset(a, 0, sizeof(*a));
+}
+
+/* archived_load: ID's archive row into WS->a (kept if already there); 0 or
+ * -1 (logged). */
+static int archived_load(struct wstate *ws, long long id)
+{
+	struct archived *a = &ws->a;
+	sqlite3_stmt *s;
+	const void *raw;
+	int rc;
+
+	if (a->id == id)
+		return 0;
+	archived_clear(a);
+	s = store_prepare(ws->st, STMT_DELIVERY_COPY,
+			  "SELECT archive.list_id, lists.name, archive.list_msgid,"
+			  " archive.author_addr, archive.author_name, archive.raw FROM archive"
+			  " JOIN lists ON lists.id = archive.list_id WHERE archive.id = ?1");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			store_error(ws->st, "read an archived message");
+		sqlite3_reset(s);
+		return -1;
+	}
+	a->list_id = sqlite3_column_int64(s, 0);
+	a->list_name = col_text(s, 1);
+	a->list_msgid = col_text(s, 2);
+	a->author_addr = col_text(s, 3);
+	a->author_name = col_text(s, 4);
+	a->len = (size_t)sqlite3_column_bytes(s, 5);
+	raw = sqlite3_column_blob(s, 5);
+	a->raw = xmalloc(a->len + 1);
+	if (a->len > 0 && raw != NULL)
+		memcpy(a->raw, raw, a->len);
+	a->raw[a->len] = '\0';
+	sqlite3_reset(s);
+	if (a->list_name == NULL || a->list_msgid == NULL || a->author_addr == NULL) {
+		archived_clear(a);
+		return -1;
+	}
+	a->id = id;
+	return 0;
+}
+
+/* subscriber_active: 1 if subscriber ID is active, 0 if not (its status
+ * in STATUS, or "gone"), -1 on a store error (logged). */
+static int subscriber_active(struct store *st, long long id, char *status, size_t len)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_DELIVERY_SUBSCRIBER,
+					"SELECT status FROM subscribers WHERE id = ?1");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+		snprintf(status, len, "%s", t ? (const char *)t : "?");
+	} else {
+		snprintf(status, len, "gone");
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_error(st, "read a subscriber");
+	return strcmp(status, "active") == 0;
+}
+
+/* claim: up to MAX due copies marked 'sending' in OUT, committed; the
+ * count or -1 (logged). */
+static int claim(struct store *st, struct delivery *out, int max)
+{
+	int n;
+
+	if (store_begin(st) < 0)
+		return -1;
+	if ((n = store_delivery_claim(st, store_now(), out, max)) < 0 || store_commit(st) < 0) {
+		store_rollback(st);
+		return -1;
+	}
+	return n;
+}
+
+/* release: put copies claimed but not begun back in the queue, their
+ * attempt not counted. */
+static void release(struct store *st, const struct delivery *d, int n)
+{
+	long long now = store_now();
+	int i;
+
+	if (n <= 0 || store_begin(st) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		sqlite3_stmt *s = store_prepare(
+			st, STMT_DELIVERY_RELEASE,
+			"UPDATE deliveries SET status = 'queued', attempts = attempts - 1,"
+			" next_at = ?2, updated_at = ?2 WHERE id = ?1 AND status = 'sending'");
+		if (s == NULL)
+			break;
+		sqlite3_bind_int64(s, 1, d[i].id);
+		sqlite3_bind_int64(s, 2, now);
+		if (store_step_done(st, s) < 0)
+			break;
+	}
+	if (i < n || store_commit(st) < 0) {
+		store_rollback(st);
+		log_warn("delivery: could not put %d claimed copies back in the queue: the next "
+			 "start does", n);
+	}
+}
+
+/* record: commit R for copy D; a few tries, as a copy left 'sending'
+ * after a 250 would be sent again at the next start. 0 or -1 (logged). */
+static int record(struct store *st, const struct delivery *d, const struct result *r)
+{
+	const char *error = strcmp(r->status, "sent") == 0 ? NULL : r->text;
+	int i;
+
+	for (i = 0; i < RECORD_TRIES; i++) {
+		if (i > 0)
+			nap_ms(200L * i);
+		if (store_begin(st) < 0)
+			continue;
+		if (store_delivery_result(st, d->id, r->status, r->next_at, error, store_now()) == 0 &&
+		    store_commit(st) == 0)
+			return 0;
+		store_rollback(st);
+	}
+	log_error("delivery %lld: cannot record status=%s: the copy stays 'sending' and is sent "
+		  "again at the next start", d->id, r->status);
+	return -1;
+}
+
+/* ---- results ---- */
+
+static void result_set(struct result *r, const char *status, long long next_at, const char *text)
+{
+	r->status = status;
+	r->next_at = next_at;
+	snprintf(r->text, sizeof(r->text), "%s", text);
+}
+
+/* later: a deferral of D for TEXT: deferred to the next retry, or failed
+ * once the queue lifetime has passed. */
+static void later(const struct config *cfg, const struct delivery *d, const char *text,
+		  struct result *r)
+{
+	const struct intv *retry = &cfg->daemon.relay.retry;
+	long long now = store_now();
+	size_t i = d->attempts > 0 ? (size_t)d->attempts - 1 : 0;
+	int wait = retry->n > 0 ? retry->v[i < retry->n ? i : retry->n - 1] : 60;
+
+	if (now >= d->created_at + cfg->daemon.queue_lifetime) {
+		char why[ERR_MAX];
+		snprintf(why, sizeof(why), "given up after %d attempts in %lld s: %.400s", d->attempts,
+			 now - d->created_at, text);
+		result_set(r, "failed", now, why);
+	} else {
+		result_set(r, "deferred", now + wait, text);
+	}
+}
+
+/* ---- preparing a copy ---- */
+
+/* addresses: the tokens of D and the addresses made of them: C->from (VERP),
+ * REPLY_TO, UNSUB; the unsubscribe token in UTOK. 0 or -1. */
+static int addresses(const struct delivery_pool *p, const struct config *cfg,
+		     const struct wstate *ws, const struct delivery *d, struct copy *c,
+		     char *reply_to, char *unsub, char *utok)
+{
+	char btok[TOKEN_LEN + 1], rtok[TOKEN_LEN + 1];
+	char delim = cfg->daemon.delimiter;
+	unsigned long sub = (unsigned long)d->subscriber_id;
+
+	token_for(p, 'b', (unsigned long long)d->id, 0, btok);
+	token_for(p, 'r', (unsigned long long)d->archive_id, sub, rtok);
+	token_for(p, 'u', (unsigned long long)d->subscriber_id, (unsigned long)ws->a.list_id, utok);
+	if (sub_address(c->from, c->list, delim, "bounce", btok) < 0 ||
+	    sub_address(reply_to, c->list, delim, "r", rtok) < 0 ||
+	    sub_address(unsub, c->list, delim, "unsubscribe", utok) < 0)
+		return -1;
+	return 0;
+}
+
+/* render: the copy of WS->a for D into C; 0, or -1 with R set (failed). */
+static int render(const struct delivery_pool *p, const struct config *cfg, struct wstate *ws,
+		  const struct delivery *d, struct copy *c, struct result *r)
+{
+	char reply_to[ADDRESS_MAX + 1], unsub[ADDRESS_MAX + 1], utok[TOKEN_LEN + 1];
+	char err[256];
+	struct render_in in;
+
+	if (addresses(p, cfg, ws, d, c, reply_to, unsub, utok) < 0) {
+		result_set(r, "failed", store_now(), "the list's token addresses are too long");
+		return -1;
+	}
+	memset(&in, 0, sizeof(in));
+	in.cfg = cfg;
+	in.list = c->list;
+	in.raw = ws->a.raw;
+	in.len = ws->a.len;
+	in.list_msgid = ws->a.list_msgid;
+	in.in_reply_to = NULL;	/* posts only for now */
+	in.references = NULL;
+	in.author_addr = ws->a.author_addr;
+	in.author_name = ws->a.author_name;
+	in.reply_to = reply_to;
+	in.unsubscribe_addr = unsub;
+	in.unsubscribe_token = utok;
+	if ((c->msg = render_copy(&in, &c->len, err, sizeof(err))) == NULL) {
+		char why[ERR_MAX];
+		snprintf(why, sizeof(why), "cannot render the copy: %s", err);
+		result_set(r, "failed", store_now(), why);
+		return -1;
+	}
+	return 0;
+}
+
+/* prepare: everything copy D needs before it can leave, into C; 0, or -1
+ * with R set (the copy does not leave this time). */
+static int prepare(struct wstate *ws, const struct batch *b, const struct delivery *d,
+		   struct copy *c, struct result *r)
+{
+	char status[32], why[ERR_MAX];
+	int active;
+
+	if (archived_load(ws, d->archive_id) < 0) {
+		later(b->cfg, d, "cannot read the archived message", r);
+		return -1;
+	}
+	if (d->subscriber_id != 0 &&
+	    (active = subscriber_active(ws->st, d->subscriber_id, status, sizeof(status))) != 1) {
+		if (active < 0) {
+			later(b->cfg, d, "cannot read the subscriber", r);
+		} else {
+			snprintf(why, sizeof(why), "not sent: the subscriber is %s now", status);
+			result_set(r, "failed", store_now(), why);
+		}
+		return -1;
+	}
+	if ((c->list = config_list_find(b->cfg, ws->a.list_name)) == NULL) {
+		snprintf(why, sizeof(why), "list %s is not in the configuration", ws->a.list_name);
+		later(b->cfg, d, why, r);
+		return -1;
+	}
+	return render(ws->w->pool, b->cfg, ws, d, c, r);
+}
+
+/* ---- the maildir sink ---- */
+
+/* maildir_name: RCPT as one path component: '/', '%', control characters
+ * and a leading '.' as %XX. */
+static void maildir_name(char *out, size_t len, const char *rcpt)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)rcpt; *p != '\0' && n + 4 < len; p++) {
+		if (*p == '/' || *p == '%' || *p < 0x20 || *p == 0x7f || (*p == '.' && n == 0)) {
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		} else {
+			out[n++] = (char)*p;
+		}
+	}
+	out[n] = '\0';
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* mkdir_durable: PATH exists as a directory (made, and its parent synced,
+ * if missing); 0 or -1 (errno). */
+static int mkdir_durable(const char *path, const char *parent)
+{
+	if (mkdir(path, 0700) == 0)
+		return fsync_dir(parent);
+	return errno == EEXIST ? 0 : -1;
+}
+
+/* maildir_dirs: TOP/RCPT/{tmp,new,cur} exist; the malloc'd TOP/RCPT, or
+ * NULL (errno). */
+static char *maildir_dirs(const char *top, const char *rcpt)
+{
+	static const char *const sub[] = {"tmp", "new", "cur"};
+	char name[ADDRESS_MAX * 3 + 1], *box;
+	size_t i;
+
+	maildir_name(name, sizeof(name), rcpt);
+	box = xasprintf("%s/%s", top, name);
+	if ((mkdir(top, 0700) < 0 && errno != EEXIST) || mkdir_durable(box, top) < 0) {
+		free(box);
+		return NULL;
+	}
+	for (i = 0; i < 3; i++) {
+		char *path = xasprintf("%s/%s", box, sub[i]);
+		int rc = mkdir_durable(path, box);
+		free(path);
+		if (rc < 0) {
+			free(box);
+			return NULL;
+		}
+	}
+	return box;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* maildir_file: write HEAD and C's copy into the new file TMP, synced; 0
+ * or -1 (errno; nothing left behind). */
+static int maildir_file(const char *tmp, const char *head, const struct copy *c)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, head, strlen(head)) < 0 || write_all(fd, c->msg, c->len) < 0 ||
+	    fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
+
+/* host_part: this host's name for maildir file names ('/' and ':' as '_'). */
+static void host_part(const struct config *cfg, char *out, size_t len)
+{
+	char *p;
+
+	if (cfg->daemon.hostname != NULL)
+		snprintf(out, len, "%s", cfg->daemon.hostname);
+	else if (gethostname(out, len) < 0)
+		snprintf(out, len, "localhost");
+	out[len - 1] = '\0';
+	for (p = out; *p != '\0'; p++)
+		if (*p == '/' || *p == ':')
+			*p = '_';
+}
+
+/* maildir_tmp: the copy written under BOX/tmp with a new unique name; the
+ * malloc'd name, or NULL (errno). */
+static char *maildir_tmp(const struct config *cfg, const char *box, const struct delivery *d,
+			 const struct copy *c)
+{
+	char *head = xasprintf("Return-Path: <%s>\r\nDelivered-To: %s\r\n", c->from, d->address);
+	char host[128], *name = NULL;
+	struct timeval tv;
+	int i, rc = -1;
+
+	host_part(cfg, host, sizeof(host));
+	for (i = 0; i < 5 && rc < 0; i++) {
+		char *tmp;
+		free(name);
+		gettimeofday(&tv, NULL);
+		name = xasprintf("%lld.M%06ldP%dD%lldA%dQ%d.%s", (long long)tv.tv_sec,
+				 (long)tv.tv_usec, (int)getpid(), d->id, d->attempts, i, host);
+		tmp = xasprintf("%s/tmp/%s", box, name);
+		rc = maildir_file(tmp, head, c);
+		free(tmp);
+		if (rc < 0 && errno != EEXIST)
+			break;
+	}
+	free(head);
+	if (rc < 0) {
+		free(name);
+		return NULL;
+	}
+	return name;
+}
+
+/* maildir_move: BOX/tmp/NAME to BOX/new/NAME, the directory synced; 0 or
+ * -1 (errno). */
+static int maildir_move(const char *box, const char *name)
+{
+	char *tmp = xasprintf("%s/tmp/%s", box, name), *fresh = xasprintf("%s/new/%s", box, name);
+	char *dir = xasprintf("%s/new", box);
+	int rc = rename(tmp, fresh);
+
+	if (rc < 0) {
+		int e = errno;
+		(void)unlink(tmp);
+		errno = e;
+	} else {
+		rc = fsync_dir(dir);
+	}
+	free(tmp);
+	free(fresh);
+	free(dir);
+	return rc;
+}
+
+/* maildir_deliver: copy C of D into the maildir sink; SMTP_SENT or
+ * SMTP_DEFER, with what happened in TEXT. */
+static enum smtp_outcome maildir_deliver(const struct config *cfg, const struct delivery *d,
+					 const struct copy *c, char *text, size_t len)
+{
+	const char *top = cfg->daemon.relay.maildir;
+	char *box = maildir_dirs(top, d->address), *name = NULL;
+	int ok = box != NULL && (name = maildir_tmp(cfg, box, d, c)) != NULL &&
+		 maildir_move(box, name) == 0;
+
+	if (ok)
+		snprintf(text, len, "written to %.200s/new/%.200s", box, name);
+	else
+		snprintf(text, len, "maildir %.300s: %s", top, strerror(errno));
+	free(box);
+	free(name);
+	return ok ? SMTP_SENT : SMTP_DEFER;
+}
+
+/* ---- the SMTP relay ---- */
+
+static int hook_cancel(void *arg)
+{
+	struct worker *w = arg;
+	int stop;
+
+	pthread_mutex_lock(&w->mu);
+	stop = w->stop_now;
+	pthread_mutex_unlock(&w->mu);
+	return stop || runtime_stopping(w->pool->rt);
+}
+
+/* hook_track: keep a dup() of the session's socket, so that delivery_stop
+ * can shut it down under libetpan's feet; the dup is ours to close. */
+static void hook_track(void *arg, int fd)
+{
+	struct worker *w = arg;
+	int d = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+
+	pthread_mutex_lock(&w->mu);
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = d;
+	if (w->stop_now && d >= 0)
+		shutdown(d, SHUT_RDWR);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void session_end(struct wstate *ws)
+{
+	smtp_client_close(ws->smtp);
+	ws->smtp = NULL;
+}
+
+/* relay_deliver: copy C of D over the worker's session with the relay
+ * (opened, or opened anew when the relay settings changed). */
+static enum smtp_outcome relay_deliver(struct wstate *ws, struct batch *b, const struct delivery *d,
+				       const struct copy *c, char *text, size_t len)
+{
+	const struct cfg_relay *relay = &b->cfg->daemon.relay;
+	struct smtp_hooks hooks = {hook_cancel, hook_track, ws->w};
+	struct smtp_reply reply;
+	enum smtp_outcome o;
+
+	if (ws->smtp != NULL && !smtp_client_matches(ws->smtp, relay)) {
+		log_info("delivery: worker %d: the relay settings changed: new session", ws->w->id);
+		session_end(ws);
+	}
+	if (b->down) {
+		snprintf(text, len, "%s", b->down_why);
+		return SMTP_DEFER;
+	}
+	if (ws->smtp == NULL && (ws->smtp = smtp_client_open(relay, &hooks, &reply)) == NULL) {
+		b->down = 1;
+		snprintf(b->down_why, sizeof(b->down_why), "%s", reply.text);
+		snprintf(text, len, "%s", reply.text);
+		return SMTP_DEFER;
+	}
+	o = smtp_client_send(ws->smtp, c->from, d->address, c->msg, c->len, &reply);
+	snprintf(text, len, "%s", reply.text);
+	ws->last_used = mono_ms();
+	if (!smtp_client_usable(ws->smtp))
+		session_end(ws);
+	return o;
+}
+
+/* ---- one copy ---- */
+
+static void relay_label(const struct config *cfg, char *out, size_t len)
+{
+	const struct cfg_relay *r = &cfg->daemon.relay;
+
+	if (r->maildir != NULL)
+		snprintf(out, len, "maildir:%s", r->maildir);
+	else
+		snprintf(out, len, "%s:%d", r->host, r->port);
+}
+
+/* deliver_one: copy D from claim to recorded result, with its log line. */
+static void deliver_one(struct wstate *ws, struct batch *b, const struct delivery *d)
+{
+	struct copy c;
+	struct result r;
+	char label[RELAY_LABEL_MAX];
+
+	memset(&c, 0, sizeof(c));
+	relay_label(b->cfg, label, sizeof(label));
+	if (prepare(ws, b, d, &c, &r) == 0) {
+		char text[ERR_MAX];
+		enum smtp_outcome o;
+		if (b->cfg->daemon.relay.maildir != NULL)
+			o = maildir_deliver(b->cfg, d, &c, text, sizeof(text));
+		else
+			o = relay_deliver(ws, b, d, &c, text, sizeof(text));
+		if (o == SMTP_SENT)
+			result_set(&r, "sent", store_now(), text);
+		else if (o == SMTP_FAIL)
+			result_set(&r, "failed", store_now(), text);
+		else
+			later(b->cfg, d, text, &r);
+	}
+	free(c.msg);
+	(void)record(ws->st, d, &r);
+	if (strcmp(r.status, "failed") == 0)
+		log_warn("delivery %lld to=<%s> relay=%s status=failed (%s)", d->id, d->address, label,
+			 r.text);
+	else
+		log_info("delivery %lld to=<%s> relay=%s status=%s (%s)", d->id, d->address, label,
+			 r.status, r.text);
+}
+
+/* run_batch: the N claimed copies of D, with the configuration held; the
+ * ones not begun when the daemon stops go back to the queue. */
+static void run_batch(struct wstate *ws, const struct delivery *d, int n)
+{
+	struct runtime *rt = ws->w->pool->rt;
+	struct cfg_gen *g = runtime_hold(rt);
+	struct batch b;
+	int i;
+
+	memset(&b, 0, sizeof(b));
+	b.cfg = g->cfg;
+	for (i = 0; i < n && !runtime_stopping(rt); i++)
+		deliver_one(ws, &b, &d[i]);
+	runtime_release(rt, g);
+	release(ws->st, d + i, n - i);
+}
+
+/* ---- the threads ---- */
+
+static struct store *worker_store(struct worker *w)
+{
+	struct cfg_gen *g = runtime_hold(w->pool->rt);
+	struct store *st = store_open(g->cfg->daemon.database);
+
+	runtime_release(w->pool->rt, g);
+	if (st == NULL)
+		log_error("delivery: worker %d: cannot open the store; trying again", w->id);
+	return st;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct runtime *rt = w->pool->rt;
+	struct delivery *d = xcalloc(BATCH, sizeof(*d));
+	struct wstate ws;
+	unsigned long seen = 0;
+	int n;
+
+	memset(&ws, 0, sizeof(ws));
+	ws.w = w;
+	while (!runtime_stopping(rt)) {
+		if (ws.st == NULL && (ws.st = worker_store(w)) == NULL) {
+			runtime_wait_ring(rt, &seen, STORE_RETRY_MS);
+			continue;
+		}
+		if ((n = claim(ws.st, d, BATCH)) > 0) {
+			run_batch(&ws, d, n);
+			continue;
+		}
+		if (ws.smtp != NULL && mono_ms() - ws.last_used > SESSION_IDLE_MAX * 1000LL)
+			session_end(&ws);
+		runtime_wait_ring(rt, &seen, WAKE_MS);
+	}
+	session_end(&ws);
+	archived_clear(&ws.a);
+	if (ws.st != NULL)
+		store_close(ws.st);
+	free(d);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+/* ---- the pool ---- */
+
+/* requeue: copies left 'sending' by the previous run are queued again. */
+static void requeue(const char *database)
+{
+	struct store *st = store_open(database);
+	long long n = -1;
+
+	if (st == NULL)
+		return;
+	if (store_begin(st) == 0) {
+		if ((n = store_delivery_requeue_sending(st, store_now())) < 0 || store_commit(st) < 0) {
+			store_rollback(st);
+			n = -1;
+		}
+	}
+	store_close(st);
+	if (n < 0)
+		log_error("delivery: cannot requeue the copies of the previous run; the next start does");
+	else if (n > 0)
+		log_warn("delivery: %lld copies in flight when the previous run ended are queued again "
+			 "(those the relay had taken reach their recipient twice)", n);
+}
+
+/* key_load: the token key, tried a few times (another thread may be
+ * creating the file right now); 0 or -1 (logged). */
+static int key_load(const char *path, unsigned char *key)
+{
+	int i;
+
+	for (i = 0; i < KEY_TRIES; i++) {
+		if (i > 0)
+			nap_ms(100);
+		if (token_key_load(path, key) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static void workers_start(struct delivery_pool *p, size_t n)
+{
+	size_t i;
+
+	p->n = n;
+	p->w = xcalloc(n + 1, sizeof(*p->w));
+	for (i = 0; i < n; i++) {
+		struct worker *w = &p->w[i];
+		w->pool = p;
+		w->id = (int)i + 1;
+		w->fd = -1;
+		atomic_init(&w->done, 0);
+		pthread_mutex_init(&w->mu, NULL);
+	}
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) == 0)
+			p->w[i].running = 1;
+		else
+			log_error("delivery: cannot start worker %zu", i + 1);
+	}
+}
+
+struct delivery_pool *delivery_start(struct runtime *rt)
+{
+	struct delivery_pool *p = xcalloc(1, sizeof(*p));
+	struct cfg_gen *g = runtime_hold(rt);
+	char *database = xstrdup(g->cfg->daemon.database);
+	char *secret = xstrdup(g->cfg->daemon.secret_file);
+	char label[RELAY_LABEL_MAX];
+	size_t n = (size_t)g->cfg->daemon.workers;
+
+	relay_label(g->cfg, label, sizeof(label));
+	runtime_release(rt, g);
+	p->rt = rt;
+	requeue(database);
+	if (key_load(secret, p->key) < 0) {
+		log_error("delivery: no token key in %s: nothing is delivered (copies stay queued) "
+			  "until parleyd restarts with a usable daemon.secret_file", secret);
+	} else {
+		workers_start(p, n);
+		log_info("delivery: %zu workers, relay %s", n, label);
+	}
+	free(database);
+	free(secret);
+	return p;
+}
+
+static int all_done(const struct delivery_pool *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->w[i].running && !atomic_load(&p->w[i].done))
+			return 0;
+	return 1;
+}
+
+static void worker_interrupt(struct worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop_now = 1;
+	if (w->fd >= 0)
+		shutdown(w->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void delivery_stop(struct delivery_pool *p)
+{
+	long long end = mono_ms() + STOP_GRACE_MS;
+	size_t i;
+
+	if (p == NULL)
+		return;
+	while (!all_done(p) && mono_ms() < end)
+		nap_ms(50);
+	for (i = 0; i < p->n; i++)
+		if (p->w[i].running && !atomic_load(&p->w[i].done)) {
+			log_warn("delivery: worker %zu still waits for the relay: cutting it off", i + 1);
+			worker_interrupt(&p->w[i]);
+		}
+	for (i = 0; i < p->n; i++) {
+		if (p->w[i].running)
+			pthread_join(p->w[i].thread, NULL);
+		if (p->w[i].fd >= 0)
+			close(p->w[i].fd);
+		pthread_mutex_destroy(&p->w[i].mu);
+	}
+	explicit_bzero(p->key, sizeof(p->key));
+	free(p->w);
+	free(p);
+}

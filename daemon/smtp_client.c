@@ -1,0 +1,611 @@
+/*
+ * smtp_client.c - parleyd's SMTP session with the relay (see
+ * smtp_client.h), on libetpan's mailsmtp.
+ *
+ * libetpan 1.9.4 facts this file works around: no PIPELINING (each command
+ * waits for its reply, which suits one recipient per transaction); 450 and
+ * 550 map to the same error, and some replies are not mapped at all, so the
+ * decision is always taken on s->response_code, cleared before each command
+ * so that a stale code is never read as an answer; mailsmtp_reset() reports
+ * success for any reply; the data is sent with CRLF.CRLF appended, so one
+ * final CRLF of the copy is left out; mailsmtp_set_timeout() covers only the
+ * TLS handshake, so the stream gets its own timeout (and the connect here is
+ * ours: non-blocking, cancellable); certificates are not verified, so
+ * tls_verify checks them; plaintext buffered behind the STARTTLS reply would
+ * be an injection and ends the session. The EHLO name is gethostname().
+ *
+ * It must never send a command with a control character from an address,
+ * never AUTH in clear text except to a loopback relay, never go on without
+ * TLS when relay.starttls is "require", nor over TLS that failed
+ * verification; it never logs (libetpan's logger would see AUTH).
+ */
+#include "autoconf.h"
+
+#include "smtp_client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libetpan/libetpan.h>
+
+#include "tls_verify.h"
+#include "xalloc.h"
+
+#define CONNECT_TIMEOUT 30	/* seconds for the TCP handshake */
+#define IO_TIMEOUT	120	/* seconds a read or write may stall */
+#define WAIT_SLICE_MS	250	/* how often a connect looks at the cancel hook */
+#define PASSWORD_MAX	1024
+
+struct smtp_client {
+	mailsmtp *s;
+	int broken;			/* the session cannot carry a transaction */
+	int tls;			/* the session is encrypted */
+	unsigned long transactions;	/* attempted on this connection */
+	/* the settings it was opened with (smtp_client_matches) */
+	char *host;
+	int port;
+	enum relay_tls starttls;
+	int tls_verify;
+	char *ca_file;
+	char *auth_user;
+	char *auth_password_file;
+	struct smtp_hooks hooks;
+};
+
+/* ---- small helpers ---- */
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *dup_opt(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static int same_opt(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* clean_into: IN appended to OUT (LEN bytes, holding a string) on one line:
+ * line ends become "; ", other control characters '?'. */
+static void clean_into(char *out, size_t len, const char *in)
+{
+	size_t n = strlen(out);
+
+	for (; in != NULL && *in != '\0' && n + 1 < len; in++) {
+		unsigned char ch = (unsigned char)*in;
+		if (ch == '\n' && in[1] != '\0' && n + 3 < len) {
+			out[n++] = ';';
+			out[n++] = ' ';
+		} else if (ch != '\r' && ch != '\n') {
+			out[n++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+		}
+	}
+	out[n] = '\0';
+}
+
+static void say(struct smtp_reply *r, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* say: REPLY becomes CODE and a text of our own (cleaned). */
+static void say(struct smtp_reply *r, int code, const char *fmt, ...)
+{
+	char buf[SMTP_TEXT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	r->code = code;
+	r->text[0] = '\0';
+	clean_into(r->text, sizeof(r->text), buf);
+}
+
+/* heard: REPLY becomes the relay's last reply, after WHAT (or nothing). */
+static void heard(struct smtp_client *c, struct smtp_reply *r, const char *what)
+{
+	int code = c->s->response_code;
+
+	r->code = code;
+	snprintf(r->text, sizeof(r->text), "%s%s%d ", what ? what : "", what ? ": " : "", code);
+	clean_into(r->text, sizeof(r->text), c->s->response ? c->s->response : "");
+	while (r->text[0] != '\0' && r->text[strlen(r->text) - 1] == ' ')
+		r->text[strlen(r->text) - 1] = '\0';
+}
+
+static int is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+int smtp_client_address_ok(const char *addr)
+{
+	size_t n = addr != NULL ? strlen(addr) : 0;
+	const unsigned char *p;
+
+	if (n == 0 || n > ADDRESS_MAX)
+		return 0;
+	for (p = (const unsigned char *)addr; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '<' || *p == '>')
+			return 0;
+	return 1;
+}
+
+/* ---- the socket ---- */
+
+static void track(struct smtp_client *c, int fd)
+{
+	if (c->hooks.track != NULL)
+		c->hooks.track(c->hooks.arg, fd);
+}
+
+static int cancelled(const struct smtp_client *c)
+{
+	return c->hooks.cancel != NULL && c->hooks.cancel(c->hooks.arg);
+}
+
+/* connect_wait: wait for a non-blocking connect on FD; 0 or -1 (R set). */
+static int connect_wait(struct smtp_client *c, int fd, struct smtp_reply *r)
+{
+	long long end = mono_ms() + CONNECT_TIMEOUT * 1000LL;
+	struct pollfd pfd = {fd, POLLOUT, 0};
+	socklen_t elen = sizeof(int);
+	int n = 0, err = 0;
+
+	while (n == 0 && mono_ms() < end && !cancelled(c))
+		if ((n = poll(&pfd, 1, WAIT_SLICE_MS)) < 0 && errno == EINTR)
+			n = 0;
+	if (n <= 0) {
+		say(r, 0, "connect to %s:%d: %s", c->host, c->port,
+		    n < 0 ? strerror(errno) : cancelled(c) ? "cancelled" : "timed out");
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+		err = errno;
+	if (err != 0) {
+		say(r, 0, "connect to %s:%d: %s", c->host, c->port, strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+/* connect_one: a connected, blocking socket to AI (tracked), or -1. */
+static int connect_one(struct smtp_client *c, const struct addrinfo *ai, struct smtp_reply *r)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			ai->ai_protocol);
+
+	if (fd < 0) {
+		say(r, 0, "socket: %s", strerror(errno));
+		return -1;
+	}
+	track(c, fd);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+	    (errno == EINPROGRESS && connect_wait(c, fd, r) == 0)) {
+		int flags = fcntl(fd, F_GETFL);
+		if (flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0)
+			return fd;
+		say(r, 0, "fcntl: %s", strerror(errno));
+	} else if (errno != EINPROGRESS) {
+		say(r, 0, "connect to %s:%d: %s", c->host, c->port, strerror(errno));
+	}
+	track(c, -1);
+	close(fd);
+	return -1;
+}
+
+/* tcp_connect: a socket connected to the relay (tracked), or -1 (R set). */
+static int tcp_connect(struct smtp_client *c, struct smtp_reply *r)
+{
+	struct addrinfo hints, *res, *ai;
+	char port[16];
+	int fd = -1, e;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", c->port);
+	if ((e = getaddrinfo(c->host, port, &hints, &res)) != 0) {
+		say(r, 0, "cannot resolve %s: %s", c->host, gai_strerror(e));
+		return -1;
+	}
+	for (ai = res; ai != NULL && fd < 0 && !cancelled(c); ai = ai->ai_next)
+		fd = connect_one(c, ai, r);
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* ---- setting the session up ---- */
+
+/* stream_close: drop the connection without a word (no QUIT). */
+static void stream_close(struct smtp_client *c)
+{
+	if (c->s != NULL && c->s->stream != NULL) {
+		mailstream_close(c->s->stream);
+		c->s->stream = NULL;
+	}
+	if (c->s != NULL) {
+		mailsmtp_free(c->s);
+		c->s = NULL;
+	}
+	track(c, -1);
+	c->broken = 1;
+}
+
+/* greet: the stream on FD and the relay's 220; 0 or -1 (R set; FD closed). */
+static int greet(struct smtp_client *c, int fd, struct smtp_reply *r)
+{
+	mailstream *stream;
+
+	if ((c->s = mailsmtp_new(0, NULL)) == NULL ||
+	    (stream = mailstream_socket_open_timeout(fd, IO_TIMEOUT)) == NULL) {
+		close(fd);
+		say(r, 0, "out of memory");
+		return -1;
+	}
+	mailsmtp_set_timeout(c->s, IO_TIMEOUT);	/* the TLS handshake */
+	c->s->response_code = 0;
+	if (mailsmtp_connect(c->s, stream) != MAILSMTP_NO_ERROR) {	/* owns STREAM */
+		if (c->s->response_code != 0)
+			heard(c, r, "greeting");
+		else
+			say(r, 0, "%s:%d closed the connection before its greeting", c->host,
+			    c->port);
+		return -1;
+	}
+	return 0;
+}
+
+/* hello: EHLO, or HELO if the relay refuses EHLO with 5xx; 0 or -1. */
+static int hello(struct smtp_client *c, struct smtp_reply *r)
+{
+	int e;
+
+	c->s->response_code = 0;
+	if ((e = mailesmtp_ehlo(c->s)) == MAILSMTP_NO_ERROR)
+		return 0;
+	if (e != MAILSMTP_ERROR_STREAM && c->s->response_code / 100 == 5) {
+		c->s->response_code = 0;
+		if ((e = mailsmtp_helo(c->s)) == MAILSMTP_NO_ERROR)
+			return 0;
+	}
+	if (e == MAILSMTP_ERROR_STREAM || c->s->response_code == 0)
+		say(r, 0, "EHLO to %s:%d: %s", c->host, c->port, mailsmtp_strerror(e));
+	else
+		heard(c, r, "EHLO");
+	return -1;
+}
+
+/* tls_start: STARTTLS, verify, EHLO again; 0 or -1 (R set). */
+static int tls_start(struct smtp_client *c, struct smtp_reply *r)
+{
+	char why[SMTP_TEXT_MAX - 64];
+	int e;
+
+	c->s->response_code = 0;
+	e = mailsmtp_socket_starttls_with_callback(c->s, tls_verify_sni, c->host);
+	if (e != MAILSMTP_NO_ERROR) {
+		if (e == MAILSMTP_ERROR_SSL || c->s->response_code / 100 == 2)
+			say(r, 0, "TLS handshake with %s:%d failed", c->host, c->port);
+		else if (c->s->response_code != 0)
+			heard(c, r, "STARTTLS");
+		else
+			say(r, 0, "STARTTLS: connection to %s:%d lost", c->host, c->port);
+		return -1;
+	}
+	if (c->s->stream->read_buffer_len > 0) {
+		say(r, 0, "%s:%d sent data before the TLS handshake: refused", c->host, c->port);
+		return -1;
+	}
+	mailstream_low_set_timeout(mailstream_get_low(c->s->stream), IO_TIMEOUT);
+	c->tls = 1;
+	if (c->tls_verify &&
+	    tls_verify_stream(c->s->stream, c->host, c->port, c->ca_file, why, sizeof(why)) < 0) {
+		say(r, 0, "%s; not sending", why);
+		return -1;
+	}
+	return hello(c, r);
+}
+
+/* tls_policy: STARTTLS if relay.starttls asks for it and the relay offers
+ * it; "require" without the offer is an error. 0 or -1 (R set). */
+static int tls_policy(struct smtp_client *c, struct smtp_reply *r)
+{
+	int offered = (c->s->esmtp & MAILSMTP_ESMTP_STARTTLS) != 0;
+
+	if (c->starttls == RELAY_TLS_NO || (c->starttls == RELAY_TLS_AUTO && !offered))
+		return 0;
+	if (!offered) {
+		say(r, 0, "%s:%d does not offer STARTTLS, and relay.starttls is \"require\"",
+		    c->host, c->port);
+		return -1;
+	}
+	return tls_start(c, r);
+}
+
+/* password_read: the password from auth_password_file into OUT (LEN bytes),
+ * trailing CR/LF removed; 0, or -1 (R set, OUT wiped). */
+static int password_read(const struct smtp_client *c, char *out, size_t len,
+			 struct smtp_reply *r)
+{
+	const char *path = c->auth_password_file;
+	size_t n = 0;
+	ssize_t got = 1;
+	int fd;
+
+	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		say(r, 0, "relay.auth_password_file %s: %s", path ? path : "(unset)",
+		    path ? strerror(errno) : "AUTH needs it");
+		return -1;
+	}
+	while (n + 1 < len && (got = read(fd, out + n, len - 1 - n)) != 0) {
+		if (got < 0 && errno != EINTR)
+			break;
+		n += got > 0 ? (size_t)got : 0;
+	}
+	close(fd);
+	out[n] = '\0';
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		out[--n] = '\0';
+	if (got < 0 || n == 0 || n + 1 >= len || strpbrk(out, "\r\n") != NULL) {
+		explicit_bzero(out, len);
+		say(r, 0, "relay.auth_password_file %s: %s", path,
+		    got < 0 ? strerror(errno) : n == 0 ? "empty" : "not one line of a sane length");
+		return -1;
+	}
+	return 0;
+}
+
+/* mechanism: the SASL mechanism to use among those offered, or NULL. */
+static const char *mechanism(const struct smtp_client *c)
+{
+	if (c->s->auth & MAILSMTP_AUTH_PLAIN)
+		return "PLAIN";
+	if (c->s->auth & MAILSMTP_AUTH_LOGIN)
+		return "LOGIN";
+	if (c->s->auth & MAILSMTP_AUTH_CRAM_MD5)
+		return "CRAM-MD5";
+	return NULL;
+}
+
+/* auth: AUTH as relay.auth_user; 0 or -1 (R set). */
+static int auth(struct smtp_client *c, struct smtp_reply *r)
+{
+	char pw[PASSWORD_MAX];
+	const char *mech = mechanism(c);
+	int e;
+
+	if (!c->tls && !is_loopback(c->host)) {
+		say(r, 0, "not sending the AUTH password in clear text to %s:%d (no TLS; set "
+		    "relay.starttls to \"require\" or use a relay on loopback)", c->host, c->port);
+		return -1;
+	}
+	if (mech == NULL) {
+		say(r, 0, "%s:%d offers no AUTH mechanism we speak (PLAIN, LOGIN, CRAM-MD5)",
+		    c->host, c->port);
+		return -1;
+	}
+	if (password_read(c, pw, sizeof(pw), r) < 0)
+		return -1;
+	c->s->response_code = 0;
+	e = mailesmtp_auth_sasl(c->s, mech, c->host, NULL, NULL, c->auth_user, c->auth_user, pw,
+				NULL);
+	explicit_bzero(pw, sizeof(pw));
+	if (e == MAILSMTP_NO_ERROR && c->s->response_code / 100 == 2)
+		return 0;
+	if (c->s->response_code != 0 && e != MAILSMTP_ERROR_STREAM) {
+		char what[300];
+		snprintf(what, sizeof(what), "AUTH %s as %s", mech, c->auth_user);
+		heard(c, r, what);
+	} else {
+		say(r, 0, "AUTH %s as %s: %s (libsasl2-modules installed?)", mech, c->auth_user,
+		    mailsmtp_strerror(e));
+	}
+	return -1;
+}
+
+/* session_start: connect and set up C's session; 0, or -1 with R set and
+ * nothing left open. */
+static int session_start(struct smtp_client *c, struct smtp_reply *r)
+{
+	int fd;
+
+	c->broken = 1;
+	c->tls = 0;
+	c->transactions = 0;
+	if ((fd = tcp_connect(c, r)) < 0)
+		return -1;
+	if (greet(c, fd, r) < 0 || hello(c, r) < 0 || tls_policy(c, r) < 0 ||
+	    (c->auth_user != NULL && auth(c, r) < 0)) {
+		stream_close(c);
+		return -1;
+	}
+	c->broken = 0;
+	return 0;
+}
+
+static void client_free(struct smtp_client *c)
+{
+	free(c->host);
+	free(c->ca_file);
+	free(c->auth_user);
+	free(c->auth_password_file);
+	free(c);
+}
+
+struct smtp_client *smtp_client_open(const struct cfg_relay *relay, const struct smtp_hooks *hooks,
+				     struct smtp_reply *reply)
+{
+	struct smtp_client *c = xcalloc(1, sizeof(*c));
+
+	c->host = xstrdup(relay->host);
+	c->port = relay->port;
+	c->starttls = relay->starttls;
+	c->tls_verify = relay->tls_verify;
+	c->ca_file = dup_opt(relay->ca_file);
+	c->auth_user = dup_opt(relay->auth_user);
+	c->auth_password_file = dup_opt(relay->auth_password_file);
+	if (hooks != NULL)
+		c->hooks = *hooks;
+	if (session_start(c, reply) < 0) {
+		client_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- transactions ---- */
+
+/* judge: what libetpan's result E of the command WHAT means; SMTP_SENT for a
+ * reply of class WANT (2 or 3): go on. Sets R. */
+static enum smtp_outcome judge(struct smtp_client *c, int e, const char *what, int want,
+			       struct smtp_reply *r)
+{
+	int code = c->s->response_code;
+
+	if (e == MAILSMTP_ERROR_STREAM || code < 200 || code > 599) {
+		c->broken = 1;
+		if (code == 0)
+			say(r, 0, "%s: connection to %s:%d lost", what, c->host, c->port);
+		else
+			heard(c, r, what);
+		return SMTP_DEFER;
+	}
+	heard(c, r, code / 100 == want ? NULL : what);
+	if (code / 100 == want)
+		return SMTP_SENT;
+	if (code == 421)
+		c->broken = 1;	/* the relay closes the session */
+	return code / 100 == 5 ? SMTP_FAIL : SMTP_DEFER;
+}
+
+/* reset: RSET after a refusal, so that the session can go on; a reply
+ * other than 250 (or none) makes it unusable. */
+static void reset(struct smtp_client *c)
+{
+	if (c->broken)
+		return;
+	c->s->response_code = 0;
+	if (mailsmtp_reset(c->s) != MAILSMTP_NO_ERROR || c->s->response_code != 250)
+		c->broken = 1;
+}
+
+/* mail: MAIL FROM; once more on a fresh session if the one we kept turns
+ * out dead (an idle session the relay dropped). */
+static enum smtp_outcome mail(struct smtp_client *c, const char *from, size_t len,
+			      struct smtp_reply *r)
+{
+	int reused = c->transactions > 0, e;
+	enum smtp_outcome o;
+
+	c->transactions++;
+	c->s->response_code = 0;
+	e = mailesmtp_mail_size(c->s, from, 0, NULL, len);
+	o = judge(c, e, "MAIL FROM", 2, r);
+	if (o == SMTP_SENT || !reused || !c->broken)
+		return o;
+	stream_close(c);
+	if (session_start(c, r) < 0)
+		return SMTP_DEFER;
+	c->transactions++;
+	c->s->response_code = 0;
+	e = mailesmtp_mail_size(c->s, from, 0, NULL, len);
+	return judge(c, e, "MAIL FROM", 2, r);
+}
+
+/* data: DATA, then the copy without its final CRLF (libetpan appends
+ * CRLF.CRLF, which would add an empty line). */
+static enum smtp_outcome data(struct smtp_client *c, const char *msg, size_t len,
+			      struct smtp_reply *r)
+{
+	enum smtp_outcome o;
+	int e;
+
+	c->s->response_code = 0;
+	e = mailsmtp_data(c->s);
+	if ((o = judge(c, e, "DATA", 3, r)) != SMTP_SENT)
+		return o;
+	if (len >= 2 && msg[len - 2] == '\r' && msg[len - 1] == '\n')
+		len -= 2;
+	else if (len >= 1 && msg[len - 1] == '\n')
+		len -= 1;
+	c->s->response_code = 0;
+	e = mailsmtp_data_message(c->s, msg, len);
+	return judge(c, e, "end of DATA", 2, r);
+}
+
+enum smtp_outcome smtp_client_send(struct smtp_client *c, const char *from, const char *to,
+				   const char *msg, size_t len, struct smtp_reply *reply)
+{
+	enum smtp_outcome o;
+
+	if (!smtp_client_address_ok(from) || !smtp_client_address_ok(to)) {
+		say(reply, 0, "address refused before sending: <%s> or <%s> is empty, too long or "
+		    "holds a control character or <>", from ? from : "", to ? to : "");
+		return SMTP_FAIL;
+	}
+	if (c->broken || c->s == NULL) {
+		say(reply, 0, "the session with %s:%d is closed", c->host, c->port);
+		return SMTP_DEFER;
+	}
+	o = mail(c, from, len, reply);
+	if (o == SMTP_SENT) {
+		c->s->response_code = 0;
+		o = judge(c, mailesmtp_rcpt(c->s, to, 0, NULL), "RCPT TO", 2, reply);
+	}
+	if (o == SMTP_SENT)
+		o = data(c, msg, len, reply);
+	if (o != SMTP_SENT && c->s != NULL)
+		reset(c);
+	return o;
+}
+
+int smtp_client_usable(const struct smtp_client *c)
+{
+	return c != NULL && !c->broken && c->s != NULL;
+}
+
+int smtp_client_matches(const struct smtp_client *c, const struct cfg_relay *relay)
+{
+	return strcmp(c->host, relay->host) == 0 && c->port == relay->port &&
+	       c->starttls == relay->starttls && c->tls_verify == relay->tls_verify &&
+	       same_opt(c->ca_file, relay->ca_file) && same_opt(c->auth_user, relay->auth_user) &&
+	       same_opt(c->auth_password_file, relay->auth_password_file);
+}
+
+void smtp_client_close(struct smtp_client *c)
+{
+	if (c == NULL)
+		return;
+	if (!c->broken && c->s != NULL && c->s->stream != NULL) {
+		c->s->response_code = 0;
+		(void)mailsmtp_quit(c->s);	/* sends QUIT and closes; the reply does not matter */
+	}
+	stream_close(c);
+	client_free(c);
+}

@@ -1,0 +1,84 @@
+/*
+ * smtp_client.h - one SMTP session from parleyd to the relay (libetpan):
+ * connect, greeting, EHLO (HELO when EHLO is refused), STARTTLS as
+ * relay.starttls says with the certificate checked by tls_verify, EHLO
+ * again, AUTH when relay.auth_user is set; then any number of transactions
+ * on the same session, each with exactly one recipient.
+ *
+ * It only classifies results (sent, defer, fail); what they mean for the
+ * queue is delivery.c's business. It must never put an address containing
+ * a control character (CR, LF ...) into a command, never go on after a
+ * certificate that failed verification or without TLS when it is
+ * required, never send a password in clear text to a relay that is not on
+ * loopback, and never log (no libetpan logger is installed: it would see
+ * AUTH).
+ */
+#ifndef PARLEY_SMTP_CLIENT_H
+#define PARLEY_SMTP_CLIENT_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define SMTP_TEXT_MAX 512
+
+enum smtp_outcome {
+	SMTP_SENT,	/* the relay took the copy (2xx after the data) */
+	SMTP_DEFER,	/* 4xx, or trouble: connection, greeting, TLS, AUTH, timeout */
+	SMTP_FAIL	/* 5xx to MAIL, RCPT or DATA, or an address we refuse to send */
+};
+
+struct smtp_reply {
+	int code;			/* reply code of the step that decided; 0: none */
+	char text[SMTP_TEXT_MAX];	/* "550 5.1.1 <a@b>: unknown user", or what went
+					 * wrong; one line, control characters as '?' */
+};
+
+/* Called back while a session is set up; any member may be NULL. */
+struct smtp_hooks {
+	int (*cancel)(void *arg);		/* polled while connecting: non-zero gives up */
+	void (*track)(void *arg, int fd);	/* the session's socket once made, -1 once
+						 * closed (to shut it down from elsewhere) */
+	void *arg;
+};
+
+struct smtp_client;
+
+/*
+ * smtp_client_open: a session with RELAY (host, port, starttls, tls_verify,
+ * ca_file, auth_user, auth_password_file are used and copied; the password
+ * file is read now), ready for transactions. NULL if it could not be set up,
+ * with the reason in REPLY: that is always a reason to defer, nothing was
+ * sent. HOOKS is copied; it may be NULL.
+ */
+struct smtp_client *smtp_client_open(const struct cfg_relay *relay, const struct smtp_hooks *hooks,
+				     struct smtp_reply *reply);
+
+/*
+ * smtp_client_send: one transaction: MAIL FROM:<FROM> (with SIZE when the
+ * relay announces it), RCPT TO:<TO>, DATA with MSG (LEN bytes, CRLF lines;
+ * libetpan dot-stuffs and ends it). REPLY gets the relay's last reply or
+ * what went wrong. A session found dead at MAIL FROM after an earlier
+ * transaction (the relay dropped an idle session) is set up again once.
+ * After a refusal the transaction is reset (RSET). C stays owned by the
+ * caller; ask smtp_client_usable() whether it can carry another one.
+ */
+enum smtp_outcome smtp_client_send(struct smtp_client *c, const char *from, const char *to,
+				   const char *msg, size_t len, struct smtp_reply *reply);
+
+/* smtp_client_usable: 1 if C can carry another transaction, 0 if it must be
+ * closed (connection lost, 421, a reset that failed). */
+int smtp_client_usable(const struct smtp_client *c);
+
+/* smtp_client_matches: 1 if C was opened with the settings RELAY has now. */
+int smtp_client_matches(const struct smtp_client *c, const struct cfg_relay *relay);
+
+/* smtp_client_close: QUIT if the session still works, close, free. NULL is
+ * fine. */
+void smtp_client_close(struct smtp_client *c);
+
+/* smtp_client_address_ok: 1 if ADDR may stand between <> in an SMTP command:
+ * 1 to 254 bytes, no control character (CR, LF, TAB ...), no '<' or '>'. */
+int smtp_client_address_ok(const char *addr);
+
+#endif

@@ -1,0 +1,560 @@
+#!/usr/bin/env python3
+"""test_delivery.py - the delivery workers (design §1 Delivery, §5 promises):
+copies queued in the store leave one envelope per recipient with a VERP
+return path L+bounce-TOKEN@ that names the copy; through a real Postfix
+relay; a relay that is down, says 4xx or 5xx (deferred, retried, failed);
+the maildir sink; STARTTLS with certificate verification and AUTH; and
+kill -9 in the middle of a 2,000-recipient fan-out: every recipient gets
+the copy, and duplicates stay within one per relay connection.
+
+The relay is a small SMTP server on loopback written here (it records each
+transaction and answers as each case wants) or a real Postfix in front of
+it. Work is queued by inserting archive and deliveries rows directly."""
+import base64
+import hashlib
+import hmac
+import os
+import re
+import signal
+import socket
+import sqlite3
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import PARLEY, Daemon, Tap, free_port, wait_for  # noqa: E402
+
+t = Tap()
+SRV = os.path.join(os.environ.get("TESTS_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                   "e2e", "servers.sh")
+VERP = re.compile(r"^dev\+bounce-([a-z2-7]{39})@lists\.example\.org$")
+POST = ("From: Alice <alice@example.org>\r\nTo: dev@lists.example.org\r\nSubject: %s\r\n"
+        "Message-ID: <%s@example.org>\r\nDate: Mon, 23 Nov 2026 20:00:00 +0000\r\n\r\n"
+        "Hello list.\r\n.a line that starts with a dot\r\nLast line.\r\n")
+
+
+def sh(cmd):
+    return subprocess.run(["sh", "-c", ". '%s'; %s" % (SRV, cmd)], capture_output=True, text=True,
+                          timeout=120)
+
+
+class Relay:
+    """An SMTP server on 127.0.0.1 that records every transaction: its
+    connection number, MAIL FROM, RCPT TOs, data, whether it ran over TLS and
+    as which AUTH user. rcpt(addr) -> (code, text) decides each RCPT. With
+    TLS=(cert, key) it offers STARTTLS; with AUTH=(user, pw) it offers AUTH
+    PLAIN LOGIN and checks it. No PIPELINING (parley does not use it)."""
+
+    def __init__(self, port=None, tls=None, auth=None, rcpt=None, delay=0.0, ehlo=True):
+        self.port = port or free_port()
+        self.tls, self.auth, self.rcpt, self.delay, self.ehlo = tls, auth, rcpt, delay, ehlo
+        self.lock = threading.Lock()
+        self.msgs = []
+        self.conns = 0
+        self.open = 0
+        self.auth_fail = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(64)
+        self.running = True
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while self.running:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns += 1
+                self.open += 1
+                n = self.conns
+            threading.Thread(target=self.session, args=(c, n), daemon=True).start()
+
+    def close(self):
+        self.running = False
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def count(self):
+        with self.lock:
+            return len(self.msgs)
+
+    def by_rcpt(self):
+        out = {}
+        with self.lock:
+            for m in self.msgs:
+                for r in m["rcpts"]:
+                    out[r] = out.get(r, 0) + 1
+        return out
+
+    def session(self, c, n):
+        try:
+            self.talk(c, n)
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            with self.lock:
+                self.open -= 1
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def ehlo_lines(self, tls_on):
+        lines = ["relay.test", "8BITMIME", "SIZE 50000000", "ENHANCEDSTATUSCODES"]
+        if self.tls and not tls_on:
+            lines.append("STARTTLS")
+        if self.auth:
+            lines.append("AUTH PLAIN LOGIN")
+        return "".join("250%s%s\r\n" % ("-" if i < len(lines) - 1 else " ", l) for i, l in enumerate(lines))
+
+    def check_plain(self, arg):
+        try:
+            parts = base64.b64decode(arg).split(b"\0")
+        except ValueError:
+            return None
+        if len(parts) == 3 and (parts[1].decode(), parts[2].decode()) == self.auth:
+            return parts[1].decode()
+        return None
+
+    def talk(self, c, n):
+        f = c.makefile("rb")
+        c.sendall(b"220 relay.test ESMTP test relay\r\n")
+        tx = None
+        state = {"tls": False, "user": None}
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            cmd = line.decode("latin-1").rstrip("\r\n")
+            verb = cmd.split(" ", 1)[0].upper()
+            if verb == "EHLO" and self.ehlo:
+                c.sendall(self.ehlo_lines(state["tls"]).encode())
+            elif verb == "HELO":
+                state["helo"] = True
+                c.sendall(b"250 relay.test\r\n")
+            elif verb == "STARTTLS" and self.tls and not state["tls"]:
+                c.sendall(b"220 2.0.0 go ahead\r\n")
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(*self.tls)
+                c = ctx.wrap_socket(c, server_side=True)
+                f = c.makefile("rb")
+                state["tls"] = True
+            elif verb == "AUTH" and self.auth:
+                words = cmd.split()
+                user = None
+                if len(words) >= 2 and words[1].upper() == "PLAIN":
+                    if len(words) == 2:
+                        c.sendall(b"334 \r\n")
+                        words.append(f.readline().decode().strip())
+                    user = self.check_plain(words[2])
+                if user is None:
+                    with self.lock:
+                        self.auth_fail += 1
+                    c.sendall(b"535 5.7.8 authentication failed\r\n")
+                else:
+                    state["user"] = user
+                    c.sendall(b"235 2.7.0 ok\r\n")
+            elif verb == "MAIL":
+                if self.auth and state["user"] is None:
+                    c.sendall(b"530 5.7.0 authentication required\r\n")
+                    continue
+                tx = {"conn": n, "mail": re.sub(r"(?i)^MAIL FROM:<([^>]*)>.*$", r"\1", cmd),
+                      "mail_cmd": cmd, "rcpts": [], "tls": state["tls"], "user": state["user"],
+                      "helo": state.get("helo", False)}
+                c.sendall(b"250 2.1.0 ok\r\n")
+            elif verb == "RCPT" and tx is not None:
+                addr = re.sub(r"(?i)^RCPT TO:<([^>]*)>.*$", r"\1", cmd)
+                code, text = self.rcpt(addr) if self.rcpt else (250, "2.1.5 ok")
+                if code == 250:
+                    tx["rcpts"].append(addr)
+                c.sendall(("%d %s\r\n" % (code, text)).encode())
+            elif verb == "DATA" and tx is not None and tx["rcpts"]:
+                c.sendall(b"354 go ahead\r\n")
+                data = []
+                while True:
+                    l = f.readline()
+                    if not l:
+                        return	# cut off mid-message: not taken
+                    if l == b".\r\n":
+                        break
+                    data.append(l[1:] if l.startswith(b".") else l)
+                tx["data"] = b"".join(data)
+                if self.delay:
+                    time.sleep(self.delay)
+                with self.lock:
+                    self.msgs.append(tx)
+                    k = len(self.msgs)
+                c.sendall(("250 2.0.0 Ok: queued as Q%d\r\n" % k).encode())
+                tx = None
+            elif verb == "RSET":
+                tx = None
+                c.sendall(b"250 2.0.0 ok\r\n")
+            elif verb == "NOOP":
+                c.sendall(b"250 2.0.0 ok\r\n")
+            elif verb == "QUIT":
+                c.sendall(b"221 2.0.0 bye\r\n")
+                return
+            else:
+                c.sendall(b"503 5.5.1 bad sequence\r\n")
+
+
+def token_check(key, tok):
+    """(kind, a, b) of a token made with KEY, or None if forged."""
+    raw = base64.b32decode(tok.upper() + "=")
+    if len(raw) != 24 or not hmac.compare_digest(hmac.new(key, raw[:14], hashlib.sha256).digest()[:10], raw[14:]):
+        return None
+    return chr(raw[0]), int.from_bytes(raw[1:6], "big"), int.from_bytes(raw[6:10], "big")
+
+
+def configure(d, relay, workers=2, extra=""):
+    """Rewrite D's config: the relay group RELAY (libconfig text inside the
+    braces), WORKERS, a short retry, the secret file; EXTRA at daemon level."""
+    text = open(d.conf).read()
+    text = re.sub(r"(?s)\n  relay = \{.*?\n  \};", "\n  relay = {\n%s\n    retry = [ 1 ];\n  };" % relay, text)
+    text = re.sub(r"(?m)^  workers = \d+;.*$", "  workers = %d;" % workers, text)
+    text = re.sub(r'(?m)^  secret_file = .*\n', "", text)
+    text = text.replace("daemon = {", 'daemon = {\n  secret_file = "%s/secret";%s' % (d.dir, extra), 1)
+    open(d.conf, "w").write(text)
+
+
+def smtp_relay(port, more=""):
+    return '    host = "127.0.0.1";\n    port = %d;\n%s' % (port, more)
+
+
+def reload(d):
+    n = d.logtext().count("reloaded ")
+    d.kill(signal.SIGHUP)
+    return wait_for(lambda: d.logtext().count("reloaded ") > n, 10)
+
+
+def subscribe(d, addrs):
+    path = os.path.join(d.dir, "subs.txt")
+    with open(path, "w") as f:
+        f.write("".join(a + "\n" for a in addrs))
+    subprocess.run([PARLEY, "-c", d.conf, "sub", "import", "dev", path], check=True, capture_output=True)
+
+
+def queue(d, addrs, subject):
+    """Archive a post of the list dev and queue one copy for each of ADDRS
+    (subscribers); returns (archive id, list Message-ID, {addr: delivery id})."""
+    db = sqlite3.connect(d.db, timeout=10)
+    try:
+        now = int(time.time())
+        lid = db.execute("SELECT id FROM lists WHERE name = 'dev'").fetchone()[0]
+        tid = db.execute("INSERT INTO threads(list_id, subject, created_at, last_at) VALUES (?, ?, ?, ?)",
+                         (lid, subject, now, now)).lastrowid
+        msgid = "<parley.%s.%d@lists.example.org>" % (re.sub(r"\W", "", subject), now)
+        raw = (POST % (subject, re.sub(r"\W", "", subject))).encode()
+        aid = db.execute("INSERT INTO archive(list_id, thread_id, kind, list_msgid, orig_msgid, author_addr,"
+                         " author_name, subject, text, raw, created_at) VALUES (?, ?, 'post', ?, ?,"
+                         " 'alice@example.org', 'Alice', ?, 'Hello list.', ?, ?)",
+                         (lid, tid, msgid, "<x@example.org>", subject, raw, now)).lastrowid
+        ids = {}
+        for a in addrs:
+            ids[a] = db.execute("INSERT INTO deliveries(archive_id, subscriber_id, address, next_at, created_at,"
+                                " updated_at) SELECT ?, id, address, ?, ?, ? FROM subscribers"
+                                " WHERE list_id = ? AND address = ?", (aid, now, now, now, lid, a)).lastrowid
+        db.commit()
+        return aid, msgid, ids
+    finally:
+        db.close()
+
+
+def states(d, aid):
+    return {r[0]: r[1:] for r in d.query("SELECT address, status, attempts, last_error, next_at FROM deliveries"
+                                         " WHERE archive_id = ?", (aid,))}
+
+
+def all_status(d, aid, status, n):
+    s = states(d, aid)
+    return len(s) == n and all(v[0] == status for v in s.values())
+
+
+def check_verp(d, key, m, want_id, who):
+    g = VERP.match(m["mail"])
+    tok = token_check(key, g.group(1)) if g else None
+    t.ok(g is not None and tok is not None and tok[:2] == ("b", want_id),
+         "%s: envelope sender dev+bounce-TOKEN@, a token of ours naming delivery %d" % (who, want_id),
+         "%s -> %r" % (m["mail"], tok))
+
+
+def through_postfix(d, key):
+    """Three subscribers through a real Postfix relay in front of our relay:
+    one transaction per recipient, each with its own VERP sender."""
+    sink = Relay()
+    pf = os.path.join(d.dir, "pf")
+    pf_port = free_port()
+    try:
+        r = sh("postfix_start '%s' %d 'example.net=smtp:[127.0.0.1]:%d'" % (pf, pf_port, sink.port))
+        if not t.ok(r.returncode == 0, "postfix started as the relay", r.stdout + r.stderr):
+            return
+        configure(d, smtp_relay(pf_port))
+        t.ok(reload(d), "reloaded with the relay")
+        rcpts = ["ann@example.net", "ben@example.net", "cat@example.net"]
+        aid, msgid, ids = queue(d, rcpts, "three subscribers")
+        t.ok(wait_for(lambda: all_status(d, aid, "sent", 3), 20), "3 copies sent to Postfix",
+             "%r\n%s" % (states(d, aid), d.logtext()[-1500:]))
+        t.ok(wait_for(lambda: sink.count() >= 3, 30), "and Postfix relayed the 3 of them", sh("cat '%s/maillog'" % pf).stdout[-2000:])
+        time.sleep(0.5)
+        msgs = sorted(sink.msgs, key=lambda m: m["rcpts"])
+        t.eq([m["rcpts"] for m in msgs], [[a] for a in rcpts], "one envelope per recipient, each once")
+        for m in msgs:
+            a = m["rcpts"][0]
+            check_verp(d, key, m, ids[a], a)
+            body = m["data"].decode()
+            t.ok("Message-ID: %s\r\n" % msgid in body and re.search(r"Reply-To: dev\+r-[a-z2-7]{39}@", body)
+                 and "\r\n.a line that starts with a dot\r\nLast line.\r\n" in body,
+                 "%s: the rendered copy, dot line intact" % a, body[:1500])
+        senders = {m["mail"] for m in msgs}
+        t.eq(len(senders), 3, "three different VERP senders")
+        log = open(os.path.join(pf, "maillog")).read()
+        qs = re.findall(r"from=<(dev\+bounce-[a-z2-7]{39}@lists\.example\.org)>, size=\d+, nrcpt=(\d+)", log)
+        t.eq(sorted(set(qs)), sorted((s, "1") for s in senders),
+             "Postfix received three messages of one recipient each, from those senders")
+        for a in rcpts:
+            t.ok(re.search(r"delivery %d to=<%s> relay=127\.0\.0\.1:%d status=sent \(250 " % (ids[a], re.escape(a), pf_port),
+                           d.logtext()), "the log line of %s's copy" % a)
+        t.ok(all(v[1] == 1 and v[2] is None for v in states(d, aid).values()), "one attempt each, no error")
+    finally:
+        sh("postfix_stop '%s'" % pf)
+        sink.close()
+
+
+def refusals(d):
+    """550 for one recipient fails only that copy; 450 defers, and the retry
+    (relay.retry = [1]) delivers."""
+    tries = {}
+
+    def rcpt(a):
+        tries[a] = tries.get(a, 0) + 1
+        if a == "dan@example.net":
+            return 550, "5.1.1 <dan@example.net>: unknown user"
+        if a == "gus@example.net" and tries[a] == 1:
+            return 450, "4.2.1 mailbox busy, try later"
+        return 250, "2.1.5 ok"
+    relay = Relay(rcpt=rcpt)
+    try:
+        configure(d, smtp_relay(relay.port))
+        t.ok(reload(d), "reloaded with a relay that refuses some recipients")
+        aid, _, ids = queue(d, ["dan@example.net", "eve@example.net", "fay@example.net"], "one refused")
+        t.ok(wait_for(lambda: all(v[0] in ("sent", "failed") for v in states(d, aid).values()), 10),
+             "every copy has a final state", states(d, aid))
+        s = states(d, aid)
+        t.eq({a: v[0] for a, v in s.items()},
+             {"dan@example.net": "failed", "eve@example.net": "sent", "fay@example.net": "sent"},
+             "550 to one recipient: only that copy failed")
+        t.ok("550 5.1.1" in (s["dan@example.net"][2] or ""), "with the relay's reply recorded", s)
+        t.ok("delivery %d to=<dan@example.net> relay=127.0.0.1:%d status=failed (RCPT TO: 550 5.1.1"
+             % (ids["dan@example.net"], relay.port) in d.logtext(), "and logged")
+        t.eq(sorted(m["rcpts"][0] for m in relay.msgs), ["eve@example.net", "fay@example.net"],
+             "the others were taken, each in its own transaction")
+        t.ok(relay.conns == 1 and len({m["conn"] for m in relay.msgs}) == 1,
+             "on one session, which went on after the refusal (RSET)", relay.conns)
+
+        aid, _, ids = queue(d, ["gus@example.net"], "busy mailbox")
+        t.ok(wait_for(lambda: states(d, aid)["gus@example.net"][0] != "queued" and
+                      states(d, aid)["gus@example.net"][1] >= 1 and
+                      "450 4.2.1" in (states(d, aid)["gus@example.net"][2] or ""), 10),
+             "450: the copy is deferred with the reply", states(d, aid))
+        t.ok(wait_for(lambda: states(d, aid)["gus@example.net"][0] == "sent", 10),
+             "and sent at the next attempt", states(d, aid))
+        t.eq(states(d, aid)["gus@example.net"][1], 2, "after two attempts")
+        t.ok(re.search(r"delivery %d to=<gus@example\.net> relay=\S+ status=deferred \(RCPT TO: 450 4\.2\.1"
+                       % ids["gus@example.net"], d.logtext()), "the deferral is logged")
+
+        subprocess.run([PARLEY, "-c", d.conf, "sub", "rm", "dev", "fay@example.net"], check=True,
+                       capture_output=True)
+        before = relay.count()
+        aid, _, _ = queue(d, ["eve@example.net", "fay@example.net"], "after an unsubscribe")
+        t.ok(wait_for(lambda: all(v[0] in ("sent", "failed") for v in states(d, aid).values()), 10),
+             "a copy queued before its subscriber left ...", states(d, aid))
+        s = states(d, aid)
+        t.ok(s["fay@example.net"][0] == "failed" and "unsubscribed" in (s["fay@example.net"][2] or "")
+             and s["eve@example.net"][0] == "sent", "... is not sent (design 5: honoured before the next delivery)", s)
+        t.eq([m["rcpts"][0] for m in relay.msgs[before:]], ["eve@example.net"], "the relay saw only the other one")
+    finally:
+        relay.close()
+
+
+def relay_down(d):
+    """Nothing listens: deferred (and retried every second); once the relay
+    is there, delivered."""
+    port = free_port()
+    configure(d, smtp_relay(port))
+    t.ok(reload(d), "reloaded with a relay that is down")
+    aid, _, ids = queue(d, ["hal@example.net", "ida@example.net"], "relay down")
+    t.ok(wait_for(lambda: all(v[0] == "deferred" and "Connection refused" in (v[2] or "")
+                              for v in states(d, aid).values()) and len(states(d, aid)) == 2, 10),
+         "relay down: the copies are deferred with the reason", states(d, aid))
+    t.ok(wait_for(lambda: min(v[1] for v in states(d, aid).values()) >= 2, 10),
+         "and retried after relay.retry", states(d, aid))
+    relay = Relay(port=port, ehlo=False)
+    try:
+        t.ok(wait_for(lambda: all_status(d, aid, "sent", 2), 10), "delivered once the relay is back",
+             states(d, aid))
+        t.eq(sorted(r for m in relay.msgs for r in m["rcpts"]), ["hal@example.net", "ida@example.net"],
+             "each once")
+        t.ok(all(m["helo"] and m["mail_cmd"].endswith(">") for m in relay.msgs),
+             "to a relay that refuses EHLO: HELO, and MAIL without extensions", [m["mail_cmd"] for m in relay.msgs])
+    finally:
+        relay.close()
+
+
+def maildir(d, key):
+    box = os.path.join(d.dir, "sink")
+    configure(d, '    maildir = "%s";' % box)
+    t.ok(reload(d), "reloaded with the maildir sink")
+    aid, msgid, ids = queue(d, ["ann@example.net", "o/dd@example.net"], "into the maildir")
+    t.ok(wait_for(lambda: all_status(d, aid, "sent", 2), 10), "maildir: the copies are sent", states(d, aid))
+    for a, name in (("ann@example.net", "ann@example.net"), ("o/dd@example.net", "o%2Fdd@example.net")):
+        new = os.path.join(box, name, "new")
+        files = sorted(os.listdir(new)) if os.path.isdir(new) else []
+        if not t.eq(len(files), 1, "%s: one file in MAILDIR/%s/new" % (a, name)):
+            continue
+        data = open(os.path.join(new, files[0]), "rb").read().decode()
+        m = re.match(r"Return-Path: <(dev\+bounce-([a-z2-7]{39})@lists\.example\.org)>\r\nDelivered-To: (\S+)\r\n", data)
+        t.ok(m and m.group(3) == a and token_check(key, m.group(2))[:2] == ("b", ids[a]),
+             "%s: Return-Path (VERP naming the copy) and Delivered-To first" % a, data[:300])
+        t.ok("Message-ID: %s\r\n" % msgid in data, "%s: then the copy" % a)
+        t.eq(os.listdir(os.path.join(box, name, "tmp")), [], "%s: nothing left in tmp/" % a)
+    t.ok("status=sent (written to %s/ann@example.net/new/" % box in d.logtext(), "the log names the file")
+
+
+def starttls(d, top):
+    cert, key = os.path.join(top, "cert.pem"), os.path.join(top, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    pwfile = os.path.join(top, "relay.pw")
+    with open(pwfile, "w") as f:
+        f.write("s3cret pass\n")
+    relay = Relay(tls=(cert, key), auth=("parley", "s3cret pass"))
+    plain = Relay()
+    try:
+        configure(d, smtp_relay(relay.port))
+        t.ok(reload(d), "reloaded with a STARTTLS relay, self-signed, tls_verify on, no ca_file")
+        aid, _, _ = queue(d, ["ivy@example.net"], "tls refused")
+        t.ok(wait_for(lambda: "not trusted" in (states(d, aid)["ivy@example.net"][2] or ""), 10),
+             "the certificate is refused: deferred", states(d, aid))
+        t.ok(re.search(r"status=deferred \(certificate of 127\.0\.0\.1:%d not trusted: self[- ]signed" % relay.port,
+                       d.logtext()), "and the log says why", d.logtext()[-800:])
+        t.eq(relay.msgs, [], "nothing was sent to that relay")
+
+        configure(d, smtp_relay(relay.port, '    ca_file = "%s";\n    auth_user = "parley";\n'
+                                '    auth_password_file = "%s";' % (cert, pwfile)))
+        t.ok(reload(d), "reloaded with ca_file = its certificate, and AUTH")
+        t.ok(wait_for(lambda: states(d, aid)["ivy@example.net"][0] == "sent", 10),
+             "verified: the copy is sent", states(d, aid))
+        m = relay.msgs[0] if relay.msgs else {}
+        t.ok(m.get("tls") is True and m.get("user") == "parley", "over TLS, after AUTH PLAIN", m and
+             {k: m[k] for k in ("tls", "user")})
+
+        configure(d, smtp_relay(relay.port, '    ca_file = "%s";\n    auth_user = "parley";\n'
+                                '    auth_password_file = "%s";' % (cert, os.path.join(top, "wrong.pw"))))
+        with open(os.path.join(top, "wrong.pw"), "w") as f:
+            f.write("nope\n")
+        t.ok(reload(d), "reloaded with a wrong password")
+        aid, _, _ = queue(d, ["jon@example.net"], "auth refused")
+        t.ok(wait_for(lambda: "AUTH PLAIN as parley: 535" in (states(d, aid)["jon@example.net"][2] or ""), 10),
+             "AUTH refused: deferred with the relay's reply", states(d, aid))
+        t.ok("nope" not in d.logtext() and "s3cret" not in d.logtext(), "no password in the log")
+
+        configure(d, smtp_relay(plain.port, '    starttls = "require";'))
+        t.ok(reload(d), "reloaded: starttls = require, to a relay without STARTTLS")
+        aid, _, _ = queue(d, ["kim@example.net"], "tls required")
+        t.ok(wait_for(lambda: "does not offer STARTTLS" in (states(d, aid)["kim@example.net"][2] or ""), 10),
+             "no STARTTLS offered: deferred", states(d, aid))
+        t.eq(plain.msgs, [], "and nothing sent in clear text")
+    finally:
+        relay.close()
+        plain.close()
+
+
+def fanout_kill():
+    """kill -9 in the middle of a 2,000-recipient fan-out, then a restart:
+    every recipient has the copy; a recipient has two only if its copy was
+    in flight at the kill, so at most one per relay connection open then."""
+    n, workers = 2000, 4
+    sink = Relay(delay=0.002)
+    d = Daemon()
+    try:
+        configure(d, smtp_relay(sink.port), workers=workers)
+        addrs = ["r%04d@example.net" % i for i in range(n)]
+        subscribe(d, addrs)
+        d.start()
+        aid, _, _ = queue(d, addrs, "big fan out")
+        t.ok(wait_for(lambda: sink.count() >= 100, 60), "the fan-out is under way", sink.count())
+        began = time.time()
+        t.eq(d.stop(), 0, "SIGTERM in the middle of it: parleyd stops cleanly")
+        t.ok(time.time() - began < 5, "and promptly (%.1f s)" % (time.time() - began))
+        left = d.query("SELECT status, min(attempts), max(attempts), count(*) FROM deliveries"
+                       " WHERE status != 'sent' GROUP BY status")
+        t.ok(len(left) == 1 and left[0][:3] == ("queued", 0, 0),
+             "the copies in flight were finished, the claimed ones put back unattempted", left)
+        t.eq(sum(1 for c in sink.by_rcpt().values() if c > 1), 0, "no duplicate from a SIGTERM")
+        d.start()
+        t.ok(wait_for(lambda: sink.count() >= 400, 60), "the fan-out goes on after the restart", sink.count())
+        with sink.lock:
+            open_at_kill = sink.open
+        d.stop(signal.SIGKILL)
+        got = sink.count()
+        t.ok(0 < got < n, "kill -9 in the middle (%d of %d taken by the relay)" % (got, n))
+        t.ok(open_at_kill <= workers, "one relay connection per worker (%d open, %d workers)"
+             % (open_at_kill, workers))
+        sending = d.query("SELECT count(*) FROM deliveries WHERE status = 'sending'")[0][0]
+        d.start()
+        t.ok(wait_for(lambda: all_status(d, aid, "sent", n), 120), "after the restart every copy is sent",
+             d.query("SELECT status, count(*) FROM deliveries GROUP BY status"))
+        time.sleep(0.5)
+        counts = sink.by_rcpt()
+        t.eq(sorted(counts), sorted(addrs), "every recipient got the copy")
+        dups = sum(c - 1 for c in counts.values())
+        t.ok(max(counts.values()) <= 2 and dups <= workers,
+             "duplicates: %d, at most one per worker connection (%d)" % (dups, workers),
+             sorted((a, c) for a, c in counts.items() if c > 1))
+        t.ok(sending == 0 or "queued again" in d.logtext(),
+             "the copies left 'sending' (%d) were queued again at the start" % sending)
+        t.eq(sum(1 for m in sink.msgs if len(m["rcpts"]) != 1), 0, "one recipient per transaction throughout")
+    finally:
+        if t.failed:
+            print("\n".join("#   " + l for l in d.logtext().splitlines()[-20:]))
+        d.cleanup()
+        sink.close()
+
+
+def main():
+    d = Daemon()
+    try:
+        configure(d, smtp_relay(free_port()))
+        subscribe(d, ["ann@example.net", "ben@example.net", "cat@example.net", "dan@example.net",
+                      "eve@example.net", "fay@example.net", "gus@example.net", "hal@example.net",
+                      "ida@example.net", "ivy@example.net", "jon@example.net", "kim@example.net",
+                      "o/dd@example.net"])
+        d.start()
+        t.ok(wait_for(lambda: "delivery: 2 workers" in d.logtext(), 5), "the pool started", d.logtext())
+        key = open(os.path.join(d.dir, "secret"), "rb").read()
+        through_postfix(d, key)
+        refusals(d)
+        relay_down(d)
+        maildir(d, key)
+        starttls(d, d.dir)
+        t.eq(d.stop(), 0, "SIGTERM: parleyd stops cleanly")
+        t.eq(d.query("SELECT count(*) FROM deliveries WHERE status = 'sending'"), [(0,)],
+             "and leaves no copy 'sending'")
+    finally:
+        if t.failed:
+            print("\n".join("#   " + l for l in d.logtext().splitlines()[-40:]))
+        d.cleanup()
+    fanout_kill()
+    t.done()
+
+
+main()
