@@ -57,6 +57,7 @@
 
 #include "address.h"
 #include "log.h"
+#include "secretfile.h"
 #include "recipient.h"
 #include "spool.h"
 #include "store.h"
@@ -254,31 +255,14 @@ static const struct cfg_imap *mbox_find(const struct config *cfg, const char *na
 static int password_get(struct session *s, char *out, size_t len)
 {
 	const char *path = s->m.password_file;
-	size_t n = 0;
-	ssize_t r = 1;
-	int fd;
+	char why[128];
 
 	if (s->m.password != NULL) {
 		snprintf(out, len, "%s", s->m.password);
 		return 0;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		fail(s, OUT_AUTH, "password_file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (n + 1 < len && (r = read(fd, out + n, len - 1 - n)) != 0) {
-		if (r < 0 && errno != EINTR)
-			break;
-		n += r > 0 ? (size_t)r : 0;
-	}
-	close(fd);
-	out[n] = '\0';
-	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-		out[--n] = '\0';
-	if (r < 0 || n == 0 || n + 1 >= len || strchr(out, '\n') != NULL) {
-		explicit_bzero(out, len);
-		fail(s, OUT_AUTH, "password_file %s: %s", path,
-		     r < 0 ? strerror(errno) : n == 0 ? "empty" : "not one line of a sane length");
+	if (secretfile_read(path, out, len, why, sizeof(why)) < 0) {
+		fail(s, OUT_AUTH, "password_file %s: %s", path, why);
 		return -1;
 	}
 	return 0;

@@ -22,6 +22,7 @@
 #include "autoconf.h"
 
 #include "smtp_client.h"
+#include "secretfile.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -354,28 +355,11 @@ static int password_read(const struct smtp_client *c, char *out, size_t len,
 			 struct smtp_reply *r)
 {
 	const char *path = c->auth_password_file;
-	size_t n = 0;
-	ssize_t got = 1;
-	int fd;
+	char why[128];
 
-	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if (path == NULL || secretfile_read(path, out, len, why, sizeof(why)) < 0) {
 		say(r, 0, "relay.auth_password_file %s: %s", path ? path : "(unset)",
-		    path ? strerror(errno) : "AUTH needs it");
-		return -1;
-	}
-	while (n + 1 < len && (got = read(fd, out + n, len - 1 - n)) != 0) {
-		if (got < 0 && errno != EINTR)
-			break;
-		n += got > 0 ? (size_t)got : 0;
-	}
-	close(fd);
-	out[n] = '\0';
-	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-		out[--n] = '\0';
-	if (got < 0 || n == 0 || n + 1 >= len || strpbrk(out, "\r\n") != NULL) {
-		explicit_bzero(out, len);
-		say(r, 0, "relay.auth_password_file %s: %s", path,
-		    got < 0 ? strerror(errno) : n == 0 ? "empty" : "not one line of a sane length");
+		    path ? why : "AUTH needs it");
 		return -1;
 	}
 	return 0;
