@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tap_count, tap_failures;
@@ -46,6 +47,29 @@ __attribute__((format(printf, 2, 3))) static int tap_ok(int pass, const char *fm
 		if (!tap_ok(g_ == w_, __VA_ARGS__))                                       \
 			printf("#   got:      %lld\n#   expected: %lld\n", g_, w_);       \
 	} while (0)
+
+/* tap_slurp: the whole file PATH, NUL-terminated past *LEN; NULL if unreadable. */
+__attribute__((unused)) static char *tap_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0) {
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	rewind(f);
+	if ((buf = malloc((size_t)n + 1)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	*len = fread(buf, 1, (size_t)n, f);
+	buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
 
 static int tap_done(void)
 {

@@ -119,25 +119,6 @@ static int all_utf8(const struct message *m)
 	return 1;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL || fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0) {
-		if (f)
-			fclose(f);
-		return NULL;
-	}
-	rewind(f);
-	buf = xmalloc((size_t)n + 1);
-	*len = fread(buf, 1, (size_t)n, f);
-	buf[*len] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static void test_corpus(void)
 {
 	static const char *const dirs[] = {"rfc", "legacy", "thirdparty", "malformed"};
@@ -157,7 +138,7 @@ static void test_corpus(void)
 			size_t len;
 			if (names[i]->d_name[0] != '.') {
 				snprintf(file, sizeof(file), "%s/%s", path, names[i]->d_name);
-				if ((raw = slurp(file, &len)) != NULL) {
+				if ((raw = tap_slurp(file, &len)) != NULL) {
 					files++;
 					if (message_parse(raw, len, 1000, &m, err, sizeof(err)) == 0) {
 						parsed++;

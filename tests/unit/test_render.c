@@ -688,25 +688,6 @@ static void test_refused(void)
 	   "an input with a line break is refused");
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL || fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0) {
-		if (f)
-			fclose(f);
-		return NULL;
-	}
-	rewind(f);
-	buf = xmalloc((size_t)n + 1);
-	*len = fread(buf, 1, (size_t)n, f);
-	buf[*len] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /* corpus_one: render FILE with and without the footer; 1 if rendered, 0 if
  * refused, -1 if a copy is malformed. */
 static int corpus_one(const char *file, const char *name)
@@ -714,7 +695,7 @@ static int corpus_one(const char *file, const char *name)
 	struct render_in in = base;
 	struct cfg_list l = list;
 	size_t len, n, n2;
-	char *raw = slurp(file, &len), *out, *bare;
+	char *raw = tap_slurp(file, &len), *out, *bare;
 	int r = 0;
 
 	if (raw == NULL)
