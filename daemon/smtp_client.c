@@ -41,6 +41,7 @@
 
 #include <libetpan/libetpan.h>
 
+#include "address.h"
 #include "tls_verify.h"
 #include "xalloc.h"
 
@@ -130,18 +131,6 @@ static void heard(struct smtp_client *c, struct smtp_reply *r, const char *what)
 	clean_into(r->text, sizeof(r->text), c->s->response ? c->s->response : "");
 	while (r->text[0] != '\0' && r->text[strlen(r->text) - 1] == ' ')
 		r->text[strlen(r->text) - 1] = '\0';
-}
-
-static int is_loopback(const char *host)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (strcasecmp(host, "localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
 int smtp_client_address_ok(const char *addr)
@@ -384,7 +373,7 @@ static int auth(struct smtp_client *c, struct smtp_reply *r)
 	const char *mech = mechanism(c);
 	int e;
 
-	if (!c->tls && !is_loopback(c->host)) {
+	if (!c->tls && !address_host_is_loopback(c->host)) {
 		say(r, 0, "not sending the AUTH password in clear text to %s:%d (no TLS; set "
 		    "relay.starttls to \"require\" or use a relay on loopback)", c->host, c->port);
 		return -1;

@@ -37,6 +37,10 @@ int address_parse_spec(const char *in, char out[ADDRESS_MAX + 1], char *err,
 
 void address_free(struct address *a);
 
+/* address_host_is_loopback: 1 if HOST is "localhost", an IPv4 address in
+ * 127.0.0.0/8 or ::1. */
+int address_host_is_loopback(const char *host);
+
 /* address_domain: pointer to the domain inside a normalised address. */
 const char *address_domain(const char *addr);
 

@@ -690,7 +690,7 @@ static void config_defaults(struct config *cfg)
 	d->queue_lifetime = 5 * 86400;
 	d->secret_file = xstrdup("/var/lib/parley/secret");
 	d->confirm_lifetime = 7 * 86400;
-	d->relay.tls_verify = 1;
+	d->relay.tls_verify = -1; /* unset: decided by check_daemon */
 	{
 		static const int retry[] = {60, 300, 900, 3600, 14400};
 		d->relay.retry.v = xcalloc(5, sizeof(int));
@@ -855,6 +855,9 @@ static void check_daemon(struct loader *ld, const config_t *c, struct config *cf
 		err_at(ld, lookup(c, "daemon.relay"),
 		       "daemon.relay: set both auth_user and auth_password_file, or neither");
 	check_readable(ld, c, "daemon.relay.auth_password_file", d->relay.auth_password_file);
+	if (d->relay.tls_verify < 0)
+		d->relay.tls_verify =
+			d->relay.ca_file != NULL || !address_host_is_loopback(d->relay.host);
 }
 
 static void check_imaps(struct loader *ld, const config_t *c, struct config *cfg)

@@ -65,7 +65,7 @@ struct cfg_relay {
 	char *host;
 	int port;
 	enum relay_tls starttls;
-	int tls_verify;			/* verify the relay's certificate (default true) */
+	int tls_verify;			/* verify the relay's certificate (default: unless on loopback) */
 	char *ca_file;			/* NULL: the system's CA store */
 	char *auth_user;		/* NULL: no AUTH */
 	char *auth_password_file;

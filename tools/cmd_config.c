@@ -53,8 +53,10 @@ static void text_out(const struct config *cfg)
 	print_strv("lmtp", &d->lmtp_listen);
 	print_strv("smtp", &d->smtp_listen);
 	printf("  tls        %s\n", d->tls_cert ? d->tls_cert : "(no certificate: no STARTTLS)");
-	printf("  relay      %s:%d starttls=%s%s%s\n", d->relay.host, d->relay.port,
-	       config_relay_tls_name(d->relay.starttls), d->relay.auth_user ? " auth=" : "",
+	printf("  relay      %s:%d starttls=%s%s%s%s\n", d->relay.host, d->relay.port,
+	       config_relay_tls_name(d->relay.starttls),
+	       d->relay.starttls != RELAY_TLS_NO && !d->relay.tls_verify ? " (unverified)" : "",
+	       d->relay.auth_user ? " auth=" : "",
 	       d->relay.auth_user ? d->relay.auth_user : "");
 	printf("  workers    %d\n", d->workers);
 	printf("  max size   %lld bytes\n", d->limits.message_size);
@@ -95,6 +97,7 @@ static void json_out(const struct config *cfg)
 	json_array_close(&j);
 	json_str(&j, "relay", d->relay.host);
 	json_int(&j, "relay_port", d->relay.port);
+	json_bool(&j, "relay_tls_verify", d->relay.tls_verify);
 	json_int(&j, "message_size", d->limits.message_size);
 	json_object_close(&j);
 	json_array_open(&j, "lists");

@@ -439,8 +439,20 @@ def starttls(d, top):
     relay = Relay(tls=(cert, key), auth=("parley", "s3cret pass"))
     plain = Relay()
     try:
-        configure(d, smtp_relay(relay.port))
-        t.ok(reload(d), "reloaded with a STARTTLS relay, self-signed, tls_verify on, no ca_file")
+        configure(d, smtp_relay(relay.port, '    auth_user = "parley";\n'
+                                '    auth_password_file = "%s";' % pwfile))
+        t.ok(reload(d), "reloaded with a STARTTLS relay on loopback, self-signed, tls_verify unset")
+        aid, _, _ = queue(d, ["hal@example.net"], "tls on loopback")
+        t.ok(wait_for(lambda: states(d, aid)["hal@example.net"][0] == "sent", 10),
+             "loopback relay: its certificate is not checked by default, the copy is sent",
+             states(d, aid))
+        m = relay.msgs[0] if relay.msgs else {}
+        t.ok(m.get("tls") is True and m.get("user") == "parley", "and it went over TLS, after AUTH",
+             m and {k: m.get(k) for k in ("tls", "user")})
+        relay.msgs.clear()
+
+        configure(d, smtp_relay(relay.port, '    tls_verify = true;'))
+        t.ok(reload(d), "reloaded with tls_verify = true, no ca_file")
         aid, _, _ = queue(d, ["ivy@example.net"], "tls refused")
         t.ok(wait_for(lambda: "not trusted" in (states(d, aid)["ivy@example.net"][2] or ""), 10),
              "the certificate is refused: deferred", states(d, aid))

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "tap.h"
@@ -196,11 +197,52 @@ static void check_unreadable(void)
 	config_errors_free(&errs);
 }
 
+/* relay_verify: relay.tls_verify after loading a config with RELAY in
+ * daemon.relay; -1 if it does not load. */
+static int relay_verify(const char *relay)
+{
+	char path[] = "/tmp/parley-test-config-XXXXXX";
+	struct config_errors errs = {NULL, 0};
+	struct config *cfg;
+	int fd = mkstemp(path), v = -1;
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	if (f == NULL)
+		return -1;
+	fprintf(f, "daemon = { relay = { %s }; };\n"
+		   "lists = ( { name = \"dev\"; address = \"dev@lists.example.org\"; } );\n",
+		relay);
+	fclose(f);
+	if ((cfg = config_load(path, 0, &errs)) != NULL)
+		v = cfg->daemon.relay.tls_verify;
+	config_free(cfg);
+	config_errors_free(&errs);
+	unlink(path);
+	return v;
+}
+
+static void check_relay_verify_default(void)
+{
+	is_int(relay_verify(""), 0, "tls_verify: off by default for the default relay 127.0.0.1");
+	is_int(relay_verify("host = \"localhost\";"), 0, "off by default for localhost");
+	is_int(relay_verify("host = \"::1\";"), 0, "off by default for ::1");
+	is_int(relay_verify("host = \"127.0.0.53\";"), 0, "off by default for 127.0.0.53");
+	is_int(relay_verify("host = \"smtp.example.net\";"), 1, "on by default for a remote relay");
+	is_int(relay_verify("host = \"128.0.0.1\";"), 1, "on by default for 128.0.0.1");
+	is_int(relay_verify("host = \"::2\";"), 1, "on by default for ::2");
+	is_int(relay_verify("tls_verify = true;"), 1, "true on loopback when set");
+	is_int(relay_verify("ca_file = \"/etc/ssl/certs/ca-certificates.crt\";"), 1,
+	       "on by default for loopback with a ca_file");
+	is_int(relay_verify("host = \"smtp.example.net\"; tls_verify = false;"), 0,
+	       "false on a remote relay when set");
+}
+
 int main(void)
 {
 	check_fixtures();
 	check_sample();
 	check_defaults_and_include();
 	check_unreadable();
+	check_relay_verify_default();
 	return tap_done();
 }
