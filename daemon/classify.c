@@ -9,19 +9,26 @@
 #include "classify.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
 #include "log.h"
+#include "mailfmt.h"
+#include "notice.h"
 #include "recipient.h"
 #include "store_archive.h"
-#include "store_inbound.h"
+#include "store_held.h"
+#include "token.h"
 #include "xalloc.h"
+
+#define OWNER_NOTES_PER_HOUR 10 /* notes about held messages, per list */
+#define CONFIRM_PENDING_MAX  5	/* unconfirmed posts per author and list */
+#define EXCERPT_LINES	     15 /* lines of a held message quoted to the owners */
+#define EXCERPT_LINE_MAX     200
 
 /* aligned: the domains D and FROM_DOMAIN are the same or one is a parent of
  * the other (DMARC's relaxed alignment, without a public-suffix list). */
@@ -154,25 +161,113 @@ static const char *not_for_lists(const struct config *cfg, const struct envelope
 	return NULL;
 }
 
-static void new_msgid(const struct config *cfg, long long now, char *out, size_t len)
+/* addf: append printf-style text to B (each piece bounded). */
+static void addf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void addf(struct mbuf *b, const char *fmt, ...)
 {
-	unsigned char r[9];
-	char host[256] = "localhost";
-	size_t i;
-	char hex[19];
+	char tmp[2048];
+	va_list ap;
+	int n;
 
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		memset(r, 0, sizeof(r));
-	for (i = 0; i < sizeof(r); i++)
-		snprintf(hex + 2 * i, 3, "%02x", r[i]);
-	if (cfg->daemon.hostname == NULL)
-		gethostname(host, sizeof(host) - 1);
-	snprintf(out, len, "<parley.%llx.%s@%s>", (unsigned long long)now, hex,
-		 cfg->daemon.hostname ? cfg->daemon.hostname : host);
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		mbuf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-static int publish_post(struct store *st, const struct classify_in *in, const struct cfg_list *l,
-			const char *author_addr, const char *author_name)
+/* sub_addr: LOCAL+WHAT@DOMAIN (WHAT may carry "-TOKEN") of list L. */
+static void sub_addr(const struct config *cfg, const struct cfg_list *l, const char *what,
+		     char *out, size_t len)
+{
+	const char *at = strrchr(l->address, '@');
+
+	snprintf(out, len, "%.*s%c%s%s", (int)(at - l->address), l->address,
+		 cfg->daemon.delimiter ? cfg->daemon.delimiter : '+', what, at);
+}
+
+/* long_date: T for people, in UTC. */
+static void long_date(long long t, char *out, size_t len)
+{
+	mailfmt_date(t, out, len);
+}
+
+/* The message a notice is about, as shown in its text. */
+static void about_lines(struct mbuf *b, const struct classify_in *in)
+{
+	const struct message *m = in->msg;
+	char *subject = mailfmt_clean(m->subject ? m->subject : "(no subject)", 200);
+	char *name = m->from_name ? mailfmt_clean(m->from_name, 100) : NULL;
+	char date[64];
+
+	long_date(m->date ? m->date : in->now, date, sizeof(date));
+	addf(b, "  From:       %s%s<%.254s>\n", name ? name : "", name ? " " : "",
+	     m->from_addr ? m->from_addr : "?");
+	addf(b, "  Subject:    %s\n", subject);
+	addf(b, "  Date:       %s\n", date);
+	addf(b, "  Message-ID: %.300s\n", m->message_id ? m->message_id : "(none)");
+	free(subject);
+	free(name);
+}
+
+struct notice_spec {
+	const struct cfg_list *list;
+	const char *kind;
+	long long held_id;
+	const struct strv *to;
+	const char *from_name;
+	const char *from_addr;
+	const char *reply_to;
+	const char *subject;
+	const char *auto_submitted;
+	const char *body;
+};
+
+/* notice_queue: compose a notice about IN's message and queue its copies,
+ * with the null envelope sender. 0 or -1. */
+static int notice_queue(struct store *st, const struct classify_in *in, long long list_id,
+			const struct notice_spec *ns)
+{
+	struct notice_msg nm;
+	struct notice_new nn;
+	char msgid[300];
+	size_t len;
+	char *raw;
+	long long id;
+
+	notice_msgid(in->cfg, in->now, msgid, sizeof(msgid));
+	memset(&nm, 0, sizeof(nm));
+	nm.list = ns->list;
+	nm.from_name = ns->from_name;
+	nm.from_addr = ns->from_addr;
+	nm.to = ns->to;
+	nm.reply_to = ns->reply_to;
+	nm.subject = ns->subject;
+	nm.msgid = msgid;
+	nm.in_reply_to = in->msg->message_id;
+	nm.auto_submitted = ns->auto_submitted;
+	nm.date = in->now;
+	nm.body = ns->body;
+	raw = notice_compose(&nm, &len);
+	memset(&nn, 0, sizeof(nn));
+	nn.list_id = list_id;
+	nn.kind = ns->kind;
+	nn.held_id = ns->held_id;
+	nn.sender = "";
+	nn.raw = raw;
+	nn.len = len;
+	nn.rcpts = ns->to;
+	nn.now = in->now;
+	id = store_notice_add(st, &nn);
+	free(raw);
+	return id < 0 ? -1 : 0;
+}
+
+/* publish_post: archive IN's message as a new post of L and queue its
+ * copies; the archive id or -1. */
+static long long publish_post(struct store *st, const struct classify_in *in,
+			      const struct cfg_list *l, const char *author_addr,
+			      const char *author_name)
 {
 	const struct message *m = in->msg;
 	struct archive_new a;
@@ -181,7 +276,7 @@ static int publish_post(struct store *st, const struct classify_in *in, const st
 
 	if ((list_id = store_list_id(st, l->name)) < 0)
 		return -1;
-	new_msgid(in->cfg, in->now, msgid, sizeof(msgid));
+	notice_msgid(in->cfg, in->now, msgid, sizeof(msgid));
 	memset(&a, 0, sizeof(a));
 	a.list_id = list_id;
 	a.inbound_id = in->inbound_id;
@@ -200,19 +295,198 @@ static int publish_post(struct store *st, const struct classify_in *in, const st
 		return -1;
 	log_info("%s: post to %s by <%s> archived as %s, %lld copies queued", in->env->queue_id,
 		 l->name, author_addr, msgid, n);
-	return 0;
+	return id;
 }
 
-static int hold(struct store *st, const struct classify_in *in, const struct cfg_list *l,
-		const char *reason)
+/* excerpt: the first lines of TEXT, quoted, bounded. */
+static void excerpt(struct mbuf *b, const char *text)
 {
-	long long list_id = l ? store_list_id(st, l->name) : 0;
+	const char *p = text;
+	int lines = 0;
 
-	if (list_id < 0 || store_held_add(st, in->inbound_id, list_id, reason, in->now) < 0)
+	while (p != NULL && *p != '\0' && lines < EXCERPT_LINES) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = xstrndup(p, n < EXCERPT_LINE_MAX ? n : EXCERPT_LINE_MAX);
+		char *clean = mailfmt_clean(line, EXCERPT_LINE_MAX);
+		addf(b, "> %s\n", clean);
+		free(clean);
+		free(line);
+		lines++;
+		p = nl ? nl + 1 : NULL;
+	}
+	if (p != NULL && *p != '\0')
+		addf(b, "> [...]\n");
+}
+
+/* owner_note: tell L's owners that IN's message is held (HELD_ID, REASON);
+ * at most OWNER_NOTES_PER_HOUR per list. 0 or -1. */
+static int owner_note(struct store *st, const struct classify_in *in, const struct cfg_list *l,
+		      long long list_id, long long held_id, const char *reason)
+{
+	struct notice_spec ns;
+	struct mbuf b = {0};
+	char from[ADDRESS_MAX + 16], post[ADDRESS_MAX + 16], name[CONFIG_LIST_NAME_MAX + 32];
+	char subject[300], *s;
+	long long recent;
+	int rc;
+
+	if (l->owners.n == 0) {
+		log_info("%s: list %s has no owners to tell", in->env->queue_id, l->name);
+		return 0;
+	}
+	if ((recent = store_notices_since(st, list_id, "held", in->now - 3600)) < 0)
 		return -1;
-	log_info("%s: held for the owner of %s: %s", in->env->queue_id, l ? l->name : "(none)",
+	if (recent >= OWNER_NOTES_PER_HOUR) {
+		log_info("%s: %lld notes about held messages sent to the owners of %s in the last "
+			 "hour: no note for this one", in->env->queue_id, recent, l->name);
+		return 0;
+	}
+	sub_addr(in->cfg, l, "owner", from, sizeof(from));
+	sub_addr(in->cfg, l, "post", post, sizeof(post));
+	snprintf(name, sizeof(name), "%s list", l->name);
+	s = mailfmt_clean(in->msg->subject ? in->msg->subject : "(no subject)", 200);
+	snprintf(subject, sizeof(subject), "Held for %s: %s", l->name, s);
+	free(s);
+	addf(&b, "A message to the list %s <%s> was held: it was not sent to the list,\n",
+	     l->name, l->address);
+	addf(&b, "and nothing was sent back to its sender.\n\n");
+	addf(&b, "  Why:        %.600s\n", reason);
+	about_lines(&b, in);
+	addf(&b, "  Sender:     <%.254s>\n", in->env->sender ? in->env->sender : "");
+	addf(&b, "  Held as:    %lld (inbound message %lld)\n\n", held_id, in->inbound_id);
+	addf(&b, "Authors post through their secret post address, or from a domain whose\n"
+		 "DKIM or SPF pass a trusted server reports (daemon.authserv_ids); a\n"
+		 "configured author without either is asked to confirm by email.\n");
+	if (recent + 1 >= OWNER_NOTES_PER_HOUR)
+		addf(&b, "\nThis is note %d of this hour for %s; further held messages are not\n"
+			 "announced until the hour has passed.\n", OWNER_NOTES_PER_HOUR, l->name);
+	addf(&b, "\nIts first lines:\n\n");
+	excerpt(&b, in->msg->text);
+	memset(&ns, 0, sizeof(ns));
+	ns.list = l;
+	ns.kind = "held";
+	ns.held_id = held_id;
+	ns.to = &l->owners;
+	ns.from_name = name;
+	ns.from_addr = from;
+	ns.subject = subject;
+	ns.auto_submitted = "auto-generated";
+	ns.body = b.p;
+	rc = notice_queue(st, in, list_id, &ns);
+	mbuf_free(&b);
+	if (rc == 0)
+		log_info("%s: note queued for the owners of %s", in->env->queue_id, l->name);
+	return rc;
+}
+
+/* hold: keep IN's message from L (or from no list) with REASON; tell the
+ * owners if TELL. 0 or -1. */
+static int hold(struct store *st, const struct classify_in *in, const struct cfg_list *l,
+		const char *reason, int tell)
+{
+	struct held_new h;
+	long long list_id = l ? store_list_id(st, l->name) : 0, id;
+
+	if (list_id < 0)
+		return -1;
+	memset(&h, 0, sizeof(h));
+	h.inbound_id = in->inbound_id;
+	h.list_id = list_id;
+	h.reason = reason;
+	h.state = "held";
+	h.now = in->now;
+	if ((id = store_held_add(st, &h)) < 0)
+		return -1;
+	log_info("%s: held for the owners of %s: %s", in->env->queue_id, l ? l->name : "(none)",
 		 reason);
-	return 0;
+	return id > 0 && tell && l != NULL ? owner_note(st, in, l, list_id, id, reason) : 0;
+}
+
+/* confirm_body: the request to AU to confirm IN's message. */
+static void confirm_body(struct mbuf *b, const struct classify_in *in, const struct cfg_list *l,
+			 const char *confirm, long long expires)
+{
+	char date[64];
+
+	long_date(expires, date, sizeof(date));
+	addf(b, "Hello,\n\n");
+	addf(b, "The list %s <%s> received a post from your address, but it came\n", l->name,
+	     l->address);
+	addf(b, "without a proof that you sent it (your secret post address, or a DKIM\n"
+		"or SPF pass reported by a trusted server). It is not published yet.\n\n");
+	about_lines(b, in);
+	addf(b, "\nTo publish it, reply to this message: what you write does not matter.\n"
+		"Or click this link, which opens the reply for you to send:\n\n");
+	addf(b, "  mailto:%s?subject=confirm\n\n", confirm);
+	addf(b, "This request expires on %s.\n", date);
+	addf(b, "If you did not send this post, ignore this message: nothing is\n"
+		"published without your confirmation.\n");
+}
+
+/* confirm_request: hold IN's message for L and ask author AU to confirm
+ * it. 0 or -1. */
+static int confirm_request(struct store *st, const struct classify_in *in,
+			   const struct cfg_list *l, const struct cfg_author *au)
+{
+	struct held_new h;
+	struct notice_spec ns;
+	struct token tok;
+	struct strv to = {NULL, 0};
+	struct mbuf b = {0};
+	char tokstr[TOKEN_LEN + 1], what[TOKEN_LEN + 16], confirm[ADDRESS_MAX + 64];
+	char subject[300], name[CONFIG_LIST_NAME_MAX + 32], *s;
+	long long list_id = store_list_id(st, l->name), id, waiting;
+	int rc;
+
+	if (list_id < 0 || (waiting = store_held_awaiting(st, list_id, au->address, in->now)) < 0)
+		return -1;
+	if (waiting >= CONFIRM_PENDING_MAX)
+		return hold(st, in, l,
+			    "post from an author's address without proof, while earlier posts "
+			    "from that address already wait for confirmation: no new request sent",
+			    1);
+	memset(&h, 0, sizeof(h));
+	h.inbound_id = in->inbound_id;
+	h.list_id = list_id;
+	h.reason = "waiting for the author to confirm by email";
+	h.state = "confirm";
+	h.author_addr = au->address;
+	h.expires_at = in->now + in->cfg->daemon.confirm_lifetime;
+	h.now = in->now;
+	if ((id = store_held_add(st, &h)) <= 0)
+		return id < 0 ? -1 : 0;
+	tok.kind = 'p';
+	tok.a = (unsigned long long)id;
+	tok.b = (unsigned long)list_id;
+	tok.expires = h.expires_at;
+	token_make(in->key, &tok, tokstr);
+	snprintf(what, sizeof(what), "confirm-%s", tokstr);
+	sub_addr(in->cfg, l, what, confirm, sizeof(confirm));
+	strv_push(&to, au->address);
+	snprintf(name, sizeof(name), "%s list", l->name);
+	s = mailfmt_clean(in->msg->subject ? in->msg->subject : "(no subject)", 200);
+	snprintf(subject, sizeof(subject), "Confirm your post to %s: %s", l->name, s);
+	free(s);
+	confirm_body(&b, in, l, confirm, h.expires_at);
+	memset(&ns, 0, sizeof(ns));
+	ns.list = l;
+	ns.kind = "confirm";
+	ns.held_id = id;
+	ns.to = &to;
+	ns.from_name = name;
+	ns.from_addr = confirm;
+	ns.reply_to = confirm;
+	ns.subject = subject;
+	ns.auto_submitted = "auto-replied";
+	ns.body = b.p;
+	rc = notice_queue(st, in, list_id, &ns);
+	mbuf_free(&b);
+	strv_free(&to);
+	if (rc == 0)
+		log_info("%s: post to %s from <%s> without proof: held (%lld), confirmation "
+			 "requested from the author", in->env->queue_id, l->name, au->address, id);
+	return rc;
 }
 
 static int classify_post(struct store *st, const struct classify_in *in,
@@ -224,19 +498,146 @@ static int classify_post(struct store *st, const struct classify_in *in,
 	char reason[400];
 
 	if (why != NULL)
-		return hold(st, in, t->list, why);
+		return hold(st, in, t->list, why, strstr(why, "loop") == NULL);
 	if (t->author != NULL)
 		return publish_post(st, in, t->list, t->author->address,
-				    t->author->name ? t->author->name : m->from_name);
+				    t->author->name ? t->author->name : m->from_name) < 0 ? -1 : 0;
 	au = author_of(t->list, m->from_addr);
 	if (au != NULL && classify_auth_proves(&m->auth_results, &in->cfg->daemon.authserv_ids,
 					       m->from_addr))
-		return publish_post(st, in, t->list, au->address, au->name ? au->name : m->from_name);
+		return publish_post(st, in, t->list, au->address,
+				    au->name ? au->name : m->from_name) < 0 ? -1 : 0;
+	if (au != NULL && in->key != NULL)
+		return confirm_request(st, in, t->list, au);
 	snprintf(reason, sizeof(reason),
 		 "post from <%s> without proof of authorship (secret post address, or DKIM/SPF "
-		 "from a trusted authserv-id)",
-		 m->from_addr ? m->from_addr : "?");
-	return hold(st, in, t->list, reason);
+		 "from a trusted authserv-id)%s",
+		 m->from_addr ? m->from_addr : "?",
+		 au != NULL ? ", and no token key to ask the author" : ", not an author");
+	return hold(st, in, t->list, reason, 1);
+}
+
+/* expired_note: tell the author of held post H that a confirmation came
+ * too late. 0 or -1. */
+static int expired_note(struct store *st, const struct classify_in *in, const struct cfg_list *l,
+			const struct held *h, const struct message *hm)
+{
+	struct classify_in about = *in;
+	struct notice_spec ns;
+	struct strv to = {NULL, 0};
+	struct mbuf b = {0};
+	char from[ADDRESS_MAX + 16], name[CONFIG_LIST_NAME_MAX + 32], subject[300], *s;
+	int rc;
+
+	about.msg = hm;
+	sub_addr(in->cfg, l, "owner", from, sizeof(from));
+	snprintf(name, sizeof(name), "%s list", l->name);
+	s = mailfmt_clean(hm->subject ? hm->subject : "(no subject)", 200);
+	snprintf(subject, sizeof(subject), "Not published in %s (confirmation expired): %s",
+		 l->name, s);
+	free(s);
+	addf(&b, "Hello,\n\nYour confirmation came after the request had expired, so this post\n"
+		 "to %s <%s> was not published:\n\n", l->name, l->address);
+	about_lines(&b, &about);
+	addf(&b, "\nTo publish it, send it again.\n");
+	strv_push(&to, h->author_addr);
+	memset(&ns, 0, sizeof(ns));
+	ns.list = l;
+	ns.kind = "expired";
+	ns.held_id = h->id;
+	ns.to = &to;
+	ns.from_name = name;
+	ns.from_addr = from;
+	ns.subject = subject;
+	ns.auto_submitted = "auto-replied";
+	ns.body = b.p;
+	rc = notice_queue(st, &about, h->list_id, &ns);
+	mbuf_free(&b);
+	strv_free(&to);
+	return rc;
+}
+
+/* confirm_held: act on a valid confirmation of held post H (TOKEN_RC from
+ * token_check). 0 or -1. */
+static int confirm_held(struct store *st, const struct classify_in *in, const struct cfg_list *l,
+			const struct held *h, int token_rc)
+{
+	const char *q = in->env->queue_id;
+	const struct cfg_author *au = author_of(l, h->author_addr);
+	struct classify_in hin = *in;
+	struct message hm;
+	char err[256];
+	long long aid;
+	int rc = 0;
+
+	if (message_parse(h->raw, h->len, in->cfg->daemon.limits.header_count + 1, &hm, err,
+			  sizeof(err)) < 0) {
+		log_warn("%s: confirmation for held post %lld: cannot parse it: %s", q, h->id, err);
+		return 0;
+	}
+	if (token_rc == -2 || h->expires_at <= in->now) {
+		if (store_held_decide(st, h->id, "confirm", "expired", 0, in->now) > 0) {
+			log_info("%s: confirmation for held post %lld came too late: expired, author "
+				 "told", q, h->id);
+			rc = expired_note(st, in, l, h, &hm);
+		}
+	} else if (au == NULL) {
+		log_warn("%s: confirmation for held post %lld: <%s> is no longer an author of %s: "
+			 "not published", q, h->id, h->author_addr ? h->author_addr : "?", l->name);
+	} else {
+		hin.inbound_id = h->inbound_id;
+		hin.msg = &hm;
+		hin.raw = h->raw;
+		hin.len = h->len;
+		if ((aid = publish_post(st, &hin, l, au->address,
+					au->name ? au->name : hm.from_name)) < 0 ||
+		    store_held_decide(st, h->id, "confirm", "published", aid, in->now) < 0)
+			rc = -1;
+		else
+			log_info("%s: held post %lld confirmed by its author by email: published", q,
+				 h->id);
+	}
+	message_free(&hm);
+	return rc;
+}
+
+/* classify_confirm: a message to L+confirm-TOKEN@. Answers nobody: a bad,
+ * forged or spent token is logged and dropped. 0 or -1. */
+static int classify_confirm(struct store *st, const struct classify_in *in,
+			    const struct rcpt_target *t)
+{
+	const char *q = in->env->queue_id;
+	const char *why = not_for_lists(in->cfg, in->env, in->msg);
+	struct token tok;
+	struct held h;
+	long long list_id;
+	int trc, rc;
+
+	if (why != NULL) {
+		log_info("%s: to a confirmation address, ignored: %s", q, why);
+		return 0;
+	}
+	if (in->key == NULL) {
+		log_warn("%s: confirmation ignored: no token key", q);
+		return 0;
+	}
+	trc = token_check(in->key, t->token, &tok, in->now);
+	if ((list_id = store_list_id(st, t->list->name)) < 0)
+		return -1;
+	if (trc == -1 || tok.kind != 'p' || tok.b != (unsigned long)list_id) {
+		log_info("%s: confirmation with a token we did not make for %s: ignored", q,
+			 t->list->name);
+		return 0;
+	}
+	if ((rc = store_held_get(st, (long long)tok.a, &h)) <= 0)
+		return rc < 0 ? -1 : 0;
+	if (strcmp(h.state, "confirm") != 0 || h.list_id != list_id)
+		log_info("%s: confirmation for held post %lld, which is %s now: nothing to do", q,
+			 h.id, h.state);
+	else
+		rc = confirm_held(st, in, t->list, &h, trc);
+	held_free(&h);
+	return rc < 0 ? -1 : 0;
 }
 
 int classify_message(struct store *st, const struct classify_in *in)
@@ -248,6 +649,8 @@ int classify_message(struct store *st, const struct classify_in *in)
 		if (recipient_resolve(in->cfg, in->env->rcpts.v[i], &t) < 0)
 			continue;
 		if (t.kind == RCPT_POST && classify_post(st, in, &t) < 0)
+			return -1;
+		if (t.kind == RCPT_CONFIRM && classify_confirm(st, in, &t) < 0)
 			return -1;
 	}
 	return 0;

@@ -1,14 +1,21 @@
 /*
  * classify.h - what an inbound message is to a list, decided inside the
- * transaction that stores it: a post by a proven author becomes the root of
- * a new archived thread with one queued copy per subscriber; a post without
- * proof, a loop or an automatic message sent to a post address is held for
- * an owner, silently (no backscatter).
+ * transaction that stores it.
  *
- * Authorship (design §5): an author's secret post address, or an
+ * Posts (design §5): an author's secret post address, or an
  * Authentication-Results header from a configured trusted authserv-id with
- * dkim=pass aligned with the From domain, or spf=pass aligned with it. A From
- * header alone never publishes.
+ * dkim=pass or spf=pass aligned with the From domain, publishes at once: the
+ * root of a new archived thread with one queued copy per subscriber. A From
+ * header naming a configured author, without proof, holds the post and asks
+ * that author (at the configured address, never at the sender) to confirm
+ * by replying to L+confirm-TOKEN@ before daemon.confirm_lifetime runs out.
+ * Anything else sent to a post address is held with a note to the list's
+ * owners; a loop is held silently. The sender never gets an answer (no
+ * backscatter). A From header alone never publishes.
+ *
+ * Confirmations (L+confirm-TOKEN@): a valid token for a post still waiting
+ * publishes it; a late one tells the author it expired; a forged one, a
+ * spent one and an automatic message are logged and dropped.
  */
 #ifndef PARLEY_CLASSIFY_H
 #define PARLEY_CLASSIFY_H
@@ -26,6 +33,7 @@ struct classify_in {
 	const char *raw;
 	size_t len;
 	long long now;
+	const unsigned char *key;	/* the token key, or NULL if there is none */
 };
 
 /* classify_message: act on every recipient of IN (inside the caller's

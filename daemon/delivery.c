@@ -7,7 +7,10 @@
  * that the subscriber is still active (design §5: an unsubscribe is
  * honoured before the next delivery), make its tokens (reply 'r', bounce
  * 'b', unsubscribe 'u'), render it, send it over the worker's SMTP session
- * (or write it into the maildir sink), commit the result, log one line.
+ * (or write it into the maildir sink), commit the result, log one line. A
+ * copy of a notice (parley's own message: a confirmation request, a note to
+ * the owners) is sent as it was composed, from the null sender. A copy
+ * whose subscriber is no longer active is 'cancelled', not sent.
  * With nothing due, it waits for runtime_ring() or one second.
  *
  * Results: 2xx is sent; 4xx or any trouble reaching the relay (connection,
@@ -88,6 +91,7 @@ struct archived {
 	char *author_name;	/* or NULL */
 	char *raw;
 	size_t len;
+	long long created_at;	/* when it was archived */
 };
 
 /* What a worker keeps between copies. */
@@ -116,7 +120,7 @@ struct copy {
 
 /* The outcome of one attempt. */
 struct result {
-	const char *status;	/* "sent", "deferred" or "failed" */
+	const char *status;	/* "sent", "deferred", "failed" or "cancelled" */
 	long long next_at;
 	char text[ERR_MAX];
 };
@@ -195,7 +199,7 @@ static int archived_load(struct wstate *ws, long long id)
 	archived_clear(a);
 	s = store_prepare(ws->st, STMT_DELIVERY_COPY,
 			  "SELECT archive.list_id, lists.name, archive.list_msgid,"
-			  " archive.author_addr, archive.author_name, archive.raw FROM archive"
+			  " archive.author_addr, archive.author_name, archive.raw, archive.created_at FROM archive"
 			  " JOIN lists ON lists.id = archive.list_id WHERE archive.id = ?1");
 	if (s == NULL)
 		return -1;
@@ -217,6 +221,7 @@ static int archived_load(struct wstate *ws, long long id)
 	if (a->len > 0 && raw != NULL)
 		memcpy(a->raw, raw, a->len);
 	a->raw[a->len] = '\0';
+	a->created_at = sqlite3_column_int64(s, 6);
 	sqlite3_reset(s);
 	if (a->list_name == NULL || a->list_msgid == NULL || a->author_addr == NULL) {
 		archived_clear(a);
@@ -391,12 +396,47 @@ static int render(const struct delivery_pool *p, const struct config *cfg, struc
 	in.reply_to = reply_to;
 	in.unsubscribe_addr = unsub;
 	in.unsubscribe_token = utok;
+	in.date = ws->a.created_at;
 	if ((c->msg = render_copy(&in, &c->len, err, sizeof(err))) == NULL) {
 		char why[ERR_MAX];
 		snprintf(why, sizeof(why), "cannot render the copy: %s", err);
 		result_set(r, "failed", store_now(), why);
 		return -1;
 	}
+	return 0;
+}
+
+/* notice_prepare: copy D of a notice into C, as it was composed, with its
+ * envelope sender (the null sender for every notice so far); 0, or -1 with
+ * R set. */
+static int notice_prepare(struct wstate *ws, const struct batch *b, const struct delivery *d,
+			  struct copy *c, struct result *r)
+{
+	sqlite3_stmt *s = store_prepare(ws->st, STMT_DELIVERY_NOTICE,
+					"SELECT n.sender, n.raw FROM notices n WHERE n.id = ?1");
+	const unsigned char *sender;
+	const void *raw;
+
+	if (s == NULL) {
+		later(b->cfg, d, "cannot read the notice", r);
+		return -1;
+	}
+	sqlite3_bind_int64(s, 1, d->notice_id);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		store_error(ws->st, "read a notice");
+		sqlite3_reset(s);
+		later(b->cfg, d, "cannot read the notice", r);
+		return -1;
+	}
+	sender = sqlite3_column_text(s, 0);
+	snprintf(c->from, sizeof(c->from), "%s", sender ? (const char *)sender : "");
+	c->len = (size_t)sqlite3_column_bytes(s, 1);
+	raw = sqlite3_column_blob(s, 1);
+	c->msg = xmalloc(c->len + 1);
+	if (c->len > 0 && raw != NULL)
+		memcpy(c->msg, raw, c->len);
+	c->msg[c->len] = '\0';
+	sqlite3_reset(s);
 	return 0;
 }
 
@@ -408,6 +448,8 @@ static int prepare(struct wstate *ws, const struct batch *b, const struct delive
 	char status[32], why[ERR_MAX];
 	int active;
 
+	if (d->notice_id != 0)
+		return notice_prepare(ws, b, d, c, r);
 	if (archived_load(ws, d->archive_id) < 0) {
 		later(b->cfg, d, "cannot read the archived message", r);
 		return -1;
@@ -418,7 +460,7 @@ static int prepare(struct wstate *ws, const struct batch *b, const struct delive
 			later(b->cfg, d, "cannot read the subscriber", r);
 		} else {
 			snprintf(why, sizeof(why), "not sent: the subscriber is %s now", status);
-			result_set(r, "failed", store_now(), why);
+			result_set(r, "cancelled", store_now(), why);
 		}
 		return -1;
 	}
@@ -536,11 +578,7 @@ static void host_part(const struct config *cfg, char *out, size_t len)
 {
 	char *p;
 
-	if (cfg->daemon.hostname != NULL)
-		snprintf(out, len, "%s", cfg->daemon.hostname);
-	else if (gethostname(out, len) < 0)
-		snprintf(out, len, "localhost");
-	out[len - 1] = '\0';
+	config_hostname(cfg, out, len);
 	for (p = out; *p != '\0'; p++)
 		if (*p == '/' || *p == ':')
 			*p = '_';

@@ -911,10 +911,7 @@ static void trace_header(const struct config *cfg, const struct cfg_imap *m, uin
 	time_t now = time(NULL);
 	struct tm tm;
 
-	if (cfg->daemon.hostname != NULL)
-		snprintf(host, sizeof(host), "%s", cfg->daemon.hostname);
-	else if (gethostname(host, sizeof(host) - 1) < 0)
-		snprintf(host, sizeof(host), "localhost");
+	config_hostname(cfg, host, sizeof(host));
 	clean(from, sizeof(from), m->host);
 	clean(name, sizeof(name), m->name);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", gmtime_r(&now, &tm));

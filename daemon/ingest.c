@@ -57,7 +57,8 @@ static int ingest_attempt(struct store *st, const char *id)
 }
 
 static int ingest_commit(struct store *st, const struct envelope *env, const struct message *m,
-			 const char *raw, size_t len, const struct config *cfg)
+			 const char *raw, size_t len, const struct config *cfg,
+			 const unsigned char *key)
 {
 	struct inbound_rcpt *rcpts = xcalloc(env->rcpts.n, sizeof(*rcpts));
 	struct inbound_row row = {env, m, raw, len, rcpts, env->rcpts.n};
@@ -73,7 +74,7 @@ static int ingest_commit(struct store *st, const struct envelope *env, const str
 		}
 	}
 	if (store_begin(st) == 0) {
-		struct classify_in ci = {cfg, 0, env, m, raw, len, store_now()};
+		struct classify_in ci = {cfg, 0, env, m, raw, len, store_now(), key};
 		id = store_inbound_add(st, &row, ci.now);
 		ci.inbound_id = id;
 		if (id < 0 || classify_message(st, &ci) < 0 ||
@@ -97,7 +98,8 @@ static void ingest_done(struct store *st, const char *spool, const char *id, con
 }
 
 /* ingest_one: 1 if the spool file was dealt with, 0 if it stays for later. */
-static int ingest_one(struct store *st, const struct config *cfg, const char *id)
+static int ingest_one(struct store *st, const struct config *cfg, const unsigned char *key,
+		      const char *id)
 {
 	const char *spool = cfg->daemon.spool;
 	struct envelope env;
@@ -132,7 +134,7 @@ static int ingest_one(struct store *st, const struct config *cfg, const char *id
 		ingest_failed(st, cfg, id, attempts, err);
 		dealt = attempts >= INGEST_MAX_ATTEMPTS;
 	} else {
-		if (ingest_commit(st, &env, &m, raw, len, cfg) == 0 && spool_remove(spool, id) == 0) {
+		if (ingest_commit(st, &env, &m, raw, len, cfg, key) == 0 && spool_remove(spool, id) == 0) {
 			log_info("%s: stored: message-id=%s from=<%s> to=<%s>%s size=%zu", id,
 				 m.message_id ? m.message_id : "(none)", env.sender,
 				 env.rcpts.v[0], env.rcpts.n > 1 ? ",..." : "", len);
@@ -145,7 +147,7 @@ static int ingest_one(struct store *st, const struct config *cfg, const char *id
 	return dealt;
 }
 
-int ingest_scan(struct store *st, const struct config *cfg)
+int ingest_scan(struct store *st, const struct config *cfg, const unsigned char *key)
 {
 	struct strv ids = {NULL, 0};
 	size_t i;
@@ -154,7 +156,7 @@ int ingest_scan(struct store *st, const struct config *cfg)
 	if (spool_list(cfg->daemon.spool, &ids) < 0)
 		return -1;
 	for (i = 0; i < ids.n; i++)
-		n += ingest_one(st, cfg, ids.v[i]);
+		n += ingest_one(st, cfg, key, ids.v[i]);
 	strv_free(&ids);
 	return n;
 }

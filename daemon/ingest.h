@@ -16,9 +16,10 @@
 
 #define INGEST_MAX_ATTEMPTS 3
 
-/* ingest_scan: ingest every message waiting in CFG's spool. Returns the
- * number of spool files dealt with (stored, dropped as duplicates or
- * quarantined), or -1 if the spool cannot be read. */
-int ingest_scan(struct store *st, const struct config *cfg);
+/* ingest_scan: ingest every message waiting in CFG's spool; KEY is the
+ * token key (NULL: none, so no confirmation can be asked or checked).
+ * Returns the number of spool files dealt with (stored, dropped as
+ * duplicates or quarantined), or -1 if the spool cannot be read. */
+int ingest_scan(struct store *st, const struct config *cfg, const unsigned char *key);
 
 #endif

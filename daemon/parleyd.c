@@ -26,6 +26,7 @@
 #include "delivery.h"
 #include "imap_poller.h"
 #include "ingest.h"
+#include "token.h"
 #include "listener.h"
 #include "lockfile.h"
 #include "privilege.h"
@@ -152,8 +153,13 @@ static void *ingest_main(void *arg)
 	struct runtime *rt = arg;
 	struct cfg_gen *g = runtime_hold(rt);
 	struct store *st = store_open(g->cfg->daemon.database);
+	unsigned char key[TOKEN_KEY_LEN];
+	int have_key = token_key_load(g->cfg->daemon.secret_file, key) == 0;
 	unsigned long seen = 0;
 
+	if (!have_key)
+		log_error("ingest: no token key in %s: posts that need a confirmation are held for "
+			  "the owners, and confirmations are ignored", g->cfg->daemon.secret_file);
 	runtime_release(rt, g);
 	if (st == NULL) {
 		log_error("ingest: cannot open the store; stopping");
@@ -163,7 +169,7 @@ static void *ingest_main(void *arg)
 	}
 	while (!runtime_stopping(rt)) {
 		g = runtime_hold(rt);
-		if (ingest_scan(st, g->cfg) < 0)
+		if (ingest_scan(st, g->cfg, have_key ? key : NULL) < 0)
 			log_warn("ingest: cannot read the spool");
 		runtime_release(rt, g);
 		runtime_wait_ring(rt, &seen, 1000);

@@ -537,7 +537,8 @@ enum smtp_outcome smtp_client_send(struct smtp_client *c, const char *from, cons
 {
 	enum smtp_outcome o;
 
-	if (!smtp_client_address_ok(from) || !smtp_client_address_ok(to)) {
+	if ((from == NULL || (from[0] != '\0' && !smtp_client_address_ok(from))) ||
+	    !smtp_client_address_ok(to)) {
 		say(reply, 0, "address refused before sending: <%s> or <%s> is empty, too long or "
 		    "holds a control character or <>", from ? from : "", to ? to : "");
 		return SMTP_FAIL;

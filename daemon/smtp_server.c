@@ -629,10 +629,7 @@ void smtp_session(const struct smtp_session_args *a)
 	s.a = a;
 	s.cfg = g->cfg;
 	s.proto = a->lmtp ? "LMTP" : "SMTP";
-	if (s.cfg->daemon.hostname)
-		snprintf(s.hostname, sizeof(s.hostname), "%s", s.cfg->daemon.hostname);
-	else if (gethostname(s.hostname, sizeof(s.hostname) - 1) < 0)
-		snprintf(s.hostname, sizeof(s.hostname), "localhost");
+	config_hostname(s.cfg, s.hostname, sizeof(s.hostname));
 	conn_init(&s.c, a->fd, a->stop_fd, s.cfg->daemon.limits.command_timeout * 1000);
 	reply(&s, "220 %s %s parley", s.hostname, a->lmtp ? "LMTP" : "ESMTP");
 	while ((rc = next_command(&s, line, sizeof(line))) != 0) {

@@ -1071,6 +1071,15 @@ void config_free(struct config *cfg)
 	free(cfg);
 }
 
+void config_hostname(const struct config *cfg, char *out, size_t len)
+{
+	if (cfg != NULL && cfg->daemon.hostname != NULL)
+		snprintf(out, len, "%s", cfg->daemon.hostname);
+	else if (gethostname(out, len) < 0)
+		snprintf(out, len, "localhost");
+	out[len - 1] = '\0';
+}
+
 const struct cfg_list *config_list_find(const struct config *cfg, const char *name)
 {
 	size_t i;

@@ -143,6 +143,10 @@ struct config *config_load(const char *path, int flags, struct config_errors *er
 void config_free(struct config *cfg);
 void config_errors_free(struct config_errors *errs);
 
+/* config_hostname: daemon.hostname, or this host's name (gethostname), or
+ * "localhost", into OUT. */
+void config_hostname(const struct config *cfg, char *out, size_t len);
+
 /* config_list_find: the list named NAME, or NULL. */
 const struct cfg_list *config_list_find(const struct config *cfg, const char *name);
 

@@ -20,6 +20,7 @@
 #include "autoconf.h"
 
 #include "render.h"
+#include "mailfmt.h"
 #include "mime_decode.h"
 
 #include <stdarg.h>
@@ -43,53 +44,13 @@
 #define MAX_BOUNDARY	200  /* RFC 2046 says 70; be lenient, but bounded */
 #define MAX_NAME	200  /* bytes of a display name */
 #define MAX_SUBJECT	2000 /* bytes of a decoded subject */
-#define FOLD_AT		78
-#define LINE_MAX_OCTETS 998
-#define EW_Q_MAX	63 /* encoded text of a Q word: 75 - "=?utf-8?q?" - "?=" */
-#define EW_B_MAX	45 /* raw bytes of a B word: 60 base64 characters */
 
-/* ---- growable byte buffer ---- */
-
-struct buf {
-	char *p;
-	size_t n, cap;
-};
-
-static void buf_add(struct buf *b, const void *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-static int is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static int ends_nl(const struct buf *b)
+static int ends_nl(const struct mbuf *b)
 {
 	return b->n > 0 && b->p[b->n - 1] == '\n';
 }
+
+static const char hexdig[] = "0123456789ABCDEF";
 
 /* ---- header sections ---- */
 
@@ -123,7 +84,7 @@ static size_t field_name_len(const char *p, size_t i, size_t ce)
 	while (j < ce && p[j] > 32 && p[j] < 127 && p[j] != ':')
 		j++;
 	n = j - i;
-	while (j < ce && is_wsp(p[j]))
+	while (j < ce && mailfmt_is_wsp(p[j]))
 		j++;
 	return (n > 0 && j < ce && p[j] == ':') ? n : 0;
 }
@@ -160,7 +121,7 @@ static int hdr_split(const char *p, size_t len, int strict, struct hdr *h)
 			h->body = next;
 			return 0;
 		}
-		if (is_wsp(p[i]) && h->n > 0) {
+		if (mailfmt_is_wsp(p[i]) && h->n > 0) {
 			struct field *f = &h->f[h->n - 1];
 			f->len = next - (size_t)(f->p - p);
 		} else if ((nl = field_name_len(p, i, ce)) > 0) {
@@ -210,71 +171,19 @@ static const struct field *hdr_find(const struct hdr *h, const char *name)
 static char *field_value(const struct field *f)
 {
 	const char *c = memchr(f->p, ':', f->len), *end = f->p + f->len;
-	struct buf b = {0};
+	struct mbuf b = {0};
 	size_t s = 0;
 
-	buf_add(&b, "", 0);
+	mbuf_add(&b, "", 0);
 	for (c = c ? c + 1 : end; c < end; c++)
 		if (*c != '\r' && *c != '\n')
-			buf_add(&b, *c ? c : " ", 1);
-	while (s < b.n && is_wsp(b.p[s]))
+			mbuf_add(&b, *c ? c : " ", 1);
+	while (s < b.n && mailfmt_is_wsp(b.p[s]))
 		s++;
-	while (b.n > s && is_wsp(b.p[b.n - 1]))
+	while (b.n > s && mailfmt_is_wsp(b.p[b.n - 1]))
 		b.p[--b.n] = '\0';
 	memmove(b.p, b.p + s, b.n - s + 1);
 	return b.p;
-}
-
-/*
- * fold_out: write S[0..N), a whole unfolded field "Name: value" without line
- * ends, folded before white space so that lines stay within 78 columns where
- * possible. Unfolding gives S back exactly. -1 (nothing written) if a word
- * does not fit in 998 octets.
- */
-static int fold_out(struct buf *out, const char *s, size_t n)
-{
-	size_t i = 0, col = 0, start = out->n;
-	int tokens = 0;
-
-	while (i < n) {
-		size_t j = i, w;
-		while (j < n && is_wsp(s[j]))
-			j++;
-		while (j < n && !is_wsp(s[j]))
-			j++;
-		w = j - i;
-		if (tokens >= 2 && is_wsp(s[i]) && col + w > FOLD_AT) {
-			buf_add(out, "\r\n", 2);
-			col = 0;
-		}
-		if (col + w > LINE_MAX_OCTETS) {
-			out->n = start;
-			return -1;
-		}
-		buf_add(out, s + i, w);
-		col += w;
-		tokens++;
-		i = j;
-	}
-	buf_add(out, "\r\n", 2);
-	return 0;
-}
-
-/* field_out: a field we generate; VALUE has no line ends. */
-static int field_out(struct buf *out, const char *name, const char *value)
-{
-	struct buf f = {0};
-	int r;
-
-	buf_str(&f, name);
-	buf_add(&f, ":", 1);
-	if (value[0] != '\0') {
-		buf_add(&f, " ", 1);
-		buf_str(&f, value);
-	}
-	r = fold_out(out, f.p, f.n);
-	buf_free(&f);
-	return r;
 }
 
 static size_t longest_line(const char *p, size_t n)
@@ -295,78 +204,38 @@ static size_t longest_line(const char *p, size_t n)
  * CR and NUL become spaces); refolded if a line passes 998 octets, dropped if
  * even that cannot make it fit.
  */
-static void kept_out(struct buf *out, const struct field *f)
+static void kept_out(struct mbuf *out, const struct field *f)
 {
-	struct buf t = {0}, u = {0};
+	struct mbuf t = {0}, u = {0};
 	const char *colon = memchr(f->p, ':', f->len);
 	size_t k;
 
 	/* "Name :" (obsolete, RFC 5322 §4.5.8) becomes "Name:", which every
 	 * reader takes for a field */
-	buf_add(&t, f->p, f->namelen);
+	mbuf_add(&t, f->p, f->namelen);
 	if (colon != NULL)
-		buf_add(&t, colon, f->len - (size_t)(colon - f->p));
-	if (longest_line(t.p, t.n) <= LINE_MAX_OCTETS) {
+		mbuf_add(&t, colon, f->len - (size_t)(colon - f->p));
+	if (longest_line(t.p, t.n) <= MAILFMT_LINE_MAX) {
 		size_t i = 0;
 		while (i < t.n) {
 			size_t ce, next = line_at(t.p, t.n, i, &ce);
 			for (k = i; k < ce; k++)
-				buf_add(out, (t.p[k] == '\r' || t.p[k] == '\0') ? " " : t.p + k, 1);
-			buf_add(out, "\r\n", 2);
+				mbuf_add(out, (t.p[k] == '\r' || t.p[k] == '\0') ? " " : t.p + k, 1);
+			mbuf_add(out, "\r\n", 2);
 			i = next;
 		}
 	} else {
 		for (k = 0; k < t.n; k++)
 			if (t.p[k] != '\r' && t.p[k] != '\n')
-				buf_add(&u, t.p[k] ? t.p + k : " ", 1);
+				mbuf_add(&u, t.p[k] ? t.p + k : " ", 1);
 		if (u.n > 0)
-			(void)fold_out(out, u.p, u.n); /* -1: unrepresentable, dropped */
+			(void)mailfmt_fold(out, u.p, u.n); /* -1: unrepresentable, dropped */
 	}
-	buf_free(&u);
-	buf_free(&t);
+	mbuf_free(&u);
+	mbuf_free(&t);
 }
 
 /* ---- text cleaning and RFC 2047 encoding ---- */
-
-/* utf8_len: length of the UTF-8 character at S, 1 for an invalid byte. */
-static size_t utf8_len(const char *s, size_t left)
-{
-	unsigned char c = (unsigned char)s[0];
-	size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-
-	return (n <= left && utf8_valid(s, n)) ? n : 1;
-}
-
-/*
- * text_clean: S as one line of valid UTF-8: invalid bytes become '?',
- * controls spaces, white space runs single spaces, no space at either end;
- * cut to at most MAX bytes between characters. Caller frees.
- */
-static char *text_clean(const char *s, size_t max)
-{
-	struct buf b = {0};
-	size_t i = 0, n = strlen(s);
-
-	buf_add(&b, "", 0);
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		size_t cl = utf8_len(s + i, n - i);
-		if (c < 0x20 || c == 0x7f || c == ' ') {
-			if (b.n > 0 && b.p[b.n - 1] != ' ')
-				buf_add(&b, " ", 1);
-		} else if (c >= 0x80 && cl == 1) {
-			buf_add(&b, "?", 1);
-		} else {
-			if (b.n + cl > max)
-				break;
-			buf_add(&b, s + i, cl);
-		}
-		i += cl;
-	}
-	while (b.n > 0 && b.p[b.n - 1] == ' ')
-		b.p[--b.n] = '\0';
-	return b.p;
-}
 
 /* words_decode: an unstructured value with RFC 2047 words decoded, cleaned. */
 static char *words_decode(const char *v)
@@ -377,147 +246,10 @@ static char *words_decode(const char *v)
 	if (mailmime_encoded_phrase_parse("utf-8", v, strlen(v), &idx, "utf-8", &dec) !=
 		MAILIMF_NO_ERROR ||
 	    dec == NULL)
-		return text_clean(v, MAX_SUBJECT);
-	out = text_clean(dec, MAX_SUBJECT);
+		return mailfmt_clean(v, MAX_SUBJECT);
+	out = mailfmt_clean(dec, MAX_SUBJECT);
 	free(dec);
 	return out;
-}
-
-/* q_plain: may C stand for itself in a Q word, even in a phrase (RFC 2047 §5)? */
-static int q_plain(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '!' || c == '*' || c == '+' || c == '-' || c == '/';
-}
-
-static const char hexdig[] = "0123456789ABCDEF";
-
-static void q_word(struct buf *out, const char *s, size_t n)
-{
-	size_t i;
-
-	buf_str(out, "=?utf-8?q?");
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char e[3] = {'=', hexdig[c >> 4], hexdig[c & 15]};
-		if (q_plain(c))
-			buf_add(out, s + i, 1);
-		else if (c == ' ')
-			buf_add(out, "_", 1);
-		else
-			buf_add(out, e, 3);
-	}
-	buf_str(out, "?=");
-}
-
-static void b_word(struct buf *out, const char *s, size_t n)
-{
-	unsigned char enc[4 * ((EW_B_MAX + 2) / 3) + 1];
-	int k = EVP_EncodeBlock(enc, (const unsigned char *)s, (int)n);
-
-	buf_str(out, "=?utf-8?b?");
-	buf_add(out, enc, k > 0 ? (size_t)k : 0);
-	buf_str(out, "?=");
-}
-
-/*
- * ew_out: S[0..N) (UTF-8) as encoded words separated by spaces, each at most
- * 75 characters and split between characters; Q when mostly ASCII, else B.
- */
-static void ew_out(struct buf *out, const char *s, size_t n)
-{
-	size_t i, special = 0;
-	int b64;
-
-	for (i = 0; i < n; i++)
-		if (!q_plain((unsigned char)s[i]) && s[i] != ' ')
-			special++;
-	b64 = special * 3 > n;
-	i = 0;
-	while (i < n) {
-		size_t j = i, cost = 0;
-		while (j < n) {
-			size_t cl = utf8_len(s + j, n - j), c = 0, k;
-			for (k = 0; k < cl; k++)
-				c += (q_plain((unsigned char)s[j + k]) || s[j + k] == ' ') ? 1 : 3;
-			if (j > i && (b64 ? j - i + cl > EW_B_MAX : cost + c > EW_Q_MAX))
-				break;
-			cost += c;
-			j += cl;
-		}
-		if (i > 0)
-			buf_add(out, " ", 1);
-		if (b64)
-			b_word(out, s + i, j - i);
-		else
-			q_word(out, s + i, j - i);
-		i = j;
-	}
-}
-
-static int word_needs_ew(const char *w, size_t n)
-{
-	size_t i;
-
-	if (n > 70)
-		return 1;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)w[i] >= 0x7f || (unsigned char)w[i] < 0x20)
-			return 1;
-	return memmem(w, n, "=?", 2) != NULL;
-}
-
-/*
- * unstructured_out: cleaned text V (single spaces) as an unstructured field
- * body: plain words stay as they are, runs of words that need it become
- * encoded words, so "[dev] Café" keeps its prefix readable.
- */
-static void unstructured_out(struct buf *out, const char *v)
-{
-	size_t n = strlen(v), i = 0;
-
-	while (i < n) {
-		const char *sp = memchr(v + i, ' ', n - i);
-		size_t j = sp ? (size_t)(sp - v) : n;
-		if (word_needs_ew(v + i, j - i)) {
-			while (j < n) {
-				const char *sp2 = memchr(v + j + 1, ' ', n - j - 1);
-				size_t k = sp2 ? (size_t)(sp2 - v) : n;
-				if (!word_needs_ew(v + j + 1, k - j - 1))
-					break;
-				j = k;
-			}
-			ew_out(out, v + i, j - i);
-		} else {
-			buf_add(out, v + i, j - i);
-		}
-		i = j;
-		if (i < n) {
-			buf_add(out, " ", 1);
-			i++;
-		}
-	}
-}
-
-/* phrase_out: a display name: a quoted string if ASCII, else encoded words. */
-static void phrase_out(struct buf *out, const char *s)
-{
-	const char *c;
-
-	for (c = s; *c; c++)
-		if ((unsigned char)*c >= 0x7f)
-			break;
-	if (*c != '\0') {
-		ew_out(out, s, strlen(s));
-		return;
-	}
-	buf_add(out, "\"", 1);
-	for (c = s; *c; c++) {
-		if (*c == '"' || *c == '\\')
-			buf_add(out, "\\", 1);
-		buf_add(out, c, 1);
-	}
-	buf_add(out, "\"", 1);
 }
 
 /* ---- the footer ---- */
@@ -540,7 +272,7 @@ static void footer_load(struct ctx *c, const char *text)
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
 		char *line;
-		while (n > 0 && (p[n - 1] == '\r' || is_wsp(p[n - 1])))
+		while (n > 0 && (p[n - 1] == '\r' || mailfmt_is_wsp(p[n - 1])))
 			n--;
 		line = xstrndup(p, n);
 		if (c->footer.n > 0 || n > 0)
@@ -559,26 +291,26 @@ static void footer_load(struct ctx *c, const char *text)
 }
 
 /* footer_text: the footer lines joined by NL, without a final line end. */
-static void footer_text(const struct ctx *c, struct buf *out, const char *nl)
+static void footer_text(const struct ctx *c, struct mbuf *out, const char *nl)
 {
 	size_t i;
 
 	for (i = 0; i < c->footer.n; i++) {
 		if (i > 0)
-			buf_str(out, nl);
-		buf_str(out, c->footer.v[i]);
+			mbuf_str(out, nl);
+		mbuf_str(out, c->footer.v[i]);
 	}
 }
 
 /* html_escape: S with markup characters and all non-ASCII as references. */
-static void html_escape(struct buf *out, const char *s)
+static void html_escape(struct mbuf *out, const char *s)
 {
 	size_t n = strlen(s), i = 0;
 	char ref[16];
 
 	while (i < n) {
 		unsigned char ch = (unsigned char)s[i];
-		size_t cl = utf8_len(s + i, n - i);
+		size_t cl = mailfmt_utf8_len(s + i, n - i);
 		if (ch == '&' || ch == '<' || ch == '>' || ch == '"' || ch == '\'' || ch >= 0x80) {
 			unsigned long cp = ch;
 			if (cl > 1) {
@@ -589,27 +321,27 @@ static void html_escape(struct buf *out, const char *s)
 				cp = 0xfffd;
 			}
 			snprintf(ref, sizeof(ref), "&#%lu;", cp);
-			buf_str(out, ref);
+			mbuf_str(out, ref);
 		} else {
-			buf_add(out, s + i, 1);
+			mbuf_add(out, s + i, 1);
 		}
 		i += cl;
 	}
 }
 
-static void footer_html(const struct ctx *c, struct buf *out, const char *nl)
+static void footer_html(const struct ctx *c, struct mbuf *out, const char *nl)
 {
 	size_t i;
 
-	buf_str(out, nl);
-	buf_str(out, "<div class=\"parley-footer\">-- <br>");
+	mbuf_str(out, nl);
+	mbuf_str(out, "<div class=\"parley-footer\">-- <br>");
 	for (i = 0; i < c->footer.n; i++) {
-		buf_str(out, i > 0 ? "<br>" : "");
-		buf_str(out, nl);
+		mbuf_str(out, i > 0 ? "<br>" : "");
+		mbuf_str(out, nl);
 		html_escape(out, c->footer.v[i]);
 	}
-	buf_str(out, "</div>");
-	buf_str(out, nl);
+	mbuf_str(out, "</div>");
+	mbuf_str(out, nl);
 }
 
 /* ---- transfer encodings ---- */
@@ -665,15 +397,15 @@ static int cte_identity(int cte)
 }
 
 /* body_decode: the decoded bytes of a part body into OUT; -1 if unknown. */
-static int body_decode(const char *body, size_t len, int cte, struct buf *out)
+static int body_decode(const char *body, size_t len, int cte, struct mbuf *out)
 {
 	size_t n;
 	char *dec = mime_decode_body(body, len, cte, &n);
 
 	if (dec == NULL)
 		return -1;
-	buf_add(out, "", 0);
-	buf_add(out, dec, n);
+	mbuf_add(out, "", 0);
+	mbuf_add(out, dec, n);
 	free(dec);
 	return 0;
 }
@@ -693,7 +425,7 @@ static int lines_ok(const char *t, size_t n, int ascii_only)
 		if (ch == '\0' || (ch == '\r' && (i + 1 == n || t[i + 1] != '\n')) ||
 		    (ascii_only && ch >= 0x80))
 			return 0;
-		if (ch != '\r' && ++col > LINE_MAX_OCTETS)
+		if (ch != '\r' && ++col > MAILFMT_LINE_MAX)
 			return 0;
 	}
 	return 1;
@@ -716,61 +448,15 @@ static int cte_pick(int orig, const char *t, size_t n)
 	}
 }
 
-/* qp_encode: RFC 2045 §6.7; CR LF and bare LF are line breaks, lines of at
- * most 76 characters, white space before a line end encoded. */
-static void qp_encode(struct buf *out, const char *s, size_t n)
+static void body_encode(struct mbuf *out, int cte, const char *t, size_t n)
 {
-	size_t i = 0, col = 0;
-
-	while (i < n) {
-		unsigned char ch = (unsigned char)s[i];
-		int eol;
-		if (ch == '\n' || (ch == '\r' && i + 1 < n && s[i + 1] == '\n')) {
-			buf_add(out, "\r\n", 2);
-			col = 0;
-			i += ch == '\r' ? 2 : 1;
-			continue;
-		}
-		eol = i + 1 == n || s[i + 1] == '\n' ||
-		      (s[i + 1] == '\r' && i + 2 < n && s[i + 2] == '\n');
-		if (col + ((ch >= 33 && ch <= 126 && ch != '=') ? 1 : 3) > 75) {
-			buf_add(out, "=\r\n", 3);
-			col = 0;
-		}
-		if ((ch >= 33 && ch <= 126 && ch != '=') || ((ch == ' ' || ch == '\t') && !eol)) {
-			buf_add(out, s + i, 1);
-			col++;
-		} else {
-			char e[3] = {'=', hexdig[ch >> 4], hexdig[ch & 15]};
-			buf_add(out, e, 3);
-			col += 3;
-		}
-		i++;
-	}
-}
-
-static void b64_encode(struct buf *out, const char *s, size_t n)
-{
-	unsigned char enc[80];
-	size_t i;
-
-	for (i = 0; i < n; i += 57) {
-		size_t k = n - i < 57 ? n - i : 57;
-		int m = EVP_EncodeBlock(enc, (const unsigned char *)s + i, (int)k);
-		buf_add(out, enc, m > 0 ? (size_t)m : 0);
-		buf_add(out, "\r\n", 2);
-	}
-}
-
-static void body_encode(struct buf *out, int cte, const char *t, size_t n)
-{
-	buf_add(out, "", 0);
+	mbuf_add(out, "", 0);
 	if (cte == MAILMIME_MECHANISM_QUOTED_PRINTABLE)
-		qp_encode(out, t, n);
+		mailfmt_qp(out, t, n);
 	else if (cte == MAILMIME_MECHANISM_BASE64)
-		b64_encode(out, t, n);
+		mailfmt_b64(out, t, n);
 	else
-		buf_add(out, t, n);
+		mbuf_add(out, t, n);
 }
 
 /* ---- MIME entities ---- */
@@ -886,7 +572,7 @@ static int cs_ascii_compatible(const char *cs)
 
 /* text_charset: make the text T able to take the footer; *TO_UTF8 set when
  * its label must become utf-8. -1 if it cannot be converted. */
-static int text_charset(const struct ctx *c, const char *cs, struct buf *t, int *to_utf8)
+static int text_charset(const struct ctx *c, const char *cs, struct mbuf *t, int *to_utf8)
 {
 	char *conv = NULL;
 	size_t clen = 0;
@@ -902,7 +588,7 @@ static int text_charset(const struct ctx *c, const char *cs, struct buf *t, int 
 	    conv == NULL)
 		return -1;
 	t->n = 0;
-	buf_add(t, conv, clen);
+	mbuf_add(t, conv, clen);
 	charconv_buffer_free(conv);
 	*to_utf8 = 1;
 	return 0;
@@ -912,34 +598,34 @@ static int text_charset(const struct ctx *c, const char *cs, struct buf *t, int 
 
 struct leaf_edit {
 	int drop_ct, drop_cte; /* replace the part's own fields */
-	struct buf fields;     /* the replacements */
-	struct buf body;       /* the new encoded body */
+	struct mbuf fields;     /* the replacements */
+	struct mbuf body;       /* the new encoded body */
 };
 
-static const char *text_nl(const struct buf *t)
+static const char *text_nl(const struct mbuf *t)
 {
 	return (t->n > 0 && memchr(t->p, '\n', t->n) && !memmem(t->p, t->n, "\r\n", 2)) ? "\n"
 											: "\r\n";
 }
 
 /* text_append: the text, a blank line, the signature separator, the footer. */
-static void text_append(const struct ctx *c, struct buf *t)
+static void text_append(const struct ctx *c, struct mbuf *t)
 {
 	const char *nl = text_nl(t);
 
 	if (t->n > 0) {
 		if (!ends_nl(t))
-			buf_str(t, nl);
-		buf_str(t, nl);
+			mbuf_str(t, nl);
+		mbuf_str(t, nl);
 	}
-	buf_str(t, "-- ");
-	buf_str(t, nl);
+	mbuf_str(t, "-- ");
+	mbuf_str(t, nl);
 	footer_text(c, t, nl);
-	buf_str(t, nl);
+	mbuf_str(t, nl);
 }
 
 /* rfind_ci: the last occurrence of the ASCII string S in T, or T->n. */
-static size_t rfind_ci(const struct buf *t, const char *s)
+static size_t rfind_ci(const struct mbuf *t, const char *s)
 {
 	size_t n = strlen(s), i;
 
@@ -950,17 +636,17 @@ static size_t rfind_ci(const struct buf *t, const char *s)
 }
 
 /* html_insert: the footer before </body>, else before </html>, else at the end. */
-static void html_insert(const struct ctx *c, struct buf *t)
+static void html_insert(const struct ctx *c, struct mbuf *t)
 {
-	struct buf out = {0};
+	struct mbuf out = {0};
 	size_t pos = rfind_ci(t, "</body");
 
 	if (pos == t->n)
 		pos = rfind_ci(t, "</html");
-	buf_add(&out, t->p, pos);
+	mbuf_add(&out, t->p, pos);
 	footer_html(c, &out, text_nl(t));
-	buf_add(&out, t->p + pos, t->n - pos);
-	buf_free(t);
+	mbuf_add(&out, t->p + pos, t->n - pos);
+	mbuf_free(t);
 	*t = out;
 }
 
@@ -977,49 +663,49 @@ static int param_is_token(const char *v)
 
 /* ct_text_utf8: "Content-Type: text/SUB; charset=utf-8" with the part's
  * other parameters. */
-static void ct_text_utf8(struct buf *out, const struct part *pt)
+static void ct_text_utf8(struct mbuf *out, const struct part *pt)
 {
-	struct buf v = {0};
+	struct mbuf v = {0};
 	clistiter *it;
 
-	buf_str(&v, "text/");
-	buf_str(&v, pt->ct && pt->ct->ct_subtype ? pt->ct->ct_subtype : "plain");
-	buf_str(&v, "; charset=utf-8");
+	mbuf_str(&v, "text/");
+	mbuf_str(&v, pt->ct && pt->ct->ct_subtype ? pt->ct->ct_subtype : "plain");
+	mbuf_str(&v, "; charset=utf-8");
 	for (it = pt->ct ? clist_begin(pt->ct->ct_parameters) : NULL; it; it = clist_next(it)) {
 		const struct mailmime_parameter *prm = clist_content(it);
 		if (strcasecmp(prm->pa_name, "charset") == 0)
 			continue;
-		buf_str(&v, "; ");
-		buf_str(&v, prm->pa_name);
-		buf_add(&v, "=", 1);
+		mbuf_str(&v, "; ");
+		mbuf_str(&v, prm->pa_name);
+		mbuf_add(&v, "=", 1);
 		if (param_is_token(prm->pa_value)) {
-			buf_str(&v, prm->pa_value);
+			mbuf_str(&v, prm->pa_value);
 			continue;
 		}
-		buf_add(&v, "\"", 1);
+		mbuf_add(&v, "\"", 1);
 		for (const char *q = prm->pa_value; *q; q++) {
 			if (*q == '"' || *q == '\\')
-				buf_add(&v, "\\", 1);
-			buf_add(&v, q, 1);
+				mbuf_add(&v, "\\", 1);
+			mbuf_add(&v, q, 1);
 		}
-		buf_add(&v, "\"", 1);
+		mbuf_add(&v, "\"", 1);
 	}
-	(void)field_out(out, "Content-Type", v.p);
-	buf_free(&v);
+	(void)mailfmt_field(out, "Content-Type", v.p);
+	mbuf_free(&v);
 }
 
 /* conflicts: does S contain the delimiter of an enclosing multipart? */
-static int conflicts(const struct ctx *c, const struct buf *s)
+static int conflicts(const struct ctx *c, const struct mbuf *s)
 {
 	size_t i;
 
 	for (i = 0; i < c->nbounds; i++) {
-		struct buf d = {0};
+		struct mbuf d = {0};
 		int hit;
-		buf_str(&d, "--");
-		buf_str(&d, c->bounds[i]);
+		mbuf_str(&d, "--");
+		mbuf_str(&d, c->bounds[i]);
 		hit = s->n > 0 && memmem(s->p, s->n, d.p, d.n) != NULL;
-		buf_free(&d);
+		mbuf_free(&d);
 		if (hit)
 			return 1;
 	}
@@ -1028,8 +714,8 @@ static int conflicts(const struct ctx *c, const struct buf *s)
 
 static void leaf_edit_free(struct leaf_edit *e)
 {
-	buf_free(&e->fields);
-	buf_free(&e->body);
+	mbuf_free(&e->fields);
+	mbuf_free(&e->body);
 }
 
 /*
@@ -1040,7 +726,7 @@ static void leaf_edit_free(struct leaf_edit *e)
 static int leaf_edit(const struct ctx *c, const struct part *pt, const char *body, size_t blen,
 		     struct leaf_edit *e)
 {
-	struct buf t = {0};
+	struct mbuf t = {0};
 	const char *cs = part_param(pt, "charset");
 	int to_utf8 = 0, cte;
 
@@ -1059,7 +745,7 @@ static int leaf_edit(const struct ctx *c, const struct part *pt, const char *bod
 	}
 	cte = cte_pick(pt->cte, t.p, t.n);
 	body_encode(&e->body, cte, t.p, t.n);
-	buf_add(&e->fields, "", 0);
+	mbuf_add(&e->fields, "", 0);
 	if (to_utf8) {
 		e->drop_ct = 1;
 		ct_text_utf8(&e->fields, pt);
@@ -1067,14 +753,14 @@ static int leaf_edit(const struct ctx *c, const struct part *pt, const char *bod
 	if (cte != pt->cte || hdr_find(&pt->h, "Content-Transfer-Encoding") != NULL) {
 		e->drop_cte = 1;
 		if (cte != MAILMIME_MECHANISM_7BIT || hdr_find(&pt->h, "Content-Transfer-Encoding"))
-			(void)field_out(&e->fields, "Content-Transfer-Encoding", cte_name(cte));
+			(void)mailfmt_field(&e->fields, "Content-Transfer-Encoding", cte_name(cte));
 	}
 	if (conflicts(c, &e->body) || conflicts(c, &e->fields))
 		goto no;
-	buf_free(&t);
+	mbuf_free(&t);
 	return 1;
 no:
-	buf_free(&t);
+	mbuf_free(&t);
 	leaf_edit_free(e);
 	memset(e, 0, sizeof(*e));
 	return 0;
@@ -1109,7 +795,7 @@ static int delim_at(const char *b, size_t len, size_t i, const char *bd, size_t 
 		*close = 1;
 		j += 2;
 	}
-	while (j < ce && is_wsp(b[j]))
+	while (j < ce && mailfmt_is_wsp(b[j]))
 		j++;
 	return j == ce;
 }
@@ -1166,10 +852,10 @@ static void mp_free(struct mp *mp)
 }
 
 static int mp_edit(struct ctx *c, const char *b, size_t len, const struct part *pt, int depth,
-		   struct buf *out);
+		   struct mbuf *out);
 
 /* fields_out_except: the part's fields as they are, but those E replaces. */
-static void fields_out_except(struct buf *out, const struct hdr *h, const struct leaf_edit *e)
+static void fields_out_except(struct mbuf *out, const struct hdr *h, const struct leaf_edit *e)
 {
 	size_t i;
 
@@ -1178,9 +864,9 @@ static void fields_out_except(struct buf *out, const struct hdr *h, const struct
 		if ((e->drop_ct && field_is(f, "Content-Type")) ||
 		    (e->drop_cte && field_is(f, "Content-Transfer-Encoding")))
 			continue;
-		buf_add(out, f->p, f->len);
+		mbuf_add(out, f->p, f->len);
 		if (f->p[f->len - 1] != '\n')
-			buf_add(out, "\r\n", 2);
+			mbuf_add(out, "\r\n", 2);
 	}
 }
 
@@ -1188,7 +874,7 @@ static void fields_out_except(struct buf *out, const struct hdr *h, const struct
  * it took the footer, 0 (OUT untouched) if not. Only nested alternative and
  * related parts unless LEAVES. */
 static int child_edit(struct ctx *c, const char *p, size_t n, int depth, int leaves,
-		      struct buf *out)
+		      struct mbuf *out)
 {
 	struct part pt;
 	struct leaf_edit e;
@@ -1197,18 +883,18 @@ static int child_edit(struct ctx *c, const char *p, size_t n, int depth, int lea
 	if (part_open(p, n, 0, &pt) < 0)
 		return 0;
 	if ((pt.kind == K_ALT || pt.kind == K_RELATED) && cte_identity(pt.cte)) {
-		struct buf body = {0};
+		struct mbuf body = {0};
 		if (mp_edit(c, p + pt.h.body, n - pt.h.body, &pt, depth, &body) > 0) {
-			buf_add(out, p, pt.h.body);
-			buf_add(out, body.p, body.n);
+			mbuf_add(out, p, pt.h.body);
+			mbuf_add(out, body.p, body.n);
 			r = 1;
 		}
-		buf_free(&body);
+		mbuf_free(&body);
 	} else if (leaves && leaf_edit(c, &pt, p + pt.h.body, n - pt.h.body, &e)) {
 		fields_out_except(out, &pt.h, &e);
-		buf_add(out, e.fields.p, e.fields.n);
-		buf_add(out, "\r\n", 2);
-		buf_add(out, e.body.p, e.body.n);
+		mbuf_add(out, e.fields.p, e.fields.n);
+		mbuf_add(out, "\r\n", 2);
+		mbuf_add(out, e.body.p, e.body.n);
 		leaf_edit_free(&e);
 		r = 1;
 	}
@@ -1223,7 +909,7 @@ static int child_edit(struct ctx *c, const char *p, size_t n, int depth, int lea
  * Returns how many parts took it; OUT is untouched when none did.
  */
 static int mp_edit(struct ctx *c, const char *b, size_t len, const struct part *pt, int depth,
-		   struct buf *out)
+		   struct mbuf *out)
 {
 	const char *bd = part_param(pt, "boundary");
 	size_t i, last = 0;
@@ -1236,50 +922,50 @@ static int mp_edit(struct ctx *c, const char *b, size_t len, const struct part *
 	}
 	c->bounds[c->nbounds++] = bd;
 	for (i = 0; i < mp.n; i++) {
-		struct buf child = {0};
+		struct mbuf child = {0};
 		if ((pt->kind == K_RELATED && (i > 0 || part_param(pt, "start") != NULL)) ||
 		    (pt->kind == K_MIXED && i > 0))
 			break;
 		if (child_edit(c, b + mp.v[i].start, mp.v[i].end - mp.v[i].start, depth + 1,
 			       pt->kind != K_MIXED, &child)) {
-			buf_add(out, b + last, mp.v[i].start - last);
-			buf_add(out, child.p, child.n);
+			mbuf_add(out, b + last, mp.v[i].start - last);
+			mbuf_add(out, child.p, child.n);
 			last = mp.v[i].end;
 			edited++;
 		}
-		buf_free(&child);
+		mbuf_free(&child);
 	}
 	c->nbounds--;
 	if (edited)
-		buf_add(out, b + last, len - last);
+		mbuf_add(out, b + last, len - last);
 	mp_free(&mp);
 	return edited;
 }
 
 /* footer_part: a text/plain part (fields, blank line, body) with the footer. */
-static void footer_part(const struct ctx *c, struct buf *out)
+static void footer_part(const struct ctx *c, struct mbuf *out)
 {
-	struct buf t = {0};
+	struct mbuf t = {0};
 	int cte;
 
 	footer_text(c, &t, "\r\n");
 	cte = lines_ok(t.p, t.n, 1) ? MAILMIME_MECHANISM_7BIT : MAILMIME_MECHANISM_QUOTED_PRINTABLE;
-	buf_str(out, "Content-Type: text/plain; charset=utf-8\r\n"
+	mbuf_str(out, "Content-Type: text/plain; charset=utf-8\r\n"
 		     "Content-Disposition: inline\r\n"
 		     "Content-Transfer-Encoding: ");
-	buf_str(out, cte_name(cte));
-	buf_str(out, "\r\n\r\n");
+	mbuf_str(out, cte_name(cte));
+	mbuf_str(out, "\r\n\r\n");
 	body_encode(out, cte, t.p, t.n);
-	buf_free(&t);
+	mbuf_free(&t);
 }
 
 /* mp_append: the multipart/mixed body B with a footer part at its end;
  * 1, or 0 (OUT untouched) if B has no parts. */
 static int mp_append(const struct ctx *c, const char *b, size_t len, const struct part *pt,
-		     struct buf *out)
+		     struct mbuf *out)
 {
 	const char *bd = part_param(pt, "boundary");
-	struct buf fp = {0};
+	struct mbuf fp = {0};
 	struct mp mp = {0};
 	int r = 0;
 
@@ -1287,21 +973,21 @@ static int mp_append(const struct ctx *c, const char *b, size_t len, const struc
 		footer_part(c, &fp);
 		if (memmem(fp.p, fp.n, bd, strlen(bd)) == NULL) {
 			size_t at = mp.closed ? mp.close_at : len;
-			buf_add(out, b, at);
-			buf_str(out, "\r\n--");
-			buf_str(out, bd);
-			buf_str(out, "\r\n");
-			buf_add(out, fp.p, fp.n);
+			mbuf_add(out, b, at);
+			mbuf_str(out, "\r\n--");
+			mbuf_str(out, bd);
+			mbuf_str(out, "\r\n");
+			mbuf_add(out, fp.p, fp.n);
 			if (mp.closed) {
-				buf_add(out, b + at, len - at);
+				mbuf_add(out, b + at, len - at);
 			} else {
-				buf_str(out, "\r\n--");
-				buf_str(out, bd);
-				buf_str(out, "--\r\n");
+				mbuf_str(out, "\r\n--");
+				mbuf_str(out, bd);
+				mbuf_str(out, "--\r\n");
 			}
 			r = 1;
 		}
-		buf_free(&fp);
+		mbuf_free(&fp);
 	}
 	mp_free(&mp);
 	return r;
@@ -1340,8 +1026,8 @@ enum { DROP_CT = 1, DROP_CTE = 2, DROP_CONTENT = 4 };
 
 struct plan {
 	int drop;	 /* which of the message's MIME fields go */
-	struct buf mime; /* MIME fields that replace them */
-	struct buf body; /* the new body; unused if body_raw */
+	struct mbuf mime; /* MIME fields that replace them */
+	struct mbuf body; /* the new body; unused if body_raw */
 	int body_raw;	 /* the body is the author's, byte for byte */
 };
 
@@ -1352,7 +1038,7 @@ struct plan {
 static int wrap(const struct ctx *c, const struct part *root, const char *body, size_t blen,
 		struct plan *pl)
 {
-	struct buf inner = {0}, fp = {0};
+	struct mbuf inner = {0}, fp = {0};
 	char bd[40];
 	size_t i;
 	int tries;
@@ -1363,37 +1049,37 @@ static int wrap(const struct ctx *c, const struct part *root, const char *body, 
 	footer_part(c, &fp);
 	for (tries = 0;; tries++) {
 		if (tries == 8 || new_boundary(bd) < 0) {
-			buf_free(&inner);
-			buf_free(&fp);
+			mbuf_free(&inner);
+			mbuf_free(&fp);
 			return -1;
 		}
 		if (!memmem(body, blen, bd, strlen(bd)) && !memmem(fp.p, fp.n, bd, strlen(bd)) &&
 		    (inner.n == 0 || !memmem(inner.p, inner.n, bd, strlen(bd))))
 			break;
 	}
-	buf_str(&pl->mime, "Content-Type: multipart/mixed; boundary=\"");
-	buf_str(&pl->mime, bd);
-	buf_str(&pl->mime, "\"\r\n");
+	mbuf_str(&pl->mime, "Content-Type: multipart/mixed; boundary=\"");
+	mbuf_str(&pl->mime, bd);
+	mbuf_str(&pl->mime, "\"\r\n");
 	if (root->cte == MAILMIME_MECHANISM_BINARY)
-		buf_str(&pl->mime, "Content-Transfer-Encoding: binary\r\n");
+		mbuf_str(&pl->mime, "Content-Transfer-Encoding: binary\r\n");
 	else if (has8bit(body, blen) || (inner.n > 0 && has8bit(inner.p, inner.n)))
-		buf_str(&pl->mime, "Content-Transfer-Encoding: 8bit\r\n");
+		mbuf_str(&pl->mime, "Content-Transfer-Encoding: 8bit\r\n");
 	pl->drop = DROP_CONTENT;
-	buf_str(&pl->body, "--");
-	buf_str(&pl->body, bd);
-	buf_str(&pl->body, "\r\n");
-	buf_add(&pl->body, inner.p, inner.n);
-	buf_str(&pl->body, "\r\n");
-	buf_add(&pl->body, body, blen);
-	buf_str(&pl->body, "\r\n--");
-	buf_str(&pl->body, bd);
-	buf_str(&pl->body, "\r\n");
-	buf_add(&pl->body, fp.p, fp.n);
-	buf_str(&pl->body, "\r\n--");
-	buf_str(&pl->body, bd);
-	buf_str(&pl->body, "--\r\n");
-	buf_free(&inner);
-	buf_free(&fp);
+	mbuf_str(&pl->body, "--");
+	mbuf_str(&pl->body, bd);
+	mbuf_str(&pl->body, "\r\n");
+	mbuf_add(&pl->body, inner.p, inner.n);
+	mbuf_str(&pl->body, "\r\n");
+	mbuf_add(&pl->body, body, blen);
+	mbuf_str(&pl->body, "\r\n--");
+	mbuf_str(&pl->body, bd);
+	mbuf_str(&pl->body, "\r\n");
+	mbuf_add(&pl->body, fp.p, fp.n);
+	mbuf_str(&pl->body, "\r\n--");
+	mbuf_str(&pl->body, bd);
+	mbuf_str(&pl->body, "--\r\n");
+	mbuf_free(&inner);
+	mbuf_free(&fp);
 	return 0;
 }
 
@@ -1476,7 +1162,7 @@ static char *sub_address(const struct render_in *in, const char *what)
 
 /* uri_out: S with what may not stand in a URI (RFC 3986; in a mailto
  * address, RFC 6068 §2) percent-encoded. */
-static void uri_out(struct buf *out, const char *s, int mailto)
+static void uri_out(struct mbuf *out, const char *s, int mailto)
 {
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
@@ -1485,86 +1171,86 @@ static void uri_out(struct buf *out, const char *s, int mailto)
 		if (ch != '\0' && !ok)
 			ok = strchr(mailto ? "!$'()*+,;:@" : "!$&'()*+,;=:@/?#[]%", ch) != NULL;
 		if (ok) {
-			buf_add(out, s, 1);
+			mbuf_add(out, s, 1);
 		} else {
 			char e[3] = {'%', hexdig[ch >> 4], hexdig[ch & 15]};
-			buf_add(out, e, 3);
+			mbuf_add(out, e, 3);
 		}
 	}
 }
 
-static void list_fields_out(const struct render_in *in, struct buf *out)
+static void list_fields_out(const struct render_in *in, struct mbuf *out)
 {
 	const struct cfg_list *l = in->list;
 	const char *at = strrchr(l->address, '@');
 	const char *url = l->unsubscribe_url, *token = in->unsubscribe_token;
 	size_t mailto_len;
 	char *a;
-	struct buf v = {0};
+	struct mbuf v = {0};
 
-	buf_add(&v, "", 0);
+	mbuf_add(&v, "", 0);
 	if (l->description && l->description[0]) {
-		char *d = text_clean(l->description, MAX_NAME);
-		phrase_out(&v, d);
-		buf_add(&v, " ", 1);
+		char *d = mailfmt_clean(l->description, MAX_NAME);
+		mailfmt_phrase(&v, d);
+		mbuf_add(&v, " ", 1);
 		free(d);
 	}
-	buf_str(&v, "<");
-	buf_str(&v, l->name);
-	buf_str(&v, ".");
-	buf_str(&v, at ? at + 1 : l->address);
-	buf_str(&v, ">");
-	(void)field_out(out, "List-Id", v.p);
+	mbuf_str(&v, "<");
+	mbuf_str(&v, l->name);
+	mbuf_str(&v, ".");
+	mbuf_str(&v, at ? at + 1 : l->address);
+	mbuf_str(&v, ">");
+	(void)mailfmt_field(out, "List-Id", v.p);
 	v.n = 0;
 	a = sub_address(in, "post");
-	buf_str(&v, "<mailto:");
+	mbuf_str(&v, "<mailto:");
 	uri_out(&v, a, 1);
-	buf_str(&v, ">");
+	mbuf_str(&v, ">");
 	free(a);
-	(void)field_out(out, "List-Post", v.p);
+	(void)mailfmt_field(out, "List-Post", v.p);
 	v.n = 0;
 	a = sub_address(in, "help");
-	buf_str(&v, "<mailto:");
+	mbuf_str(&v, "<mailto:");
 	uri_out(&v, a, 1);
-	buf_str(&v, ">");
+	mbuf_str(&v, ">");
 	free(a);
-	(void)field_out(out, "List-Help", v.p);
+	(void)mailfmt_field(out, "List-Help", v.p);
 	if (l->archive_url && l->archive_url[0]) {
 		v.n = 0;
-		buf_str(&v, "<");
+		mbuf_str(&v, "<");
 		uri_out(&v, l->archive_url, 0);
-		buf_str(&v, ">");
-		(void)field_out(out, "List-Archive", v.p);
+		mbuf_str(&v, ">");
+		(void)mailfmt_field(out, "List-Archive", v.p);
 	}
 	v.n = 0;
-	buf_str(&v, "<mailto:");
+	mbuf_str(&v, "<mailto:");
 	uri_out(&v, in->unsubscribe_addr, 1);
-	buf_str(&v, ">");
+	mbuf_str(&v, ">");
 	mailto_len = v.n;
 	if (url && url[0] && token && token[0]) {
-		buf_str(&v, ", <");
+		mbuf_str(&v, ", <");
 		uri_out(&v, url, 0);
-		buf_str(&v, strchr(url, '?') ? "&t=" : "?t=");
+		mbuf_str(&v, strchr(url, '?') ? "&t=" : "?t=");
 		uri_out(&v, token, 1);
-		buf_str(&v, ">");
+		mbuf_str(&v, ">");
 	}
-	if (field_out(out, "List-Unsubscribe", v.p) == 0) {
+	if (mailfmt_field(out, "List-Unsubscribe", v.p) == 0) {
 		if (v.n > mailto_len && strncasecmp(url, "https://", 8) == 0)
-			(void)field_out(out, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+			(void)mailfmt_field(out, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
 	} else {
 		/* a URL too long for one line: unsubscribing by mail always works */
 		v.p[v.n = mailto_len] = '\0';
-		(void)field_out(out, "List-Unsubscribe", v.p);
+		(void)mailfmt_field(out, "List-Unsubscribe", v.p);
 	}
-	(void)field_out(out, "Precedence", "list");
-	buf_free(&v);
+	(void)mailfmt_field(out, "Precedence", "list");
+	mbuf_free(&v);
 }
 
 /* from_out: From: "Name via list" <L@> and Author: Name <addr> (RFC 9057). */
-static void from_out(const struct render_in *in, struct buf *out)
+static void from_out(const struct render_in *in, struct mbuf *out)
 {
-	struct buf v = {0};
-	char *name = in->author_name ? text_clean(in->author_name, MAX_NAME) : NULL, *via;
+	struct mbuf v = {0};
+	char *name = in->author_name ? mailfmt_clean(in->author_name, MAX_NAME) : NULL, *via;
 	int named = name != NULL && name[0] != '\0';
 
 	if (!named) {
@@ -1572,38 +1258,38 @@ static void from_out(const struct render_in *in, struct buf *out)
 		char *local = xstrndup(in->author_addr, at ? (size_t)(at - in->author_addr)
 							   : strlen(in->author_addr));
 		free(name);
-		name = text_clean(local, MAX_NAME);
+		name = mailfmt_clean(local, MAX_NAME);
 		free(local);
 	}
 	via = xasprintf("%s via %s", name, in->list->name);
-	phrase_out(&v, via);
-	buf_str(&v, " <");
-	buf_str(&v, in->list->address);
-	buf_str(&v, ">");
-	(void)field_out(out, "From", v.p);
+	mailfmt_phrase(&v, via);
+	mbuf_str(&v, " <");
+	mbuf_str(&v, in->list->address);
+	mbuf_str(&v, ">");
+	(void)mailfmt_field(out, "From", v.p);
 	v.n = 0;
 	if (named) {
-		phrase_out(&v, name);
-		buf_str(&v, " <");
-		buf_str(&v, in->author_addr);
-		buf_str(&v, ">");
+		mailfmt_phrase(&v, name);
+		mbuf_str(&v, " <");
+		mbuf_str(&v, in->author_addr);
+		mbuf_str(&v, ">");
 	} else {
-		buf_str(&v, in->author_addr);
+		mbuf_str(&v, in->author_addr);
 	}
-	(void)field_out(out, "Author", v.p);
+	(void)mailfmt_field(out, "Author", v.p);
 	free(via);
 	free(name);
-	buf_free(&v);
+	mbuf_free(&v);
 }
 
 /* subject_out: the author's Subject, with the list's prefix if it lacks it;
  * as it was unless it changes or carries raw 8-bit text. */
-static void subject_out(const struct render_in *in, const struct hdr *h, struct buf *out)
+static void subject_out(const struct render_in *in, const struct hdr *h, struct mbuf *out)
 {
 	const struct field *f = hdr_find(h, "Subject");
 	const char *prefix = in->list->subject_prefix;
 	char *raw = f ? field_value(f) : NULL, *dec = words_decode(raw ? raw : "");
-	struct buf v = {0};
+	struct mbuf v = {0};
 	int add = prefix && prefix[0] && strcasestr(dec, prefix) == NULL;
 
 	if (!add && (f == NULL || !has8bit(f->p, f->len))) {
@@ -1612,42 +1298,47 @@ static void subject_out(const struct render_in *in, const struct hdr *h, struct 
 	} else {
 		char *nv = add ? xasprintf("%s%s%s", prefix, dec[0] ? " " : "", dec) : xstrdup(dec);
 		free(dec);
-		dec = text_clean(nv, MAX_SUBJECT + 100);
+		dec = mailfmt_clean(nv, MAX_SUBJECT + 100);
 		free(nv);
-		buf_add(&v, "", 0);
-		unstructured_out(&v, dec);
-		(void)field_out(out, "Subject", v.p);
+		mbuf_add(&v, "", 0);
+		mailfmt_unstructured(&v, dec);
+		(void)mailfmt_field(out, "Subject", v.p);
 	}
-	buf_free(&v);
+	mbuf_free(&v);
 	free(dec);
 	free(raw);
 }
 
 static void headers_out(const struct ctx *c, const struct hdr *h, const struct plan *pl,
-			struct buf *out)
+			struct mbuf *out)
 {
 	const struct render_in *in = c->in;
 	size_t i;
 
 	from_out(in, out);
-	(void)field_out(out, "To", in->list->address);
-	(void)field_out(out, "Reply-To", in->reply_to);
+	(void)mailfmt_field(out, "To", in->list->address);
+	(void)mailfmt_field(out, "Reply-To", in->reply_to);
 	subject_out(in, h, out);
-	(void)field_out(out, "Message-ID", in->list_msgid);
+	(void)mailfmt_field(out, "Message-ID", in->list_msgid);
+	if (hdr_find(h, "Date") == NULL && in->date > 0) {
+		char date[64];
+		mailfmt_date(in->date, date, sizeof(date));
+		(void)mailfmt_field(out, "Date", date);
+	}
 	if (in->in_reply_to && in->in_reply_to[0])
-		(void)field_out(out, "In-Reply-To", in->in_reply_to);
+		(void)mailfmt_field(out, "In-Reply-To", in->in_reply_to);
 	if (in->references && in->references[0]) {
-		char *r = text_clean(in->references, 64 * 1024);
-		(void)field_out(out, "References", r);
+		char *r = mailfmt_clean(in->references, 64 * 1024);
+		(void)mailfmt_field(out, "References", r);
 		free(r);
 	}
 	for (i = 0; i < h->n; i++)
 		if (kept(&h->f[i], pl->drop))
 			kept_out(out, &h->f[i]);
 	list_fields_out(in, out);
-	buf_str(out, "MIME-Version: 1.0\r\n");
+	mbuf_str(out, "MIME-Version: 1.0\r\n");
 	if (pl->mime.n > 0)
-		buf_add(out, pl->mime.p, pl->mime.n);
+		mbuf_add(out, pl->mime.p, pl->mime.n);
 }
 
 static int one_line(const char *s, int required)
@@ -1671,7 +1362,7 @@ char *render_copy(const struct render_in *in, size_t *len, char *err, size_t err
 	struct ctx c;
 	struct part root;
 	struct plan pl;
-	struct buf out = {0};
+	struct mbuf out = {0};
 	const char *body;
 	size_t blen;
 
@@ -1698,20 +1389,20 @@ char *render_copy(const struct render_in *in, size_t *len, char *err, size_t err
 	pl.body_raw = c.footer.n == 0;
 	if (!pl.body_raw && footer_plan(&c, &root, body, blen, &pl) < 0) {
 		snprintf(err, errlen, "no random bytes for a MIME boundary");
-		buf_free(&pl.mime);
-		buf_free(&pl.body);
+		mbuf_free(&pl.mime);
+		mbuf_free(&pl.body);
 		part_close(&root);
 		strv_free(&c.footer);
 		return NULL;
 	}
 	headers_out(&c, &root.h, &pl, &out);
-	buf_add(&out, "\r\n", 2);
+	mbuf_add(&out, "\r\n", 2);
 	if (pl.body_raw)
-		buf_add(&out, body, blen);
+		mbuf_add(&out, body, blen);
 	else
-		buf_add(&out, pl.body.p, pl.body.n);
-	buf_free(&pl.mime);
-	buf_free(&pl.body);
+		mbuf_add(&out, pl.body.p, pl.body.n);
+	mbuf_free(&pl.mime);
+	mbuf_free(&pl.body);
 	part_close(&root);
 	strv_free(&c.footer);
 	*len = out.n;

@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 
 /* The schema version this program writes; see migrations[] in store.c. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Identifiers of cached statements: one per SQL text in the program. */
 enum store_stmt {
@@ -47,6 +47,13 @@ enum store_stmt {
 	STMT_DELIVERY_RESULT,
 	STMT_DELIVERY_REQUEUE,
 	STMT_HELD_ADD,
+	STMT_HELD_GET,
+	STMT_HELD_DECIDE,
+	STMT_HELD_AWAITING,
+	STMT_NOTICE_ADD,
+	STMT_NOTICE_RCPT,
+	STMT_NOTICES_SINCE,
+	STMT_DELIVERY_NOTICE,
 	STMT_LIST_POSTED,
 	STMT_DELIVERY_COPY,
 	STMT_DELIVERY_SUBSCRIBER,

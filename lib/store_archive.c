@@ -120,7 +120,8 @@ int store_delivery_claim(struct store *st, long long now, struct delivery *out, 
 {
 	sqlite3_stmt *s = store_prepare(
 		st, STMT_DELIVERY_DUE,
-		"SELECT id, archive_id, subscriber_id, address, attempts, created_at FROM deliveries"
+		"SELECT id, COALESCE(archive_id, 0), COALESCE(subscriber_id, 0), address, attempts,"
+		" created_at, COALESCE(notice_id, 0) FROM deliveries"
 		" WHERE (status = 'queued' OR status = 'deferred') AND next_at <= ?1"
 		" ORDER BY next_at, id LIMIT ?2");
 	int n = 0, rc, i;
@@ -137,6 +138,7 @@ int store_delivery_claim(struct store *st, long long now, struct delivery *out, 
 		snprintf(out[n].address, sizeof(out[n].address), "%s", addr ? (const char *)addr : "");
 		out[n].attempts = sqlite3_column_int(s, 4);
 		out[n].created_at = sqlite3_column_int64(s, 5);
+		out[n].notice_id = sqlite3_column_int64(s, 6);
 		n++;
 	}
 	sqlite3_reset(s);

@@ -2,7 +2,10 @@
  * store_archive.h - the archive (posts and replies, threads) and the
  * delivery queue: one row per copy (message x recipient), whose state says
  * where that copy is: queued, sending (handed to a worker), sent, deferred
- * (retried at next_at) or failed.
+ * (retried at next_at), failed, or cancelled (its subscriber left first: a
+ * trigger cancels queued and deferred copies in the transaction that
+ * changes the subscriber). A copy is of an archived message or of a notice
+ * (store_held.h).
  *
  * Writers run inside the caller's transaction. A copy moves to 'sending' in
  * its own committed transaction before it is handed to the relay, and to
@@ -45,7 +48,8 @@ long long store_deliveries_create(struct store *st, long long archive_id, long l
 
 struct delivery {
 	long long id;
-	long long archive_id;
+	long long archive_id;		/* a copy of an archived message, or 0 */
+	long long notice_id;		/* a copy of a notice, or 0 */
 	long long subscriber_id;
 	char address[256];
 	int attempts;

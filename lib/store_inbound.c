@@ -172,20 +172,3 @@ int store_imap_set(struct store *st, const char *mailbox, long long uidvalidity,
 	sqlite3_bind_int64(s, 4, now);
 	return store_step_done(st, s);
 }
-
-int store_held_add(struct store *st, long long inbound_id, long long list_id, const char *reason,
-		   long long now)
-{
-	sqlite3_stmt *s = store_prepare(st, STMT_HELD_ADD,
-					"INSERT OR IGNORE INTO held(inbound_id, list_id, reason, created_at)"
-					" VALUES (?1, ?2, ?3, ?4)");
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, inbound_id);
-	if (list_id > 0)
-		sqlite3_bind_int64(s, 2, list_id);
-	sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, now);
-	return store_step_done(st, s);
-}

@@ -40,11 +40,6 @@ int store_inbound_source_exists(struct store *st, const char *source);
  * transaction); the new row id, or -1. */
 long long store_inbound_add(struct store *st, const struct inbound_row *row, long long now);
 
-/* store_held_add: keep inbound message INBOUND_ID (of LIST_ID, or 0) for an
- * owner, with REASON. 0 or -1. */
-int store_held_add(struct store *st, long long inbound_id, long long list_id, const char *reason,
-		   long long now);
-
 /* Ingest attempts: bump returns the new count (or -1); clear forgets. */
 int store_attempt_bump(struct store *st, const char *spool_id, long long now);
 int store_attempt_error(struct store *st, const char *spool_id, const char *error);

@@ -11,7 +11,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -27,26 +30,49 @@
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
+/* key_create: a new random key at PATH, made whole in a temporary file and
+ * linked into place, so that a reader never sees half a key. 0 created
+ * (KEY holds it), 1 someone else created it first, -1 logged. */
+static int key_create(const char *path, unsigned char key[TOKEN_KEY_LEN])
+{
+	char tmp[4096];
+	int fd, rc;
+
+	if (RAND_bytes(key, TOKEN_KEY_LEN) != 1) {
+		log_error("%s: no random bytes for a new key", path);
+		return -1;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp) ||
+	    (fd = mkstemp(tmp)) < 0) {
+		log_error("%s: cannot create the token key: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fchmod(fd, 0600) < 0 || write(fd, key, TOKEN_KEY_LEN) != TOKEN_KEY_LEN ||
+	    fsync(fd) < 0) {
+		log_error("%s: cannot write the token key: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	rc = link(tmp, path) == 0 ? 0 : errno == EEXIST ? 1 : -1;
+	if (rc < 0)
+		log_error("%s: cannot create the token key: %s", path, strerror(errno));
+	unlink(tmp);
+	if (rc == 0)
+		log_info("%s: created a new token key", path);
+	return rc;
+}
+
 int token_key_load(const char *path, unsigned char key[TOKEN_KEY_LEN])
 {
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 
 	if (fd < 0 && errno == ENOENT) {
-		if (RAND_bytes(key, TOKEN_KEY_LEN) != 1) {
-			log_error("%s: no random bytes for a new key", path);
-			return -1;
-		}
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, key, TOKEN_KEY_LEN) != TOKEN_KEY_LEN || fsync(fd) < 0) {
-			log_error("%s: cannot create the token key: %s", path, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
-		close(fd);
-		log_info("%s: created a new token key", path);
-		return 0;
+		if ((rc = key_create(path, key)) <= 0)
+			return rc;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
 	if (fd < 0) {
 		log_error("%s: %s", path, strerror(errno));

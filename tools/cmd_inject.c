@@ -101,7 +101,7 @@ static int inject(const struct config *cfg, struct envelope *env)
 	time_t now = time(NULL);
 	struct tm tm;
 
-	gethostname(host, sizeof(host) - 1);
+	config_hostname(cfg, host, sizeof(host));
 	env->proto = xstrdup("INJECT");
 	spool_new_id(env->queue_id);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", gmtime_r(&now, &tm));

@@ -1,7 +1,7 @@
 /*
  * cmd_queue.c - `parley queue ls|retry|flush`: the delivery queue, one row
- * per copy (message x recipient). ls shows the copies not yet sent (--all:
- * every copy); retry puts failed or deferred copies (all, or the given ids)
+ * per copy (message or notice x recipient). ls shows the copies not yet
+ * sent or cancelled (--all: every copy); retry puts failed or deferred copies (all, or the given ids)
  * back in the queue now; flush makes every deferred copy due now. parleyd's
  * workers pick them up within a second. Never marks a copy sent.
  */
@@ -15,9 +15,11 @@
 #include "log.h"
 
 #define QUEUE_LS_SQL                                                                          \
-	"SELECT d.id, l.name, a.list_msgid, d.address, d.status, d.attempts, d.next_at,"      \
-	" d.last_error, d.created_at FROM deliveries d JOIN archive a ON a.id = d.archive_id" \
-	" JOIN lists l ON l.id = a.list_id WHERE ?1 OR d.status <> 'sent' ORDER BY d.id"
+	"SELECT d.id, COALESCE(l.name, '-'), COALESCE(a.list_msgid, '(' || n.kind || ' notice)'), d.address," \
+	" d.status, d.attempts, d.next_at, d.last_error, d.created_at FROM deliveries d"      \
+	" LEFT JOIN archive a ON a.id = d.archive_id LEFT JOIN notices n ON n.id = d.notice_id" \
+	" LEFT JOIN lists l ON l.id = COALESCE(a.list_id, n.list_id)"                         \
+	" WHERE ?1 OR (d.status <> 'sent' AND d.status <> 'cancelled') ORDER BY d.id"
 
 static void queue_row_json(struct json *j, sqlite3_stmt *s)
 {

@@ -23,7 +23,8 @@ t = Tap()
 SRV = os.path.join(os.environ.get("TESTS_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                    "e2e", "servers.sh")
 SECRET = "k3vq9t2mxw8rz5pa"
-USERS = ["ann", "ben", "cat"]
+USERS = ["ann", "ben", "cat"]  # subscribers
+OTHERS = ["bob", "own"]  # an author without a secret, and the list's owner
 FOOTER = "You are receiving this because you subscribed to dev@lists.example.org."
 
 
@@ -108,6 +109,48 @@ def check_copy(copy, user, original, lmtp_env):
             t.eq(cparts[0].get_content(), opart.get_content(), "%s: attachment byte for byte" % who)
 
 
+def confirm_and_hold(d, imap_port):
+    """parleyd's notices through the real relay: a confirmation request to
+    an author, the author's reply through parleyd, and a note to the owner."""
+    p = EmailMessage()
+    p["From"] = "Bob <bob@example.net>"
+    p["To"] = "dev@lists.example.org"
+    p["Subject"] = "Bob confirms by email"
+    p["Message-ID"] = "<bob-confirm@example.net>"
+    p.set_content("Posted without a secret.\n")
+    s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=20)
+    s.send_message(p, from_addr="bob@example.net", to_addrs=["dev+post@lists.example.org"])
+    s.quit()
+    t.ok(wait_for(lambda: len(inbox(imap_port, "bob")) == 1, 60), "the author's request arrives through Postfix")
+    got = inbox(imap_port, "bob")
+    req = got[0] if got else EmailMessage()
+    t.eq(str(req["Return-Path"]), "<>", "sent with the null envelope sender")
+    m = re.search(r"(dev\+confirm-[a-z2-7]+@lists\.example\.org)", str(req["Reply-To"]))
+    t.ok(m is not None, "Reply-To: the confirmation address", str(req["Reply-To"]))
+    r = EmailMessage()
+    r["From"] = "Bob <bob@example.net>"
+    r["To"] = m.group(1) if m else "nobody@example.net"
+    r["Subject"] = "Re: " + str(req["Subject"])
+    r["In-Reply-To"] = str(req["Message-ID"])
+    r.set_content("Yes.\n")
+    s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=20)
+    s.send_message(r, from_addr="bob@example.net")
+    s.quit()
+    for u in USERS:
+        t.ok(wait_for(lambda: any("Bob confirms by email" in str(c["Subject"]) for c in inbox(imap_port, u)), 60),
+             "%s gets the confirmed post" % u)
+    p.replace_header("From", "Mallory <mallory@example.net>")
+    p.replace_header("Message-ID", "<mallory@example.net>")
+    p.replace_header("Subject", "Not an author")
+    s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=20)
+    s.send_message(p, from_addr="mallory@example.net", to_addrs=["dev+post@lists.example.org"])
+    s.quit()
+    t.ok(wait_for(lambda: any("Held for dev: Not an author" == str(c["Subject"]) for c in inbox(imap_port, "own")),
+                  60), "the owner gets a note about a stranger's post")
+    t.ok(all("Not an author" not in str(c["Subject"]) for u in USERS for c in inbox(imap_port, u)),
+         "which no subscriber gets")
+
+
 def main():
     d = Daemon()
     pf = os.path.join(d.dir, "pf")
@@ -116,9 +159,11 @@ def main():
     text = open(d.conf).read().replace("    port = 25;", "    port = %d;" % relay_port)
     text = text.replace('starttls = "auto";', 'starttls = "no";')
     text = text.replace("  workers = 4;", "  workers = 2;")
+    text = text.replace('      "bob@example.org"', '      "bob@example.net"')
+    text = text.replace('owners = [ "carol@example.org" ];', 'owners = [ "own@example.net" ];')
     open(d.conf, "w").write(text)
     try:
-        r = sh("dovecot_start '%s' %d %d %s" % (dv, imap_port, lmtp_port, " ".join(USERS)))
+        r = sh("dovecot_start '%s' %d %d %s" % (dv, imap_port, lmtp_port, " ".join(USERS + OTHERS)))
         t.ok(r.returncode == 0, "dovecot started", r.stdout + r.stderr)
         r = sh("postfix_start '%s' %d 'example.net=lmtp:inet:127.0.0.1:%d'" % (pf, relay_port, lmtp_port))
         t.ok(r.returncode == 0, "postfix started as the relay", r.stdout + r.stderr)
@@ -145,6 +190,7 @@ def main():
         t.ok(ids[0] == ids[1] == ids[2], "every subscriber's copy has the same list Message-ID")
         rc = subprocess.run([PARLEY, "-c", d.conf, "--json", "queue", "ls", "--all"], capture_output=True, text=True)
         t.ok('"status":"sent"' in rc.stdout and '"status":"queued"' not in rc.stdout, "every copy is sent in the queue")
+        confirm_and_hold(d, imap_port)
     finally:
         d.stop()
         sh("postfix_stop '%s'; dovecot_stop '%s'" % (pf, dv))

@@ -120,8 +120,10 @@ def inject_test():
         t.ok(wait_for(lambda: qid in os.listdir(q), 15), "after three failed attempts it is quarantined")
         reason = open(os.path.join(q, qid + ".reason")).read()
         t.ok("header fields (limit" in reason and "3 times" in reason, "with the reason beside it", reason)
-        t.ok("moved to quarantine" in d.logtext(), "and a log line")
-        t.eq(d.query("SELECT count(*) FROM spool_attempts"), [(0,)], "no attempt counters left")
+        # the file is moved first, then the log line and the counter's removal follow
+        t.ok(wait_for(lambda: "moved to quarantine" in d.logtext(), 10), "and a log line")
+        t.ok(wait_for(lambda: d.query("SELECT count(*) FROM spool_attempts") == [(0,)], 10),
+             "no attempt counters left", d.query("SELECT count(*) FROM spool_attempts"))
         # a malformed spool file (not our envelope) is quarantined too, and blocks nothing
         with open(os.path.join(d.spool, "incoming/tmp/ZZBROKEN"), "w") as f:
             f.write("garbage\n")

@@ -56,7 +56,8 @@ def cli(d):
     t.ok(rc == 1 and "not in the archive" in err, "an unknown Message-ID: exit 1")
     rc, out, _ = run(d, "--json", "queue", "ls", "--all")
     copies = json.loads(out)["copies"] if rc == 0 else []
-    t.eq(len(copies), 6, "queue ls --all shows every copy")
+    t.eq(len([c for c in copies if not c["message_id"].startswith("(")]), 6,
+         "queue ls --all shows every copy of a post")
     ids = [str(c["id"]) for c in copies]
     d.query("SELECT 1")
     import sqlite3
@@ -103,7 +104,8 @@ def main():
 
         send(d, "dev+post@lists.example.org", "spoof1@example.org")
         t.ok(wait_for(lambda: held(d, "spoof1@example.org"), 10), "From an author alone: held")
-        t.ok("without proof" in held(d, "spoof1@example.org")[0][0], "with the reason")
+        t.ok("confirm" in held(d, "spoof1@example.org")[0][0], "waiting for the author to confirm",
+             held(d, "spoof1@example.org"))
         t.eq(archived(d, "spoof1@example.org"), [], "and not archived")
 
         ar = "Authentication-Results: mx.example.org; dkim=pass header.d=example.org header.s=s1; spf=none\r\n"
@@ -129,7 +131,8 @@ def main():
         send(d, "dev+post-%s@lists.example.org" % SECRET, "null1@example.org", sender="")
         t.ok(wait_for(lambda: held(d, "null1@example.org"), 10), "an empty return path: held")
         t.eq(d.query("SELECT count(*) FROM archive"), [(3,)], "three posts archived in all")
-        t.eq(d.query("SELECT count(*) FROM deliveries"), [(6,)], "two copies each")
+        t.eq(d.query("SELECT count(*) FROM deliveries WHERE archive_id IS NOT NULL"), [(6,)],
+             "two copies each")
         cli(d)
     finally:
         if t.failed:

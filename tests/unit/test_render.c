@@ -835,6 +835,35 @@ static void cleanup(void)
 		printf("# rmdir %s: %s\n", tmpdir, strerror(errno));
 }
 
+/* A copy of a message without Date gets the time it was archived; one with
+ * a Date keeps it, and only it. */
+static void test_date(void)
+{
+	static const char nodate[] = "From: alice@example.org\r\nSubject: no date\r\n\r\nHi\r\n";
+	struct render_in in = base;
+	size_t n;
+	char *out;
+
+	in.date = 1795468857;
+	out = render_with(&in, NULL, nodate, strlen(nodate), &n);
+	if (ok(out != NULL, "a message without Date renders")) {
+		is_header(out, n, "Date", "Mon, 23 Nov 2026 21:20:57 +0000", "no Date");
+		is_int(hcount(out, n, "Date"), 1, "no Date: exactly one added");
+	}
+	free(out);
+	out = render_with(&in, NULL, plain_msg, strlen(plain_msg), &n);
+	if (ok(out != NULL, "a message with Date renders")) {
+		is_header(out, n, "Date", "Tue, 2 Jan 2024 10:00:00 +0100", "with Date");
+		is_int(hcount(out, n, "Date"), 1, "with Date: the author's, and only it");
+	}
+	free(out);
+	in.date = 0;
+	out = render_with(&in, NULL, nodate, strlen(nodate), &n);
+	if (ok(out != NULL, "date 0 renders"))
+		is_int(hcount(out, n, "Date"), 0, "date 0: none added");
+	free(out);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -853,6 +882,7 @@ int main(void)
 	test_encoded_words();
 	test_folding();
 	test_threading();
+	test_date();
 	test_variants();
 	test_long_url();
 	test_refused();

@@ -1,6 +1,6 @@
 /*
  * test_store.c - the SQLite store (lib/store.c, lib/store_sub.c): creation,
- * migrations from an empty and from a version-1 database, refusal of newer
+ * migrations from an empty, a version-1 and a version-4 database, refusal of newer
  * and foreign databases, and the subscriber life cycle with its consent
  * history.
  */
@@ -250,6 +250,67 @@ static void test_subscribers(void)
 	store_close(st);
 }
 
+/* A version-4 database with a post, its copies and a held message moves to
+ * version 5 with all of it; then an unsubscribe cancels the copies still
+ * queued or deferred for that subscriber, and only those. */
+static void test_from_v4(void)
+{
+	char path[256], buf[128];
+	struct store *st;
+	sqlite3 *db;
+
+	path_in(path, sizeof(path), "v4.db");
+	st = store_open_at(path, 4);
+	if (!ok(st != NULL && store_version(st) == 4, "a version-4 database"))
+		return;
+	db = store_db(st);
+	ok(sqlite3_exec(db,
+			"INSERT INTO lists(id, name, created_at) VALUES (1, 'dev', 100);"
+			"INSERT INTO subscribers(id, list_id, address, status, mode, created_at,"
+			" updated_at) VALUES (1, 1, 'a@example.org', 'active', 'all', 100, 100),"
+			" (2, 1, 'b@example.org', 'active', 'all', 100, 100);"
+			"INSERT INTO inbound(id, spool_id, received_at, ingested_at, sender, size, raw)"
+			" VALUES (1, 'Q1', 100, 100, 'x@example.org', 3, 'abc'),"
+			" (2, 'Q2', 100, 100, 'y@example.org', 3, 'def');"
+			"INSERT INTO threads(id, list_id, created_at, last_at) VALUES (1, 1, 100, 100);"
+			"INSERT INTO archive(id, list_id, thread_id, inbound_id, kind, list_msgid,"
+			" author_addr, raw, created_at) VALUES (1, 1, 1, 1, 'post', '<p1@x>',"
+			" 'x@example.org', 'abc', 100);"
+			"INSERT INTO deliveries(id, archive_id, subscriber_id, address, status, next_at,"
+			" created_at, updated_at) VALUES"
+			" (1, 1, 1, 'a@example.org', 'sent', 100, 100, 100),"
+			" (2, 1, 2, 'b@example.org', 'deferred', 200, 100, 100);"
+			"INSERT INTO held(inbound_id, list_id, reason, created_at) VALUES"
+			" (2, 1, 'a loop', 150);",
+			NULL, NULL, NULL) == SQLITE_OK,
+	   "version-4 rows written");
+	store_close(st);
+	if (!ok((st = store_open(path)) != NULL, "version-4 database opens"))
+		return;
+	db = store_db(st);
+	is_int(store_version(st), STORE_SCHEMA_VERSION, "migrated from version 4");
+	is_str(query_text(db, "SELECT group_concat(id || ':' || status, ' ') FROM deliveries",
+			  buf, sizeof(buf)),
+	       "1:sent 2:deferred", "copies kept with their state");
+	is_str(query_text(db, "SELECT id || ' ' || inbound_id || ' ' || state || ' ' || reason"
+			      " FROM held", buf, sizeof(buf)),
+	       "1 2 held a loop", "held message kept, with an id and state 'held'");
+	ok(sqlite3_exec(db, "INSERT INTO deliveries(address, next_at, created_at, updated_at)"
+			    " VALUES ('z@example.org', 1, 1, 1)", NULL, NULL, NULL) != SQLITE_OK,
+	   "a copy of nothing is refused");
+	is_int(store_sub_remove(st, 1, "a@example.org", "cli", "tester", 300), 1,
+	       "a@ unsubscribes");
+	is_str(query_text(db, "SELECT status FROM deliveries WHERE id = 1", buf, sizeof(buf)),
+	       "sent", "a copy already sent stays sent");
+	is_int(store_sub_remove(st, 1, "b@example.org", "cli", "tester", 300), 1,
+	       "b@ unsubscribes");
+	is_str(query_text(db, "SELECT status || ': ' || last_error FROM deliveries WHERE id = 2",
+			  buf, sizeof(buf)),
+	       "cancelled: not sent: the subscriber is unsubscribed now",
+	       "a deferred copy is cancelled in the same transaction");
+	store_close(st);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -259,6 +320,7 @@ int main(void)
 		return 99;
 	test_fresh();
 	test_from_v1();
+	test_from_v4();
 	test_refusals();
 	test_subscribers();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
