@@ -22,6 +22,7 @@
 #include "recipient.h"
 #include "store_archive.h"
 #include "store_held.h"
+#include "store_sub.h"
 #include "token.h"
 #include "xalloc.h"
 
@@ -640,6 +641,47 @@ static int classify_confirm(struct store *st, const struct classify_in *in,
 	return rc < 0 ? -1 : 0;
 }
 
+/* classify_unsubscribe: a message to L+unsubscribe-TOKEN@, the personal
+ * address of every copy's List-Unsubscribe (design §5: one email, always
+ * works, honoured before the next delivery). A valid token is honoured
+ * whatever the message looks like (Auto-Submitted included: mail providers
+ * send these for their users, and nothing is answered, so nothing can
+ * loop); a token we did not make is logged and dropped. The command
+ * address L+unsubscribe@ comes with the commands. 0 or -1. */
+static int classify_unsubscribe(struct store *st, const struct classify_in *in,
+				const struct rcpt_target *t)
+{
+	const char *q = in->env->queue_id;
+	char addr[ADDRESS_MAX + 1], actor[ADDRESS_MAX + 64];
+	struct token tok;
+	long long list_id;
+	int rc;
+
+	if (t->token[0] == '\0')
+		return 0;
+	if (in->key == NULL) {
+		log_warn("%s: to an unsubscribe address, ignored: no token key", q);
+		return 0;
+	}
+	if ((list_id = store_list_id(st, t->list->name)) < 0)
+		return -1;
+	if (token_check(in->key, t->token, &tok, in->now) != 0 || tok.kind != 'u' ||
+	    tok.b != (unsigned long)list_id) {
+		log_info("%s: unsubscribe with a token we did not make for %s: ignored", q,
+			 t->list->name);
+		return 0;
+	}
+	if ((rc = store_sub_address(st, (long long)tok.a, list_id, addr, sizeof(addr))) <= 0)
+		return rc;
+	snprintf(actor, sizeof(actor), "%s+unsubscribe from <%.254s>", t->list->name,
+		 in->env->sender);
+	if ((rc = store_sub_remove(st, list_id, addr, "email", actor, in->now)) < 0)
+		return -1;
+	log_info("%s: <%s> %s %s by email", q, addr,
+		 rc > 0 ? "unsubscribed from" : "was already off", t->list->name);
+	return 0;
+}
+
 int classify_message(struct store *st, const struct classify_in *in)
 {
 	struct rcpt_target t;
@@ -651,6 +693,8 @@ int classify_message(struct store *st, const struct classify_in *in)
 		if (t.kind == RCPT_POST && classify_post(st, in, &t) < 0)
 			return -1;
 		if (t.kind == RCPT_CONFIRM && classify_confirm(st, in, &t) < 0)
+			return -1;
+		if (t.kind == RCPT_UNSUBSCRIBE && classify_unsubscribe(st, in, &t) < 0)
 			return -1;
 	}
 	return 0;

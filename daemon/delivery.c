@@ -50,6 +50,7 @@
 #include "smtp_client.h"
 #include "store.h"
 #include "store_archive.h"
+#include "store_sub.h"
 #include "token.h"
 #include "xalloc.h"
 
@@ -121,6 +122,7 @@ struct copy {
 /* The outcome of one attempt. */
 struct result {
 	const char *status;	/* "sent", "deferred", "failed" or "cancelled" */
+	int bounce;		/* failed by the relay's 5xx: a bounce of the subscriber */
 	long long next_at;
 	char text[ERR_MAX];
 };
@@ -298,7 +300,8 @@ static void release(struct store *st, const struct delivery *d, int n)
 	}
 }
 
-/* record: commit R for copy D; a few tries, as a copy left 'sending'
+/* record: commit R for copy D (with the bounce of its subscriber on a 5xx);
+ * a few tries, as a copy left 'sending'
  * after a 250 would be sent again at the next start. 0 or -1 (logged). */
 static int record(struct store *st, const struct delivery *d, const struct result *r)
 {
@@ -311,6 +314,8 @@ static int record(struct store *st, const struct delivery *d, const struct resul
 		if (store_begin(st) < 0)
 			continue;
 		if (store_delivery_result(st, d->id, r->status, r->next_at, error, store_now()) == 0 &&
+		    (!r->bounce || d->subscriber_id == 0 ||
+		     store_sub_bounce(st, d->subscriber_id, r->text, store_now()) == 0) &&
 		    store_commit(st) == 0)
 			return 0;
 		store_rollback(st);
@@ -325,6 +330,7 @@ static int record(struct store *st, const struct delivery *d, const struct resul
 static void result_set(struct result *r, const char *status, long long next_at, const char *text)
 {
 	r->status = status;
+	r->bounce = 0;
 	r->next_at = next_at;
 	snprintf(r->text, sizeof(r->text), "%s", text);
 }
@@ -752,8 +758,10 @@ static void deliver_one(struct wstate *ws, struct batch *b, const struct deliver
 			o = relay_deliver(ws, b, d, &c, text, sizeof(text));
 		if (o == SMTP_SENT)
 			result_set(&r, "sent", store_now(), text);
-		else if (o == SMTP_FAIL)
+		else if (o == SMTP_FAIL) {
 			result_set(&r, "failed", store_now(), text);
+			r.bounce = 1;
+		}
 		else
 			later(b->cfg, d, text, &r);
 	}

@@ -144,6 +144,43 @@ static int sub_event(struct store *st, long long sub_id, long long at, const cha
 	return store_step_done(st, s);
 }
 
+int store_sub_address(struct store *st, long long sub_id, long long list_id, char *out,
+		      size_t len)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_SUB_ADDRESS,
+					"SELECT address FROM subscribers WHERE id = ?1 AND list_id = ?2");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, sub_id);
+	sqlite3_bind_int64(s, 2, list_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		snprintf(out, len, "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_error(st, "read a subscriber");
+	return rc == SQLITE_ROW;
+}
+
+int store_sub_bounce(struct store *st, long long sub_id, const char *why, long long now)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_SUB_BOUNCE,
+					"UPDATE subscribers SET bounce_score = bounce_score + 1,"
+					" updated_at = ?2 WHERE id = ?1");
+	char actor[256];
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, sub_id);
+	sqlite3_bind_int64(s, 2, now);
+	if (store_step_done(st, s) < 0)
+		return -1;
+	snprintf(actor, sizeof(actor), "%s", why ? why : "");
+	return sub_event(st, sub_id, now, "bounce", "smtp", actor);
+}
+
 /* sub_insert: insert a new row with its first event; 1 done, 0 if the
  * address already has a row (nothing written), -1 on error. */
 static int sub_insert(struct store *st, long long list_id, const struct sub_request *r)

@@ -65,6 +65,16 @@ int store_sub_add(struct store *st, long long list_id, const struct sub_request 
 int store_sub_remove(struct store *st, long long list_id, const char *address, const char *how,
 		     const char *actor, long long now);
 
+/* store_sub_address: 1 and the address of subscriber SUB_ID of LIST_ID in
+ * OUT, 0 if there is no such subscriber, -1 on error. */
+int store_sub_address(struct store *st, long long sub_id, long long list_id, char *out,
+		      size_t len);
+
+/* store_sub_bounce: a copy to subscriber SUB_ID was refused for good (5xx):
+ * one more on its bounce score, and a "bounce" event with WHY (the relay's
+ * reply). Inside the caller's transaction; 0 or -1. */
+int store_sub_bounce(struct store *st, long long sub_id, const char *why, long long now);
+
 /* store_sub_get: 1 and OUT filled (free with sub_clear), 0 not found, -1. */
 int store_sub_get(struct store *st, long long list_id, const char *address, struct sub *out);
 

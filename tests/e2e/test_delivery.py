@@ -352,6 +352,12 @@ def refusals(d):
              {"dan@example.net": "failed", "eve@example.net": "sent", "fay@example.net": "sent"},
              "550 to one recipient: only that copy failed")
         t.ok("550 5.1.1" in (s["dan@example.net"][2] or ""), "with the relay's reply recorded", s)
+        t.eq(d.query("SELECT address, bounce_score FROM subscribers WHERE address IN"
+                     " ('dan@example.net', 'eve@example.net') ORDER BY address"),
+             [("dan@example.net", 1.0), ("eve@example.net", 0.0)], "the 5xx counts as a bounce of that subscriber")
+        ev = d.query("SELECT e.event, e.how, e.actor FROM subscriber_events e JOIN subscribers s"
+                     " ON s.id = e.subscriber_id WHERE s.address = 'dan@example.net' AND e.event = 'bounce'")
+        t.ok(len(ev) == 1 and ev[0][1] == "smtp" and "550 5.1.1" in ev[0][2], "and is in its history", ev)
         t.ok("delivery %d to=<dan@example.net> relay=127.0.0.1:%d status=failed (RCPT TO: 550 5.1.1"
              % (ids["dan@example.net"], relay.port) in d.logtext(), "and logged")
         t.eq(sorted(m["rcpts"][0] for m in relay.msgs), ["eve@example.net", "fay@example.net"],

@@ -3,8 +3,12 @@
 address or a trusted Authentication-Results header publishes a post into the
 archive with one queued copy per subscriber who wants posts; a From header
 alone, an untrusted authserv-id, an unaligned domain, a loop or an automatic
-message is held for the owner and answered by nobody."""
+message is held for the owner and answered by nobody. The personal
+List-Unsubscribe mailto of a delivered copy unsubscribes by one email."""
+import email
+import email.policy
 import os
+import re
 import smtplib
 import subprocess
 import sys
@@ -74,6 +78,38 @@ def cli(d):
     t.eq(rc, 2, "queue retry with a bad id: exit 2")
 
 
+def unsubscribe(d):
+    """the mailto of List-Unsubscribe in a delivered copy unsubscribes its
+    reader with one email, whoever sends it and however it looks"""
+    new = os.path.join(d.dir, "maildir", "r1@example.net", "new")
+    t.ok(wait_for(lambda: os.path.isdir(new) and os.listdir(new), 10), "r1 has a copy")
+    with open(os.path.join(new, sorted(os.listdir(new))[0]), "rb") as f:
+        copy = email.message_from_bytes(f.read(), policy=email.policy.default)
+    m = re.search(r"<mailto:(dev\+unsubscribe-[a-z2-7]+@lists\.example\.org)>", str(copy["List-Unsubscribe"]))
+    t.ok(m is not None, "List-Unsubscribe has a personal mailto", str(copy["List-Unsubscribe"]))
+    if m is None:
+        return
+    send(d, "dev+unsubscribe-" + "a" * 39 + "@lists.example.org", "unsub0@example.org", frm="r1@example.net")
+    t.ok(wait_for(lambda: "unsubscribe with a token we did not make for dev: ignored" in d.logtext(), 10),
+         "a forged token is ignored")
+    status = lambda: d.query("SELECT status FROM subscribers WHERE address = 'r1@example.net'")[0][0]
+    t.eq(status(), "active", "r1 is still subscribed")
+    send(d, m.group(1), "unsub1@example.org", frm="r1@example.net", sender="unsub@provider.example",
+         extra="Auto-Submitted: auto-generated\r\n")
+    t.ok(wait_for(lambda: status() == "unsubscribed", 10), "one email to it unsubscribes r1")
+    ev = d.query("SELECT e.how, e.actor FROM subscriber_events e JOIN subscribers s ON s.id = e.subscriber_id"
+                 " WHERE s.address = 'r1@example.net' AND e.event = 'unsubscribed'")
+    t.eq(ev, [("email", "dev+unsubscribe from <unsub@provider.example>")], "the history says how and by whom")
+    send(d, m.group(1), "unsub2@example.org", frm="r1@example.net")
+    t.ok(wait_for(lambda: "<r1@example.net> was already off dev by email" in d.logtext(), 10),
+         "a second one changes nothing")
+    send(d, "dev+post-%s@lists.example.org" % SECRET, "after-unsub@example.org")
+    t.ok(wait_for(lambda: archived(d, "after-unsub@example.org"), 10), "the next post is archived")
+    copies = d.query("SELECT address FROM deliveries JOIN archive ON archive.id = archive_id"
+                     " WHERE orig_msgid = '<after-unsub@example.org>'")
+    t.eq(copies, [("r2@example.net",)], "and r1 gets no copy of it")
+
+
 def main():
     d = Daemon(extra_daemon='  authserv_ids = [ "mx.example.org" ];')
     # copies go into a Maildir sink in the test's directory, never to port 25
@@ -134,6 +170,7 @@ def main():
         t.eq(d.query("SELECT count(*) FROM deliveries WHERE archive_id IS NOT NULL"), [(6,)],
              "two copies each")
         cli(d)
+        unsubscribe(d)
     finally:
         if t.failed:
             print("\n".join("#   " + l for l in d.logtext().splitlines()[-30:]))
