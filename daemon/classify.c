@@ -406,7 +406,7 @@ static int hold(struct store *st, const struct classify_in *in, const struct cfg
 
 /* confirm_body: the request to AU to confirm IN's message. */
 static void confirm_body(struct mbuf *b, const struct classify_in *in, const struct cfg_list *l,
-			 const char *confirm, long long expires)
+			 const char *confirm, const char *token, long long expires)
 {
 	char date[64];
 
@@ -417,8 +417,13 @@ static void confirm_body(struct mbuf *b, const struct classify_in *in, const str
 	addf(b, "without a proof that you sent it (your secret post address, or a DKIM\n"
 		"or SPF pass reported by a trusted server). It is not published yet.\n\n");
 	about_lines(b, in);
-	addf(b, "\nTo publish it, reply to this message: what you write does not matter.\n"
-		"Or click this link, which opens the reply for you to send:\n\n");
+	addf(b, "\nTo publish it, reply to this message: what you write does not matter.\n");
+	if (l->confirm_url != NULL) {
+		addf(b, "Or open this page and press Publish:\n\n");
+		addf(b, "  %.900s%st=%s\n\n", l->confirm_url, strchr(l->confirm_url, '?') ? "&" : "?",
+		     token);
+	}
+	addf(b, "Or click this link, which opens the reply for you to send:\n\n");
 	addf(b, "  mailto:%s?subject=confirm\n\n", confirm);
 	addf(b, "This request expires on %s.\n", date);
 	addf(b, "If you did not send this post, ignore this message: nothing is\n"
@@ -469,7 +474,7 @@ static int confirm_request(struct store *st, const struct classify_in *in,
 	s = mailfmt_clean(in->msg->subject ? in->msg->subject : "(no subject)", 200);
 	snprintf(subject, sizeof(subject), "Confirm your post to %s: %s", l->name, s);
 	free(s);
-	confirm_body(&b, in, l, confirm, h.expires_at);
+	confirm_body(&b, in, l, confirm, tokstr, h.expires_at);
 	memset(&ns, 0, sizeof(ns));
 	ns.list = l;
 	ns.kind = "confirm";
@@ -680,6 +685,106 @@ static int classify_unsubscribe(struct store *st, const struct classify_in *in,
 	log_info("%s: <%s> %s %s by email", q, addr,
 		 rc > 0 ? "unsubscribed from" : "was already off", t->list->name);
 	return 0;
+}
+
+/* list_by_id: the configured list whose store id is ID, or NULL. */
+static const struct cfg_list *list_by_id(struct store *st, const struct config *cfg,
+					 long long id)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nlists; i++)
+		if (store_list_id(st, cfg->lists[i].name) == id)
+			return &cfg->lists[i];
+	return NULL;
+}
+
+static int click_unsubscribe(struct store *st, const struct token *tok, long long list_id,
+			     int act, long long now, const char *tag, struct click *out)
+{
+	struct sub sub;
+	int rc = store_sub_address(st, (long long)tok->a, list_id, out->address,
+				   sizeof(out->address));
+
+	if (rc <= 0)
+		return rc;
+	if ((rc = store_sub_get(st, list_id, out->address, &sub)) <= 0)
+		return rc;
+	out->state = sub.status == SUB_UNSUBSCRIBED ? CLICK_ALREADY : CLICK_READY;
+	sub_clear(&sub);
+	if (out->state != CLICK_READY || !act)
+		return 0;
+	if (store_sub_remove(st, list_id, out->address, "one-click", "web", now) < 0)
+		return -1;
+	out->state = CLICK_DONE;
+	log_info("%s: <%s> unsubscribed from %s by one click", tag, out->address, out->list->name);
+	return 0;
+}
+
+static int click_publish(struct store *st, const struct classify_in *in, int trc,
+			 const struct token *tok, long long list_id, int act, struct click *out)
+{
+	struct held h;
+	struct message hm;
+	char err[256];
+	int rc = store_held_get(st, (long long)tok->a, &h);
+
+	if (rc <= 0)
+		return rc;
+	if (h.list_id == list_id &&
+	    message_parse(h.raw, h.len, in->cfg->daemon.limits.header_count + 1, &hm, err,
+			  sizeof(err)) == 0) {
+		char *s = mailfmt_clean(hm.subject ? hm.subject : "(no subject)", 200);
+		snprintf(out->subject, sizeof(out->subject), "%s", s);
+		free(s);
+		message_free(&hm);
+		if (strcmp(h.state, "published") == 0)
+			out->state = CLICK_ALREADY;
+		else if (strcmp(h.state, "expired") == 0 ||
+			 (strcmp(h.state, "confirm") == 0 && (trc == -2 || h.expires_at <= in->now)))
+			out->state = CLICK_EXPIRED;
+		else if (strcmp(h.state, "confirm") == 0)
+			out->state = CLICK_READY;
+	}
+	if (act && strcmp(h.state, "confirm") == 0 && h.list_id == list_id &&
+	    (out->state == CLICK_READY || out->state == CLICK_EXPIRED)) {
+		if (confirm_held(st, in, out->list, &h, trc) < 0)
+			rc = -1;
+		else if (out->state == CLICK_READY)
+			out->state = CLICK_DONE;
+	}
+	held_free(&h);
+	return rc < 0 ? -1 : 0;
+}
+
+int classify_click(struct store *st, const struct config *cfg, const unsigned char *key,
+		   const char *token, int act, long long now, const char *tag, struct click *out)
+{
+	struct envelope env;
+	struct classify_in in;
+	struct token tok;
+	long long list_id;
+	int trc;
+
+	memset(out, 0, sizeof(*out));
+	if (key == NULL || (trc = token_check(key, token, &tok, now)) == -1 ||
+	    (tok.kind != 'u' && tok.kind != 'p'))
+		return 0;
+	out->kind = tok.kind;
+	if ((out->list = list_by_id(st, cfg, (long long)tok.b)) == NULL)
+		return 0;
+	if ((list_id = store_list_id(st, out->list->name)) < 0)
+		return -1;
+	if (tok.kind == 'u')
+		return trc == 0 ? click_unsubscribe(st, &tok, list_id, act, now, tag, out) : 0;
+	memset(&env, 0, sizeof(env));
+	snprintf(env.queue_id, sizeof(env.queue_id), "%s", tag);
+	memset(&in, 0, sizeof(in));
+	in.cfg = cfg;
+	in.env = &env;
+	in.now = now;
+	in.key = key;
+	return click_publish(st, &in, trc, &tok, list_id, act, out);
 }
 
 int classify_message(struct store *st, const struct classify_in *in)

@@ -40,6 +40,32 @@ struct classify_in {
  * transaction). 0, or -1 on a store error (the caller rolls back). */
 int classify_message(struct store *st, const struct classify_in *in);
 
+/* What a link in a message leads to, for the web pages (http_server.c). */
+enum click_state {
+	CLICK_INVALID,		/* not a token we made, or for nothing we know */
+	CLICK_READY,		/* valid: the POST would act */
+	CLICK_DONE,		/* the POST acted */
+	CLICK_ALREADY,		/* done before (unsubscribed, published) */
+	CLICK_EXPIRED		/* a confirmation that came too late */
+};
+
+struct click {
+	enum click_state state;
+	char kind;				/* 'u' unsubscribe, 'p' publish */
+	const struct cfg_list *list;		/* into the configuration */
+	char address[ADDRESS_MAX + 1];		/* 'u': the subscriber */
+	char subject[256];			/* 'p': the held post's subject */
+};
+
+/* classify_click: what TOKEN (from a List-Unsubscribe https URL or a
+ * confirmation link) stands for, into OUT; with ACT (a POST), do it inside
+ * the caller's transaction: unsubscribe (recorded as "one-click", RFC 8058),
+ * or publish the held post (or mark it expired and tell its author, as a
+ * late email reply would). TAG names the request in the log. 0, or -1 on a
+ * store error. */
+int classify_click(struct store *st, const struct config *cfg, const unsigned char *key,
+		   const char *token, int act, long long now, const char *tag, struct click *out);
+
 /* classify_auth_proves: 1 if one of AUTH_RESULTS, from a trusted authserv-id
  * in TRUSTED, says dkim=pass or spf=pass for a domain aligned with FROM's.
  * Exposed for tests. */

@@ -78,6 +78,15 @@ void conn_printf(struct conn *c, const char *fmt, ...)
 	c->out_len += (size_t)n;
 }
 
+int conn_write(struct conn *c, const char *p, size_t n)
+{
+	if (conn_flush(c) < 0)
+		return -1;
+	if (n > 0 && raw_write(c, p, n) < 0)
+		c->write_failed = 1;
+	return c->write_failed ? -1 : 0;
+}
+
 /* Wait until the socket is readable, the stop fd fires, or the timeout. */
 static int conn_wait(struct conn *c)
 {
@@ -166,6 +175,24 @@ int conn_line(struct conn *c, char *buf, size_t max, size_t *len)
 		if ((r = conn_fill(c)) != CONN_OK)
 			return r;
 	}
+}
+
+int conn_read(struct conn *c, char *buf, size_t n)
+{
+	size_t got = 0;
+	int r;
+
+	while (got < n) {
+		size_t avail = c->in_len - c->in_off, k = n - got < avail ? n - got : avail;
+		if (k > 0) {
+			memcpy(buf + got, c->in + c->in_off, k);
+			c->in_off += k;
+			got += k;
+		} else if ((r = conn_fill(c)) != CONN_OK) {
+			return r;
+		}
+	}
+	return CONN_OK;
 }
 
 void conn_discard_input(struct conn *c)

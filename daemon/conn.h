@@ -3,7 +3,8 @@
  * over a socket or, after STARTTLS, an OpenSSL session, every wait bounded by
  * a timeout and cut short when the daemon stops.
  *
- * It knows nothing of SMTP; smtp_server.c speaks the protocol over it.
+ * It knows nothing of SMTP or HTTP; smtp_server.c and http_server.c speak
+ * the protocols over it.
  */
 #ifndef PARLEY_CONN_H
 #define PARLEY_CONN_H
@@ -46,6 +47,12 @@ int conn_fill(struct conn *c);
  * included), at most MAX-1 bytes; *LEN its length. CONN_OK, CONN_TOOLONG
  * (the rest of the line is discarded), or what conn_fill returned. */
 int conn_line(struct conn *c, char *buf, size_t max, size_t *len);
+
+/* conn_read: exactly N bytes into BUF. CONN_OK or what conn_fill returned. */
+int conn_read(struct conn *c, char *buf, size_t n);
+
+/* conn_write: flush what is queued, then write P[0..N) now; 0 or -1. */
+int conn_write(struct conn *c, const char *p, size_t n);
 
 /* conn_printf: queue a reply (flushed before the next wait, or by conn_flush). */
 void conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

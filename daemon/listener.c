@@ -25,15 +25,18 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
+#include "http_server.h"
 #include "smtp_server.h"
 #include "xalloc.h"
 
 #define LISTENER_MAX_SOCKETS 32
 #define LISTENER_MAX_IPS 1024
 
+enum lproto { L_LMTP, L_SMTP, L_HTTP };
+
 struct lsock {
 	int fd;
-	int lmtp;
+	enum lproto proto;
 	char name[160];
 };
 
@@ -59,6 +62,7 @@ struct listener {
 
 struct session_start {
 	struct listener *l;
+	enum lproto proto;
 	struct smtp_session_args args;
 };
 
@@ -162,8 +166,10 @@ static int bind_inet(const char *spec)
 	return fd;
 }
 
-static int add_socks(struct listener *l, const struct strv *specs, int lmtp)
+static int add_socks(struct listener *l, const struct strv *specs, enum lproto proto)
 {
+	static const char *const names[] = {"lmtp", "smtp", "http"};
+	static const char *const labels[] = {"LMTP", "SMTP", "HTTP"};
 	size_t i;
 
 	for (i = 0; i < specs->n; i++) {
@@ -176,18 +182,17 @@ static int add_socks(struct listener *l, const struct strv *specs, int lmtp)
 		}
 		fd = strncmp(spec, "unix:", 5) == 0 ? bind_unix(spec + 5) : bind_inet(spec);
 		if (fd < 0 && spec[0] == '[' && (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
-			log_warn("%s listen %s: no IPv6 on this host; skipped", lmtp ? "lmtp" : "smtp",
-				 spec);
+			log_warn("%s listen %s: no IPv6 on this host; skipped", names[proto], spec);
 			continue;
 		}
 		if (fd < 0) {
-			log_error("%s listen %s: %s", lmtp ? "lmtp" : "smtp", spec, strerror(errno));
+			log_error("%s listen %s: %s", names[proto], spec, strerror(errno));
 			return -1;
 		}
 		s = &l->socks[l->nsocks++];
 		s->fd = fd;
-		s->lmtp = lmtp;
-		snprintf(s->name, sizeof(s->name), "%s %s", lmtp ? "LMTP" : "SMTP", spec);
+		s->proto = proto;
+		snprintf(s->name, sizeof(s->name), "%s %s", labels[proto], spec);
 		log_info("listening: %s", s->name);
 	}
 	return 0;
@@ -202,8 +207,9 @@ struct listener *listener_open(const struct config *cfg)
 	pthread_cond_init(&l->idle, NULL);
 	l->tls = tls_context(&cfg->daemon);
 	if (l->tls == (SSL_CTX *)-1 || pipe2(l->stop_pipe, O_CLOEXEC) < 0 ||
-	    add_socks(l, &cfg->daemon.lmtp_listen, 1) < 0 ||
-	    add_socks(l, &cfg->daemon.smtp_listen, 0) < 0) {
+	    add_socks(l, &cfg->daemon.lmtp_listen, L_LMTP) < 0 ||
+	    add_socks(l, &cfg->daemon.smtp_listen, L_SMTP) < 0 ||
+	    add_socks(l, &cfg->daemon.http_listen, L_HTTP) < 0) {
 		if (l->tls == (SSL_CTX *)-1)
 			l->tls = NULL;
 		listener_stop(l);
@@ -264,7 +270,10 @@ static void *session_main(void *arg)
 {
 	struct session_start *ss = arg;
 
-	smtp_session(&ss->args);
+	if (ss->proto == L_HTTP)
+		http_session(&ss->args);
+	else
+		smtp_session(&ss->args);
 	leave(ss->l, ss->args.peer_ip);
 	free(ss);
 	return NULL;
@@ -310,7 +319,8 @@ static void accept_one(struct listener *l, const struct lsock *s)
 	ss = xcalloc(1, sizeof(*ss));
 	ss->l = l;
 	ss->args.fd = fd;
-	ss->args.lmtp = s->lmtp;
+	ss->proto = s->proto;
+	ss->args.lmtp = s->proto == L_LMTP;
 	ss->args.stop_fd = l->stop_pipe[0];
 	ss->args.tls = l->tls;
 	ss->args.rt = l->rt;
@@ -319,7 +329,10 @@ static void accept_one(struct listener *l, const struct lsock *s)
 	why = admit(l, ss->args.peer_ip, &g->cfg->daemon.limits);
 	runtime_release(l->rt, g);
 	if (why != NULL) {
-		if (send(fd, why, strlen(why), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		const char *busy = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 60\r\n"
+				   "Content-Length: 0\r\nConnection: close\r\n\r\n";
+		const char *say = s->proto == L_HTTP ? busy : why;
+		if (send(fd, say, strlen(say), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 			log_debug("%s: %s", ss->args.peer, strerror(errno));
 		log_info("%s: refused: %.*s", ss->args.peer, (int)strlen(why) - 2, why);
 		close(fd);

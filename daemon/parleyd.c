@@ -118,7 +118,8 @@ static struct config *reload(const char *path, const struct config *old)
 	keep_bound(path, "tls.cert", &d->tls_cert, old->daemon.tls_cert);
 	keep_bound(path, "tls.key", &d->tls_key, old->daemon.tls_key);
 	if (!strv_equal(&d->lmtp_listen, &old->daemon.lmtp_listen) ||
-	    !strv_equal(&d->smtp_listen, &old->daemon.smtp_listen))
+	    !strv_equal(&d->smtp_listen, &old->daemon.smtp_listen) ||
+	    !strv_equal(&d->http_listen, &old->daemon.http_listen))
 		log_warn("%s: listen addresses changed: restart parleyd to use them", path);
 	log_info("reloaded %s: %zu lists", path, fresh->nlists);
 	return fresh;

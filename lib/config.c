@@ -127,6 +127,7 @@ static const struct kspec daemon_spec[] = {
 	{"delimiter", KT_CHAR, D(delimiter), 0, 0, delimiters, NULL, 0, NULL},
 	{"lmtp", KT_GROUP, D(lmtp_listen), 0, 0, NULL, listen_spec, 0, NULL},
 	{"smtp", KT_GROUP, D(smtp_listen), 0, 0, NULL, listen_spec, 0, NULL},
+	{"http", KT_GROUP, D(http_listen), 0, 0, NULL, listen_spec, 0, NULL},
 	{"tls", KT_GROUP, D(tls_cert), 0, 0, NULL, tls_spec, 0, NULL},
 	{"relay", KT_GROUP, D(relay), 0, 0, NULL, relay_spec, 0, NULL},
 	{"workers", KT_INT, D(workers), 1, 256, NULL, NULL, 0, NULL},
@@ -146,6 +147,7 @@ static const struct kspec list_spec[] = {
 	{"footer", KT_TEXT, LST(footer), 0, 4096, NULL, NULL, 0, NULL},
 	{"archive_url", KT_STRING, LST(archive_url), 1, 1024, NULL, NULL, 0, NULL},
 	{"unsubscribe_url", KT_STRING, LST(unsubscribe_url), 1, 1024, NULL, NULL, 0, NULL},
+	{"confirm_url", KT_STRING, LST(confirm_url), 1, 1024, NULL, NULL, 0, NULL},
 	{"authors", KT_AUTHORS, 0, 0, 0, NULL, NULL, 0, NULL},
 	{"moderators", KT_ADDRESSV, LST(moderators), 0, 0, NULL, NULL, 0, NULL},
 	{"owners", KT_ADDRESSV, LST(owners), 0, 0, NULL, NULL, 0, NULL},
@@ -847,6 +849,7 @@ static void check_daemon(struct loader *ld, const config_t *c, struct config *cf
 
 	check_listen(ld, c, "daemon.lmtp.listen", &d->lmtp_listen);
 	check_listen(ld, c, "daemon.smtp.listen", &d->smtp_listen);
+	check_listen(ld, c, "daemon.http.listen", &d->http_listen);
 	if ((d->tls_cert == NULL) != (d->tls_key == NULL))
 		err_at(ld, lookup(c, "daemon.tls"), "daemon.tls: set both cert and key, or neither");
 	check_readable(ld, c, "daemon.tls.cert", d->tls_cert);
@@ -1027,6 +1030,7 @@ static void list_free(struct cfg_list *l)
 	free(l->footer);
 	free(l->archive_url);
 	free(l->unsubscribe_url);
+	free(l->confirm_url);
 	for (i = 0; i < l->nauthors; i++) {
 		free(l->authors[i].name);
 		free(l->authors[i].secret);
@@ -1051,6 +1055,7 @@ void config_free(struct config *cfg)
 	free(d->hostname);
 	strv_free(&d->lmtp_listen);
 	strv_free(&d->smtp_listen);
+	strv_free(&d->http_listen);
 	free(d->tls_cert);
 	free(d->tls_key);
 	free(d->relay.host);

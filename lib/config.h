@@ -36,6 +36,7 @@ struct cfg_list {
 	char *footer;			/* NULL: none */
 	char *archive_url;		/* NULL: none */
 	char *unsubscribe_url;		/* NULL: none; one-click https base (RFC 8058) */
+	char *confirm_url;		/* NULL: none; https base of confirmation links */
 	struct cfg_author *authors;
 	size_t nauthors;
 	struct strv moderators;		/* normalised addresses */
@@ -82,6 +83,7 @@ struct cfg_daemon {
 	char delimiter;			/* '+' by default */
 	struct strv lmtp_listen;	/* "host:port", "[v6]:port", "unix:/path" */
 	struct strv smtp_listen;
+	struct strv http_listen;	/* the one-click pages (behind a TLS proxy) */
 	char *tls_cert;
 	char *tls_key;
 	struct cfg_relay relay;

@@ -52,6 +52,7 @@ static void text_out(const struct config *cfg)
 	printf("  pid_file   %s\n", d->pid_file);
 	print_strv("lmtp", &d->lmtp_listen);
 	print_strv("smtp", &d->smtp_listen);
+	print_strv("http", &d->http_listen);
 	printf("  tls        %s\n", d->tls_cert ? d->tls_cert : "(no certificate: no STARTTLS)");
 	printf("  relay      %s:%d starttls=%s%s%s%s\n", d->relay.host, d->relay.port,
 	       config_relay_tls_name(d->relay.starttls),
@@ -94,6 +95,10 @@ static void json_out(const struct config *cfg)
 	json_array_open(&j, "smtp");
 	for (i = 0; i < d->smtp_listen.n; i++)
 		json_str(&j, NULL, d->smtp_listen.v[i]);
+	json_array_close(&j);
+	json_array_open(&j, "http");
+	for (i = 0; i < d->http_listen.n; i++)
+		json_str(&j, NULL, d->http_listen.v[i]);
 	json_array_close(&j);
 	json_str(&j, "relay", d->relay.host);
 	json_int(&j, "relay_port", d->relay.port);

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""test_http.py - the one-click pages (daemon.http): the https URL of every
+copy's List-Unsubscribe (RFC 8058) and the link of a request to confirm a
+post. GET only shows a page with a button; POST acts: RFC 8058's one-click
+POST unsubscribes at once, the button publishes a held post or finds it
+expired. Forged tokens get 404 and change nothing; every page escapes what
+it shows; hostile requests get their 4xx/5xx and nothing else."""
+import email
+import email.policy
+import glob
+import os
+import re
+import smtplib
+import socket
+import sqlite3
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import PARLEY, Daemon, Tap, free_port, wait_for  # noqa: E402
+
+t = Tap()
+SECRET = "k3vq9t2mxw8rz5pa"
+
+
+def send(d, rcpt, mid, frm="Alice <alice@example.org>", sender="alice@example.org", subject="post"):
+    s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=10)
+    s.sendmail(sender, [rcpt], "From: %s\r\nTo: dev@lists.example.org\r\nSubject: %s\r\n"
+               "Message-ID: <%s>\r\n\r\nHello list\r\n" % (frm, subject, mid))
+    s.quit()
+
+
+def box(d, rcpt):
+    files = sorted(glob.glob(os.path.join(d.dir, "maildir", rcpt, "new", "*")), key=os.path.getmtime)
+    out = []
+    for f in files:
+        with open(f, "rb") as fh:
+            out.append(email.message_from_bytes(fh.read(), policy=email.policy.default))
+    return out
+
+
+def http(port, path, method="GET", body=None, headers=None):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=body, method=method,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+def raw(port, data, timeout=10):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+        return out.decode(errors="replace")
+    finally:
+        s.close()
+
+
+def status_of(d, addr):
+    return d.query("SELECT status FROM subscribers WHERE address = ?", (addr,))[0][0]
+
+
+def held_state(d, mid):
+    r = d.query("SELECT h.state FROM held h JOIN inbound i ON i.id = h.inbound_id WHERE i.message_id = ?",
+                ("<%s>" % mid,))
+    return r[0][0] if r else None
+
+
+def unsubscribe(d, port):
+    send(d, "dev+post-%s@lists.example.org" % SECRET, "p1@example.org")
+    rcpt = "o'brien&co@example.net"
+    t.ok(wait_for(lambda: len(box(d, rcpt)) == 1, 10), "a copy reaches a reader")
+    lu = str(box(d, rcpt)[0]["List-Unsubscribe"])
+    m = re.search(r"<https://lists\.example\.org/u\?t=([a-z2-7]{39})>", lu)
+    t.ok(m is not None, "its List-Unsubscribe has the https URL with a personal token", lu)
+    t.eq(str(box(d, rcpt)[0]["List-Unsubscribe-Post"]), "List-Unsubscribe=One-Click", "and List-Unsubscribe-Post")
+    tok = m.group(1) if m else "x" * 39
+
+    code, hdr, page = http(port, "/u?t=" + tok)
+    t.eq(code, 200, "GET shows a page")
+    t.ok("Stop sending the list dev to o&#39;brien&amp;co@example.net?" in page, "naming list and address, escaped",
+         page)
+    t.ok('<form method="post">' in page and "Unsubscribe</button>" in page, "with a button that POSTs")
+    t.eq(status_of(d, rcpt), "active", "GET changes nothing (a link scanner unsubscribes nobody)")
+    t.eq(hdr.get("Cache-Control"), "no-store", "Cache-Control: no-store")
+    t.ok("default-src 'none'" in hdr.get("Content-Security-Policy", "") and
+         hdr.get("X-Content-Type-Options") == "nosniff", "a strict CSP and nosniff", hdr)
+
+    code, _, page = http(port, "/u?t=" + tok, "POST", b"List-Unsubscribe=One-Click",
+                         {"Content-Type": "application/x-www-form-urlencoded"})
+    t.eq(code, 200, "RFC 8058 one-click POST: 200")
+    t.ok("<h1>Unsubscribed</h1>" in page, "the page says so", page)
+    t.eq(status_of(d, rcpt), "unsubscribed", "the reader is unsubscribed at once")
+    ev = d.query("SELECT e.how, e.actor FROM subscriber_events e JOIN subscribers s ON s.id = e.subscriber_id"
+                 " WHERE s.address = ? AND e.event = 'unsubscribed'", (rcpt,))
+    t.eq(ev, [("one-click", "web")], "recorded as one-click")
+    code, _, page = http(port, "/u?t=" + tok, "POST", b"List-Unsubscribe=One-Click")
+    t.ok(code == 200 and "Not subscribed" in page, "a second POST: already off", page)
+
+    forged = tok[:-1] + ("a" if tok[-1] != "a" else "b")
+    code, _, page = http(port, "/u?t=" + forged, "POST", b"List-Unsubscribe=One-Click")
+    t.ok(code == 404 and "not valid" in page, "a forged token: 404", (code, page))
+    code, _, _ = http(port, "/u?t=short")
+    t.eq(code, 404, "no token: 404")
+    code, _, _ = http(port, "/u")
+    t.eq(code, 404, "no query: 404")
+    t.eq(status_of(d, "r2@example.net"), "active", "others stay subscribed")
+    t.ok(tok not in d.logtext(), "the log never holds a whole token")
+    t.ok(re.search(r"http \[127\.0\.0\.1\]:\d+: POST /u\?t=\(token\) -> 200", d.logtext()), "one log line a request")
+
+
+def confirm(d, port):
+    send(d, "dev+post@lists.example.org", "bob1@example.org", frm="Bob <bob@example.org>",
+         sender="bob@example.org", subject="Bob <b>bold</b> & co")
+    t.ok(wait_for(lambda: len(box(d, "bob@example.org")) == 1, 10), "the author gets a request to confirm")
+    body = box(d, "bob@example.org")[0].get_content()
+    m = re.search(r"https://lists\.example\.org/c\?t=([a-z2-7]{39})", body)
+    t.ok(m is not None, "with a link to the confirmation page", body)
+    tok = m.group(1) if m else "x" * 39
+    code, _, page = http(port, "/c?t=" + tok)
+    t.eq(code, 200, "GET: 200")
+    t.ok("Publish your post &quot;Bob &lt;b&gt;bold&lt;/b&gt; &amp; co&quot; to the list dev?" in page and
+         "Publish</button>" in page, "names the post, escaped, with a button", page)
+    t.eq(held_state(d, "bob1@example.org"), "confirm", "GET publishes nothing")
+    code, _, page = http(port, "/c?t=" + tok, "POST", b"")
+    t.ok(code == 200 and "<h1>Published</h1>" in page, "POST: published", (code, page))
+    t.eq(held_state(d, "bob1@example.org"), "published", "the held row is published")
+    t.eq(d.query("SELECT author_addr FROM archive WHERE orig_msgid = '<bob1@example.org>'"),
+         [("bob@example.org",)], "archived as Bob's post")
+    t.ok(wait_for(lambda: any("bold" in str(m["Subject"]) for m in box(d, "r2@example.net")), 10),
+         "and delivered")
+    code, _, page = http(port, "/c?t=" + tok, "POST", b"")
+    t.ok(code == 200 and "Published" in page, "a second POST: already published")
+    t.eq(d.query("SELECT count(*) FROM archive WHERE orig_msgid = '<bob1@example.org>'"), [(1,)], "archived once")
+
+    send(d, "dev+post@lists.example.org", "bob2@example.org", frm="Bob <bob@example.org>",
+         sender="bob@example.org", subject="late")
+    t.ok(wait_for(lambda: len(box(d, "bob@example.org")) == 2, 10), "a second request")
+    m = re.search(r"https://lists\.example\.org/c\?t=([a-z2-7]{39})", box(d, "bob@example.org")[1].get_content())
+    tok = m.group(1) if m else "x" * 39
+    db = sqlite3.connect(d.db, timeout=10)
+    with db:
+        db.execute("UPDATE held SET expires_at = 1 WHERE author_addr = 'bob@example.org' AND state = 'confirm'")
+    db.close()
+    code, _, page = http(port, "/c?t=" + tok)
+    t.ok(code == 410 and "too late" in page, "GET after the expiry: 410", (code, page))
+    t.eq(held_state(d, "bob2@example.org"), "confirm", "GET changes nothing")
+    code, _, page = http(port, "/c?t=" + tok, "POST", b"")
+    t.eq(code, 410, "POST after the expiry: 410")
+    t.eq(held_state(d, "bob2@example.org"), "expired", "the post is expired, not published")
+    t.ok(wait_for(lambda: len(box(d, "bob@example.org")) == 3, 10), "and the author is told by email")
+
+
+def hostile(port):
+    r = raw(port, b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    t.ok(r.startswith("HTTP/1.1 414 "), "a 5000-byte request line: 414", r[:60])
+    r = raw(port, b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(120)) + b"\r\n")
+    t.ok(r.startswith("HTTP/1.1 431 "), "120 header fields: 431", r[:60])
+    r = raw(port, b"GET / HTTP/1.1\r\nX: " + b"b" * 9000 + b"\r\n\r\n")
+    t.ok(r.startswith("HTTP/1.1 431 "), "a 9000-byte field: 431", r[:60])
+    r = raw(port, b"POST /u?t=x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    t.ok(r.startswith("HTTP/1.1 501 "), "Transfer-Encoding: 501 (no smuggling)", r[:60])
+    r = raw(port, b"POST /u HTTP/1.1\r\nContent-Length: 5000\r\n\r\n")
+    t.ok(r.startswith("HTTP/1.1 413 "), "a 5000-byte body announced: 413", r[:60])
+    r = raw(port, b"POST /u HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd")
+    t.ok(r.startswith("HTTP/1.1 400 "), "two different Content-Length: 400", r[:60])
+    r = raw(port, b"PUT /u HTTP/1.1\r\n\r\n")
+    t.ok(r.startswith("HTTP/1.1 405 ") and "Allow: GET, POST" in r, "PUT: 405 with Allow", r[:200])
+    r = raw(port, b"GET /u HTTP/2.0\r\n\r\n")
+    t.ok(r.startswith("HTTP/1.1 505 "), "HTTP/2.0 on this port: 505", r[:60])
+    r = raw(port, b"HELLO\r\n\r\n")
+    t.ok(r.startswith("HTTP/1.1 400 "), "not HTTP: 400", r[:60])
+    r = raw(port, b"GET /u?t=x HTTP/1.1\r\n folded: yes\r\n\r\n")
+    t.ok(r.startswith("HTTP/1.1 400 "), "obsolete line folding: 400", r[:60])
+    r = raw(port, b"GET /<script>?t=x HTTP/1.1\r\n\r\n")
+    t.ok(r.startswith("HTTP/1.1 404 ") and "<script>" not in r, "a path is never echoed", r[-300:])
+
+
+def main():
+    port = free_port()
+    d = Daemon(extra_daemon='  http = { listen = [ "127.0.0.1:%d" ]; };' % port)
+    text = open(d.conf).read().replace("    port = 25;", '    port = 25;\n    maildir = "%s/maildir";' % d.dir, 1)
+    text = text.replace('    archive_url = "https://lists.example.org/dev/";',
+                        '    archive_url = "https://lists.example.org/dev/";\n'
+                        '    unsubscribe_url = "https://lists.example.org/u";\n'
+                        '    confirm_url = "https://lists.example.org/c";', 1)
+    open(d.conf, "w").write(text)
+    try:
+        for a in ("o'brien&co@example.net", "r2@example.net"):
+            subprocess.run([PARLEY, "-c", d.conf, "sub", "add", "dev", a, "--no-confirm"], check=True,
+                           capture_output=True)
+        d.start()
+        t.ok(wait_for(lambda: "listening: HTTP 127.0.0.1:%d" % port in d.logtext(), 10), "parleyd listens for HTTP")
+        unsubscribe(d, port)
+        confirm(d, port)
+        hostile(port)
+        t.ok(d.proc.poll() is None, "parleyd is still running")
+    finally:
+        d.stop()
+        if t.failed:
+            print("\n".join("#   " + l for l in d.logtext().splitlines()[-30:]))
+        d.cleanup()
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
