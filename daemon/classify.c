@@ -364,16 +364,9 @@ static int owner_note(struct store *st, const struct classify_in *in, const stru
 			 "announced until the hour has passed.\n", OWNER_NOTES_PER_HOUR, l->name);
 	addf(&b, "\nIts first lines:\n\n");
 	excerpt(&b, in->msg->text);
-	memset(&ns, 0, sizeof(ns));
-	ns.list = l;
-	ns.kind = "held";
-	ns.held_id = held_id;
-	ns.to = &l->owners;
-	ns.from_name = name;
-	ns.from_addr = from;
-	ns.subject = subject;
-	ns.auto_submitted = "auto-generated";
-	ns.body = b.p;
+	ns = (struct notice_spec){.list = l, .kind = "held", .held_id = held_id, .to = &l->owners,
+				  .from_name = name, .from_addr = from, .subject = subject,
+				  .auto_submitted = "auto-generated", .body = b.p};
 	rc = notice_queue(st, in, list_id, &ns);
 	mbuf_free(&b);
 	if (rc == 0)
@@ -475,17 +468,9 @@ static int confirm_request(struct store *st, const struct classify_in *in,
 	snprintf(subject, sizeof(subject), "Confirm your post to %s: %s", l->name, s);
 	free(s);
 	confirm_body(&b, in, l, confirm, tokstr, h.expires_at);
-	memset(&ns, 0, sizeof(ns));
-	ns.list = l;
-	ns.kind = "confirm";
-	ns.held_id = id;
-	ns.to = &to;
-	ns.from_name = name;
-	ns.from_addr = confirm;
-	ns.reply_to = confirm;
-	ns.subject = subject;
-	ns.auto_submitted = "auto-replied";
-	ns.body = b.p;
+	ns = (struct notice_spec){.list = l, .kind = "confirm", .held_id = id, .to = &to,
+				  .from_name = name, .from_addr = confirm, .reply_to = confirm,
+				  .subject = subject, .auto_submitted = "auto-replied", .body = b.p};
 	rc = notice_queue(st, in, list_id, &ns);
 	mbuf_free(&b);
 	strv_free(&to);
@@ -547,16 +532,9 @@ static int expired_note(struct store *st, const struct classify_in *in, const st
 	about_lines(&b, &about);
 	addf(&b, "\nTo publish it, send it again.\n");
 	strv_push(&to, h->author_addr);
-	memset(&ns, 0, sizeof(ns));
-	ns.list = l;
-	ns.kind = "expired";
-	ns.held_id = h->id;
-	ns.to = &to;
-	ns.from_name = name;
-	ns.from_addr = from;
-	ns.subject = subject;
-	ns.auto_submitted = "auto-replied";
-	ns.body = b.p;
+	ns = (struct notice_spec){.list = l, .kind = "expired", .held_id = h->id, .to = &to,
+				  .from_name = name, .from_addr = from, .subject = subject,
+				  .auto_submitted = "auto-replied", .body = b.p};
 	rc = notice_queue(st, &about, h->list_id, &ns);
 	mbuf_free(&b);
 	strv_free(&to);

@@ -145,13 +145,6 @@ static void nap_ms(long ms)
 		;
 }
 
-static char *col_text(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	return t != NULL ? xstrdup((const char *)t) : NULL;
-}
-
 /* sub_address: LOCAL+WHAT-TOKEN@DOMAIN of list L into OUT; 0, or -1 if it
  * does not fit an address. */
 static int sub_address(char out[ADDRESS_MAX + 1], const struct cfg_list *l, char delim,
@@ -193,7 +186,6 @@ static int archived_load(struct wstate *ws, long long id)
 {
 	struct archived *a = &ws->a;
 	sqlite3_stmt *s;
-	const void *raw;
 	int rc;
 
 	if (a->id == id)
@@ -213,16 +205,11 @@ static int archived_load(struct wstate *ws, long long id)
 		return -1;
 	}
 	a->list_id = sqlite3_column_int64(s, 0);
-	a->list_name = col_text(s, 1);
-	a->list_msgid = col_text(s, 2);
-	a->author_addr = col_text(s, 3);
-	a->author_name = col_text(s, 4);
-	a->len = (size_t)sqlite3_column_bytes(s, 5);
-	raw = sqlite3_column_blob(s, 5);
-	a->raw = xmalloc(a->len + 1);
-	if (a->len > 0 && raw != NULL)
-		memcpy(a->raw, raw, a->len);
-	a->raw[a->len] = '\0';
+	a->list_name = store_col_text(s, 1);
+	a->list_msgid = store_col_text(s, 2);
+	a->author_addr = store_col_text(s, 3);
+	a->author_name = store_col_text(s, 4);
+	a->raw = store_col_blob(s, 5, &a->len);
 	a->created_at = sqlite3_column_int64(s, 6);
 	sqlite3_reset(s);
 	if (a->list_name == NULL || a->list_msgid == NULL || a->author_addr == NULL) {
@@ -421,7 +408,6 @@ static int notice_prepare(struct wstate *ws, const struct batch *b, const struct
 	sqlite3_stmt *s = store_prepare(ws->st, STMT_DELIVERY_NOTICE,
 					"SELECT n.sender, n.raw FROM notices n WHERE n.id = ?1");
 	const unsigned char *sender;
-	const void *raw;
 
 	if (s == NULL) {
 		later(b->cfg, d, "cannot read the notice", r);
@@ -436,12 +422,7 @@ static int notice_prepare(struct wstate *ws, const struct batch *b, const struct
 	}
 	sender = sqlite3_column_text(s, 0);
 	snprintf(c->from, sizeof(c->from), "%s", sender ? (const char *)sender : "");
-	c->len = (size_t)sqlite3_column_bytes(s, 1);
-	raw = sqlite3_column_blob(s, 1);
-	c->msg = xmalloc(c->len + 1);
-	if (c->len > 0 && raw != NULL)
-		memcpy(c->msg, raw, c->len);
-	c->msg[c->len] = '\0';
+	c->msg = store_col_blob(s, 1, &c->len);
 	sqlite3_reset(s);
 	return 0;
 }

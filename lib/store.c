@@ -432,6 +432,26 @@ int store_step_done(struct store *st, sqlite3_stmt *s)
 	return 0;
 }
 
+char *store_col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t != NULL ? xstrdup((const char *)t) : NULL;
+}
+
+char *store_col_blob(sqlite3_stmt *s, int i, size_t *len)
+{
+	const void *p = sqlite3_column_blob(s, i);
+	size_t n = (size_t)sqlite3_column_bytes(s, i);
+	char *out = xmalloc(n + 1);
+
+	if (n > 0 && p != NULL)
+		memcpy(out, p, n);
+	out[n] = '\0';
+	*len = n;
+	return out;
+}
+
 long long store_list_id(struct store *st, const char *name)
 {
 	sqlite3_stmt *s;

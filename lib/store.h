@@ -11,6 +11,8 @@
 #ifndef PARLEY_STORE_H
 #define PARLEY_STORE_H
 
+#include <stddef.h>
+
 #include <sqlite3.h>
 
 /* The schema version this program writes; see migrations[] in store.c. */
@@ -98,6 +100,14 @@ sqlite3_stmt *store_prepare(struct store *st, enum store_stmt id, const char *sq
 /* store_prepare_once: a statement for SQL that is run rarely (listings of
  * the CLI), prepared now; the caller finalizes it. NULL (logged) on error. */
 sqlite3_stmt *store_prepare_once(struct store *st, const char *sql);
+
+/* store_col_text: column I of the current row as a malloc'd string, or NULL
+ * if it is NULL. */
+char *store_col_text(sqlite3_stmt *s, int i);
+
+/* store_col_blob: column I of the current row as a malloc'd copy with a NUL
+ * after it (for text in a BLOB), its length in *LEN; never NULL. */
+char *store_col_blob(sqlite3_stmt *s, int i, size_t *len);
 
 /* store_step_done: step a statement that returns no rows; 0 or -1 (logged). */
 int store_step_done(struct store *st, sqlite3_stmt *s);

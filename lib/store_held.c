@@ -12,19 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xalloc.h"
 
 static void bind_opt(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v != NULL)
 		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-}
-
-static char *col_dup(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	return t != NULL ? xstrdup((const char *)t) : NULL;
 }
 
 long long store_held_add(struct store *st, const struct held_new *h)
@@ -59,7 +51,6 @@ int store_held_get(struct store *st, long long id, struct held *out)
 		" h.reason, COALESCE(h.expires_at, 0), h.created_at, i.sender, i.raw FROM held h"
 		" JOIN inbound i ON i.id = h.inbound_id LEFT JOIN lists l ON l.id = h.list_id"
 		" WHERE h.id = ?1");
-	const void *raw;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -75,18 +66,13 @@ int store_held_get(struct store *st, long long id, struct held *out)
 	out->inbound_id = sqlite3_column_int64(s, 1);
 	out->list_id = sqlite3_column_int64(s, 2);
 	snprintf(out->state, sizeof(out->state), "%s", (const char *)sqlite3_column_text(s, 3));
-	out->list_name = col_dup(s, 4);
-	out->author_addr = col_dup(s, 5);
-	out->reason = col_dup(s, 6);
+	out->list_name = store_col_text(s, 4);
+	out->author_addr = store_col_text(s, 5);
+	out->reason = store_col_text(s, 6);
 	out->expires_at = sqlite3_column_int64(s, 7);
 	out->created_at = sqlite3_column_int64(s, 8);
-	out->sender = col_dup(s, 9);
-	out->len = (size_t)sqlite3_column_bytes(s, 10);
-	raw = sqlite3_column_blob(s, 10);
-	out->raw = xmalloc(out->len + 1);
-	if (out->len > 0 && raw != NULL)
-		memcpy(out->raw, raw, out->len);
-	out->raw[out->len] = '\0';
+	out->sender = store_col_text(s, 9);
+	out->raw = store_col_blob(s, 10, &out->len);
 	sqlite3_reset(s);
 	return 1;
 }

@@ -1,6 +1,9 @@
 """harness.py - shared by the end-to-end tests: TAP output, and a real parleyd
 started on free loopback ports with a private config, spool and database, and
 stopped by pid. Test code only: never used by the product."""
+import email
+import email.policy
+import glob
 import os
 import re
 import shutil
@@ -58,6 +61,18 @@ def wait_for(cond, seconds=10.0, step=0.05):
         time.sleep(step)
         v = cond()
     return v
+
+
+def maildir_box(top, rcpt):
+    """The messages of RCPT in a Maildir sink under TOP, parsed, oldest
+    first."""
+    files = sorted(glob.glob(os.path.join(top, rcpt, "new", "*")), key=os.path.getmtime)
+    out = []
+    for f in files:
+        with open(f, "rb") as fh:
+            raw = fh.read()
+        out.append((raw, email.message_from_bytes(raw, policy=email.policy.default)))
+    return out
 
 
 class Daemon:

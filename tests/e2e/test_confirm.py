@@ -7,9 +7,6 @@ author it expired, a forged token or an automatic reply does nothing. Any
 other post is held with a note to the list's owners (bounded per hour), a
 loop silently. Notices leave with the null sender, through the same queue
 as copies, into a Maildir sink."""
-import email
-import email.policy
-import glob
 import os
 import re
 import smtplib
@@ -18,7 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PARLEY, Daemon, Tap, wait_for  # noqa: E402
+from harness import PARLEY, Daemon, Tap, maildir_box, wait_for  # noqa: E402
 
 t = Tap()
 LIST = "dev@lists.example.org"
@@ -35,14 +32,7 @@ def send(d, rcpt, body, frm="Bob <bob@example.org>", sender="spoofer@evil.exampl
 
 
 def box(d, rcpt):
-    """the messages in RCPT's Maildir sink, parsed, oldest first"""
-    files = sorted(glob.glob(os.path.join(d.dir, "maildir", rcpt, "new", "*")), key=os.path.getmtime)
-    out = []
-    for f in files:
-        with open(f, "rb") as fh:
-            raw = fh.read()
-        out.append((raw, email.message_from_bytes(raw, policy=email.policy.default)))
-    return out
+    return maildir_box(os.path.join(d.dir, "maildir"), rcpt)
 
 
 def held(d, mid):

@@ -5,9 +5,6 @@ post. GET only shows a page with a button; POST acts: RFC 8058's one-click
 POST unsubscribes at once, the button publishes a held post or finds it
 expired. Forged tokens get 404 and change nothing; every page escapes what
 it shows; hostile requests get their 4xx/5xx and nothing else."""
-import email
-import email.policy
-import glob
 import os
 import re
 import smtplib
@@ -19,7 +16,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PARLEY, Daemon, Tap, free_port, wait_for  # noqa: E402
+from harness import PARLEY, Daemon, Tap, free_port, maildir_box, wait_for  # noqa: E402
 
 t = Tap()
 SECRET = "k3vq9t2mxw8rz5pa"
@@ -33,12 +30,7 @@ def send(d, rcpt, mid, frm="Alice <alice@example.org>", sender="alice@example.or
 
 
 def box(d, rcpt):
-    files = sorted(glob.glob(os.path.join(d.dir, "maildir", rcpt, "new", "*")), key=os.path.getmtime)
-    out = []
-    for f in files:
-        with open(f, "rb") as fh:
-            out.append(email.message_from_bytes(fh.read(), policy=email.policy.default))
-    return out
+    return [m for _, m in maildir_box(os.path.join(d.dir, "maildir"), rcpt)]
 
 
 def http(port, path, method="GET", body=None, headers=None):
