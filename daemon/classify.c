@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mailfmt.h"
 #include "notice.h"
+#include "publish.h"
 #include "recipient.h"
 #include "store_archive.h"
 #include "store_held.h"
@@ -264,39 +265,23 @@ static int notice_queue(struct store *st, const struct classify_in *in, long lon
 	return id < 0 ? -1 : 0;
 }
 
-/* publish_post: archive IN's message as a new post of L and queue its
- * copies; the archive id or -1. */
-static long long publish_post(struct store *st, const struct classify_in *in,
-			      const struct cfg_list *l, const char *author_addr,
-			      const char *author_name)
+/* publish: archive IN's message as a new post of L by AUTHOR_ADDR
+ * (AUTHOR_NAME) and queue its copies; the archive id or -1. */
+static long long publish(struct store *st, const struct classify_in *in, const struct cfg_list *l,
+			 const char *author_addr, const char *author_name)
 {
-	const struct message *m = in->msg;
-	struct archive_new a;
-	char msgid[300];
-	long long list_id, id, n;
+	struct publish_in p = {.cfg = in->cfg,
+			       .list = l,
+			       .msg = in->msg,
+			       .raw = in->raw,
+			       .len = in->len,
+			       .inbound_id = in->inbound_id,
+			       .author_addr = author_addr,
+			       .author_name = author_name,
+			       .now = in->now,
+			       .tag = in->env->queue_id};
 
-	if ((list_id = store_list_id(st, l->name)) < 0)
-		return -1;
-	notice_msgid(in->cfg, in->now, msgid, sizeof(msgid));
-	memset(&a, 0, sizeof(a));
-	a.list_id = list_id;
-	a.inbound_id = in->inbound_id;
-	a.kind = "post";
-	a.list_msgid = msgid;
-	a.orig_msgid = m->message_id;
-	a.author_addr = author_addr;
-	a.author_name = author_name;
-	a.subject = m->subject;
-	a.text = m->text;
-	a.raw = in->raw;
-	a.size = in->len;
-	a.now = in->now;
-	if ((id = store_archive_add(st, &a)) < 0 ||
-	    (n = store_deliveries_create(st, id, list_id, "post", in->now)) < 0)
-		return -1;
-	log_info("%s: post to %s by <%s> archived as %s, %lld copies queued", in->env->queue_id,
-		 l->name, author_addr, msgid, n);
-	return id;
+	return publish_post(st, &p);
 }
 
 /* excerpt: the first lines of TEXT, quoted, bounded. */
@@ -356,6 +341,8 @@ static int owner_note(struct store *st, const struct classify_in *in, const stru
 	about_lines(&b, in);
 	addf(&b, "  Sender:     <%.254s>\n", in->env->sender ? in->env->sender : "");
 	addf(&b, "  Held as:    %lld (inbound message %lld)\n\n", held_id, in->inbound_id);
+	addf(&b, "To publish it as a post: parley mod approve %lld\n"
+		 "To drop it:              parley mod reject %lld\n\n", held_id, held_id);
 	addf(&b, "Authors post through their secret post address, or from a domain whose\n"
 		 "DKIM or SPF pass a trusted server reports (daemon.authserv_ids); a\n"
 		 "configured author without either is asked to confirm by email.\n");
@@ -491,12 +478,12 @@ static int classify_post(struct store *st, const struct classify_in *in,
 	if (why != NULL)
 		return hold(st, in, t->list, why, strstr(why, "loop") == NULL);
 	if (t->author != NULL)
-		return publish_post(st, in, t->list, t->author->address,
+		return publish(st, in, t->list, t->author->address,
 				    t->author->name ? t->author->name : m->from_name) < 0 ? -1 : 0;
 	au = author_of(t->list, m->from_addr);
 	if (au != NULL && classify_auth_proves(&m->auth_results, &in->cfg->daemon.authserv_ids,
 					       m->from_addr))
-		return publish_post(st, in, t->list, au->address,
+		return publish(st, in, t->list, au->address,
 				    au->name ? au->name : m->from_name) < 0 ? -1 : 0;
 	if (au != NULL && in->key != NULL)
 		return confirm_request(st, in, t->list, au);
@@ -573,7 +560,7 @@ static int confirm_held(struct store *st, const struct classify_in *in, const st
 		hin.msg = &hm;
 		hin.raw = h->raw;
 		hin.len = h->len;
-		if ((aid = publish_post(st, &hin, l, au->address,
+		if ((aid = publish(st, &hin, l, au->address,
 					au->name ? au->name : hm.from_name)) < 0 ||
 		    store_held_decide(st, h->id, "confirm", "published", aid, in->now) < 0)
 			rc = -1;

@@ -61,6 +61,21 @@ const struct cfg_list *cli_list(struct cli *cli, const char *name, long long *id
 	return l;
 }
 
+int cli_rows_end(struct cli *cli, struct json *j, sqlite3_stmt *s, int rc, const char *what)
+{
+	if (cli->json) {
+		json_array_close(j);
+		json_object_close(j);
+		json_end(j);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		log_error("%s: %s", what, sqlite3_errstr(rc));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
 int cli_usage(const char *cmd, const char *usage)
 {
 	fprintf(stderr, "usage: parley %s %s\n", cmd, usage);

@@ -57,6 +57,11 @@ int cli_help_requested(int argc, char **argv);
 int cli_dispatch(struct cli *cli, const char *group, const struct cli_cmd *table, int argc,
 		 char **argv);
 
+/* cli_rows_end: the end of a listing: with --json close J's array and
+ * object; finalize S; RC is the last sqlite3_step result. EXIT_OK, or
+ * EXIT_FAIL after saying WHAT failed. */
+int cli_rows_end(struct cli *cli, struct json *j, sqlite3_stmt *s, int rc, const char *what);
+
 /* cli_time: "2026-11-23T18:20:56Z" for T (or "-" for 0) in BUF. */
 const char *cli_time(long long t, char *buf, size_t len);
 
@@ -78,6 +83,7 @@ int cmd_sub(struct cli *cli, int argc, char **argv);
 int cmd_sub_import(struct cli *cli, int argc, char **argv);
 int cmd_inject(struct cli *cli, int argc, char **argv);
 int cmd_archive(struct cli *cli, int argc, char **argv);
+int cmd_mod(struct cli *cli, int argc, char **argv);
 int cmd_queue(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -60,17 +60,7 @@ static int archive_ls(struct cli *cli, int argc, char **argv)
 			       (const char *)sqlite3_column_text(s, 5));
 		}
 	}
-	if (cli->json) {
-		json_array_close(&j);
-		json_object_close(&j);
-		json_end(&j);
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
-		log_error("archive ls: %s", sqlite3_errstr(rc));
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
+	return cli_rows_end(cli, &j, s, rc, "archive ls");
 }
 
 static int archive_show(struct cli *cli, int argc, char **argv)

@@ -74,17 +74,7 @@ static int queue_ls(struct cli *cli, int argc, char **argv)
 		if (err != NULL)
 			printf("        %s\n", err);
 	}
-	if (cli->json) {
-		json_array_close(&j);
-		json_object_close(&j);
-		json_end(&j);
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
-		log_error("queue ls: %s", sqlite3_errstr(rc));
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
+	return cli_rows_end(cli, &j, s, rc, "queue ls");
 }
 
 /* queue_update: run SQL (binding ?1 = now, ?2 = id or 0 for all) in one

@@ -23,6 +23,8 @@ static const struct cli_cmd commands[] = {
 	{"sub", cmd_sub, "add|rm|ls|show|import|export ...", "manage subscribers ('parley sub --help')"},
 	{"archive", cmd_archive, "ls LIST | show MSGID [--raw]", "the archive ('parley archive --help')"},
 	{"queue", cmd_queue, "ls [--all] | retry [ID...] | flush", "the delivery queue ('parley queue --help')"},
+	{"mod", cmd_mod, "ls [LIST] | show ID | approve ID... | reject ID...",
+	 "held messages ('parley mod --help')"},
 	{"inject", cmd_inject, "[LIST] [-f SENDER] [-r RECIPIENT]... < message",
 	 "put one message from standard input into the spool (for an MTA's pipe transport);\n"
 	 "                exit 0 once it is durable, 75 (try again later) when it cannot be"},
@@ -140,6 +142,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (c->fn != cmd_sub && c->fn != cmd_list && c->fn != cmd_archive && c->fn != cmd_queue &&
+	    c->fn != cmd_mod &&
 	    cli_help_requested(argc, argv)) {
 		printf("usage: parley %s %s\n\n%s\n", c->name, c->usage, c->help);
 		return EXIT_OK;

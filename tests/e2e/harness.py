@@ -75,6 +75,12 @@ def maildir_box(top, rcpt):
     return out
 
 
+def parley(d, *args):
+    """Run the CLI on D's configuration: (exit status, stdout, stderr)."""
+    r = subprocess.run([PARLEY, "-c", d.conf] + list(args), capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout, r.stderr
+
+
 class Daemon:
     """A parleyd on free ports in a fresh temp dir. Settings override the
     sample's daemon group by 'key = value;' text inserted into it."""

@@ -7,6 +7,7 @@ author it expired, a forged token or an automatic reply does nothing. Any
 other post is held with a note to the list's owners (bounded per hour), a
 loop silently. Notices leave with the null sender, through the same queue
 as copies, into a Maildir sink."""
+import json
 import os
 import re
 import smtplib
@@ -15,7 +16,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PARLEY, Daemon, Tap, maildir_box, wait_for  # noqa: E402
+from harness import PARLEY, Daemon, Tap, maildir_box, parley, wait_for  # noqa: E402
 
 t = Tap()
 LIST = "dev@lists.example.org"
@@ -162,6 +163,9 @@ def owner_notes(d):
     body = m.get_content().replace("\r\n", "\n")
     t.ok("Why:        post from <eve@example.org> without proof of authorship" in body and
          "Sender:     <eve@example.org>" in body, "the body says why and who", body)
+    hid = held(d, "eve1@example.org")[0][0]
+    t.ok("parley mod approve %d\n" % hid in body and "parley mod reject %d\n" % hid in body,
+         "and how to decide", body)
     t.ok("> Buy now\n> line 0\n" in body and "> [...]" in body and "line 29" not in body,
          "the first lines, quoted and cut", body[-300:])
     t.eq(os.path.exists(os.path.join(d.dir, "maildir", "eve@example.org")), False, "nothing to the sender")
@@ -184,6 +188,53 @@ def owner_notes(d):
     t.ok("in the last hour: no note for this one" in d.logtext(), "the log says so too")
 
 
+def moderation(d):
+    """parley mod: the owner sees the held messages and decides"""
+    rc, out, _ = parley(d, "--json", "mod", "ls", "dev")
+    held_rows = json.loads(out)["held"] if rc == 0 else []
+    by_subject = {h["subject"]: h for h in held_rows}
+    t.ok(rc == 0 and "Cheap pills" in by_subject and by_subject["Cheap pills"]["state"] == "held",
+         "mod ls lists the stranger's post as held", out[:400])
+    t.ok("flood 0" in by_subject and by_subject["flood 0"]["state"] == "confirm", "and the posts awaiting their author")
+    eve = by_subject.get("Cheap pills", {}).get("id", 0)
+    rc, out, _ = parley(d, "mod", "show", str(eve))
+    t.ok(rc == 0 and "Why:        post from <eve@example.org>" in out and "Buy now" in out,
+         "mod show: why, and the text", out[:400])
+    rc, out, _ = parley(d, "mod", "show", str(eve), "--raw")
+    t.ok(rc == 0 and "Message-ID: <eve1@example.org>" in out, "mod show --raw: the bytes")
+
+    rc, out, err = parley(d, "mod", "approve", str(eve))
+    t.ok(rc == 0 and "published" in out, "mod approve publishes it", out + err)
+    t.eq(d.query("SELECT author_addr FROM archive WHERE orig_msgid = '<eve1@example.org>'"),
+         [("eve@example.org",)], "archived under its From")
+    t.eq(held(d, "eve1@example.org")[0][1], "published", "decided: published")
+    t.ok(wait_for(lambda: any("Cheap pills" in str(m["Subject"]) for _, m in box(d, "r1@example.net")), 10),
+         "the running parleyd sends the copies")
+    t.eq(os.path.exists(os.path.join(d.dir, "maildir", "eve@example.org")), False, "the sender is not written to")
+    rc, _, err = parley(d, "mod", "approve", str(eve))
+    t.ok(rc == 1 and "already decided" in err, "approving twice: exit 1", err)
+
+    spam = by_subject.get("post", {}).get("id", 0)
+    rc, out, _ = parley(d, "mod", "reject", str(spam))
+    t.ok(rc == 0 and "rejected" in out, "mod reject", out)
+    t.eq(d.query("SELECT state FROM held WHERE id = ?", (spam,)), [("rejected",)], "decided: rejected")
+    flood = by_subject.get("flood 0", {}).get("id", 0)
+    rc, out, _ = parley(d, "mod", "approve", str(flood))
+    t.ok(rc == 0, "approving a post that waits for its author")
+    t.eq(d.query("SELECT author_addr FROM archive WHERE orig_msgid = '<flood0@example.org>'"),
+         [("bob@example.org",)], "is published as the author's")
+    rc, out, _ = parley(d, "--json", "mod", "ls", "dev")
+    ids = [h["id"] for h in json.loads(out)["held"]] if rc == 0 else []
+    t.ok(eve not in ids and spam not in ids and flood not in ids, "decided messages leave mod ls")
+    rc, out, _ = parley(d, "--json", "mod", "ls", "--all")
+    ids = [h["id"] for h in json.loads(out)["held"]] if rc == 0 else []
+    t.ok(eve in ids and spam in ids, "mod ls --all shows them")
+    rc, _, err = parley(d, "mod", "approve", "99999")
+    t.ok(rc == 1 and "no held message 99999" in err, "an unknown id: exit 1", err)
+    rc, _, _ = parley(d, "mod", "reject", "abc")
+    t.eq(rc, 2, "not an id: exit 2")
+
+
 def main():
     d = Daemon()
     text = open(d.conf).read().replace("    port = 25;", '    port = 25;\n    maildir = "%s/maildir";' % d.dir, 1)
@@ -197,6 +248,7 @@ def main():
         expiry_and_auto(d)
         pending_limit(d)
         owner_notes(d)
+        moderation(d)
         rc = subprocess.run([PARLEY, "-c", d.conf, "queue", "ls", "--all"], capture_output=True, text=True)
         t.ok(rc.returncode == 0 and "(confirm notice)" in rc.stdout and "(held notice)" in rc.stdout,
              "queue ls shows the notices' copies", rc.stdout[-600:])

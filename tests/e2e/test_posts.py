@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PARLEY, Daemon, Tap, wait_for  # noqa: E402
+from harness import PARLEY, Daemon, Tap, parley, wait_for  # noqa: E402
 
 t = Tap()
 SECRET = "k3vq9t2mxw8rz5pa"
@@ -38,27 +38,22 @@ def held(d, mid):
                    " WHERE message_id = ?", ("<%s>" % mid,))
 
 
-def run(d, *args):
-    r = subprocess.run([PARLEY, "-c", d.conf] + list(args), capture_output=True, text=True, timeout=30)
-    return r.returncode, r.stdout, r.stderr
-
-
 def cli(d):
     import json
-    rc, out, _ = run(d, "--json", "archive", "ls", "dev")
+    rc, out, _ = parley(d, "--json", "archive", "ls", "dev")
     msgs = json.loads(out)["messages"] if rc == 0 else []
     t.eq([m["kind"] for m in msgs], ["post"] * 3, "archive ls --json lists the three posts")
     t.ok(all(m["copies"] == 2 and m["message_id"].startswith("<parley.") for m in msgs),
          "with their list Message-IDs and copies", msgs)
-    rc, out, _ = run(d, "archive", "show", "secret1@example.org")
+    rc, out, _ = parley(d, "archive", "show", "secret1@example.org")
     t.ok(rc == 0 and "author:      Alice <alice@example.org>" in out and "Hello list" in out,
          "archive show by the author's Message-ID", out)
     lid = msgs[0]["message_id"] if msgs else "<none>"
-    rc, out, _ = run(d, "archive", "show", lid, "--raw")
+    rc, out, _ = parley(d, "archive", "show", lid, "--raw")
     t.ok(rc == 0 and "Message-ID: <secret1@example.org>" in out, "archive show --raw gives the bytes as received")
-    rc, _, err = run(d, "archive", "show", "<nosuch@example.org>")
+    rc, _, err = parley(d, "archive", "show", "<nosuch@example.org>")
     t.ok(rc == 1 and "not in the archive" in err, "an unknown Message-ID: exit 1")
-    rc, out, _ = run(d, "--json", "queue", "ls", "--all")
+    rc, out, _ = parley(d, "--json", "queue", "ls", "--all")
     copies = json.loads(out)["copies"] if rc == 0 else []
     t.eq(len([c for c in copies if not c["message_id"].startswith("(")]), 6,
          "queue ls --all shows every copy of a post")
@@ -70,11 +65,11 @@ def cli(d):
     db.execute("UPDATE deliveries SET status = 'deferred', next_at = 9999999999 WHERE id = ?", (ids[1],))
     db.commit()
     db.close()
-    rc, out, _ = run(d, "queue", "flush")
+    rc, out, _ = parley(d, "queue", "flush")
     t.ok(rc == 0 and "due now: 1 copy" in out, "queue flush makes the deferred copy due", out)
-    rc, out, _ = run(d, "queue", "retry", ids[0])
+    rc, out, _ = parley(d, "queue", "retry", ids[0])
     t.ok(rc == 0 and "queued again: 1 copy" in out, "queue retry ID re-queues a failed copy", out)
-    rc, _, err = run(d, "queue", "retry", "x1")
+    rc, _, err = parley(d, "queue", "retry", "x1")
     t.eq(rc, 2, "queue retry with a bad id: exit 2")
 
 
