@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -27,6 +28,19 @@ void conn_init(struct conn *c, int fd, int stop_fd, int timeout_ms)
 	c->timeout_ms = timeout_ms;
 	c->in_off = c->in_len = c->out_len = 0;
 	c->write_failed = 0;
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void conn_set_deadline(struct conn *c, int ms)
+{
+	c->deadline_ms = mono_ms() + ms;
 }
 
 static int raw_write(struct conn *c, const char *p, size_t n)
@@ -91,7 +105,7 @@ int conn_write(struct conn *c, const char *p, size_t n)
 static int conn_wait(struct conn *c)
 {
 	struct pollfd p[2];
-	int n = 1, r;
+	int n = 1, r, wait = c->timeout_ms;
 
 	if (c->ssl != NULL && SSL_pending(c->ssl) > 0)
 		return CONN_OK;
@@ -102,8 +116,15 @@ static int conn_wait(struct conn *c)
 		p[1].events = POLLIN;
 		n = 2;
 	}
+	if (c->deadline_ms > 0) {
+		long long left = c->deadline_ms - mono_ms();
+		if (left <= 0)
+			return CONN_TIMEOUT;
+		if (left < wait)
+			wait = (int)left;
+	}
 	do
-		r = poll(p, (nfds_t)n, c->timeout_ms);
+		r = poll(p, (nfds_t)n, wait);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return CONN_ERROR;

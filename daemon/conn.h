@@ -30,6 +30,7 @@ struct conn {
 	SSL *ssl;
 	int stop_fd;		/* readable when the daemon stops; -1 once seen */
 	int timeout_ms;
+	long long deadline_ms;	/* monotonic ms after which every wait times out; 0: none */
 	char in[CONN_IN_MAX];
 	size_t in_off, in_len;
 	char out[CONN_OUT_MAX];
@@ -38,6 +39,10 @@ struct conn {
 };
 
 void conn_init(struct conn *c, int fd, int stop_fd, int timeout_ms);
+
+/* conn_set_deadline: from now on, no wait ends later than MS milliseconds
+ * from now, however the client trickles its bytes. */
+void conn_set_deadline(struct conn *c, int ms);
 
 /* conn_fill: wait for and read more input (flushing pending output first).
  * CONN_OK, CONN_EOF, CONN_ERROR, CONN_TIMEOUT or CONN_STOP. */

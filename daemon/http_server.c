@@ -5,7 +5,8 @@
  * HTTP_FIELDS_MAX header fields of at most HTTP_FIELD_MAX bytes each, a body
  * of at most HTTP_BODY_MAX bytes (Content-Length only: Transfer-Encoding is
  * refused, so no request can hide inside another), all within
- * HTTP_DEADLINE_MS. The token is the "t" parameter of the query; the path is
+ * limits.command_timeout but at most HTTP_DEADLINE_MS, however slowly the
+ * bytes come (conn_set_deadline). The token is the "t" parameter of the query; the path is
  * not looked at, so the proxy may map any prefix here.
  *
  * Must never act on a GET, write a byte of its input into a page unescaped,
@@ -19,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "classify.h"
@@ -42,14 +42,6 @@ struct request {
 	long long length;		/* Content-Length, or -1 */
 	int chunked;			/* a Transfer-Encoding field was sent */
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- reading ---- */
 
@@ -122,7 +114,6 @@ static int field(struct request *r, const char *line)
 static int read_request(struct conn *c, struct request *r, int *gone)
 {
 	char line[HTTP_FIELD_MAX], body[HTTP_BODY_MAX];
-	long long start = mono_ms();
 	size_t len;
 	int rc, i;
 
@@ -140,8 +131,6 @@ static int read_request(struct conn *c, struct request *r, int *gone)
 	for (i = 0;; i++) {
 		if (i == HTTP_FIELDS_MAX)
 			return 431;
-		if (mono_ms() - start > HTTP_DEADLINE_MS)
-			return 408;
 		rc = conn_line(c, line, sizeof(line), &len);
 		if (rc == CONN_TOOLONG)
 			return 431;
@@ -322,14 +311,18 @@ void http_session(const struct smtp_session_args *a)
 	struct mbuf body = {0};
 	struct conn *c = malloc(sizeof(*c));
 	char tag[120];
-	int status, gone = 0;
+	int status, gone = 0, ms;
 
 	if (c == NULL) {
 		runtime_release(a->rt, g);
 		close(a->fd);
 		return;
 	}
-	conn_init(c, a->fd, a->stop_fd, HTTP_DEADLINE_MS);
+	ms = g->cfg->daemon.limits.command_timeout * 1000;
+	if (ms > HTTP_DEADLINE_MS)
+		ms = HTTP_DEADLINE_MS;
+	conn_init(c, a->fd, a->stop_fd, ms);
+	conn_set_deadline(c, ms);
 	snprintf(tag, sizeof(tag), "http %s", a->peer);
 	mbuf_add(&body, "", 0);
 	status = read_request(c, &r, &gone);

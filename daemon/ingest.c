@@ -16,6 +16,7 @@
 #include "message.h"
 #include "recipient.h"
 #include "spool.h"
+#include "store_held.h"
 #include "store_inbound.h"
 #include "xalloc.h"
 
@@ -145,6 +146,19 @@ static int ingest_one(struct store *st, const struct config *cfg, const unsigned
 	envelope_free(&env);
 	free(raw);
 	return dealt;
+}
+
+void ingest_expire(struct store *st)
+{
+	long long n = -1;
+
+	if (store_begin(st) == 0 && (n = store_held_expire(st, store_now())) >= 0 &&
+	    store_commit(st) == 0) {
+		if (n > 0)
+			log_info("%lld held posts were not confirmed in time: expired", n);
+		return;
+	}
+	store_rollback(st);
 }
 
 int ingest_scan(struct store *st, const struct config *cfg, const unsigned char *key)

@@ -22,4 +22,8 @@
  * duplicates or quarantined), or -1 if the spool cannot be read. */
 int ingest_scan(struct store *st, const struct config *cfg, const unsigned char *key);
 
+/* ingest_expire: posts whose confirmation time is up become expired (one
+ * transaction; logged when there were any). */
+void ingest_expire(struct store *st);
+
 #endif

@@ -20,21 +20,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "delivery.h"
 #include "imap_poller.h"
 #include "ingest.h"
-#include "token.h"
 #include "listener.h"
 #include "lockfile.h"
-#include "privilege.h"
 #include "log.h"
+#include "privilege.h"
 #include "runtime.h"
 #include "spool.h"
 #include "store.h"
+#include "token.h"
 #include "xalloc.h"
+
+#define EXPIRE_EVERY 60 /* seconds between sweeps of expired confirmation requests */
 
 static volatile sig_atomic_t got_term, got_hup;
 
@@ -157,6 +160,7 @@ static void *ingest_main(void *arg)
 	unsigned char key[TOKEN_KEY_LEN];
 	int have_key = token_key_load(g->cfg->daemon.secret_file, key) == 0;
 	unsigned long seen = 0;
+	time_t next_expire = 0;
 
 	if (!have_key)
 		log_error("ingest: no token key in %s: posts that need a confirmation are held for "
@@ -172,6 +176,10 @@ static void *ingest_main(void *arg)
 		g = runtime_hold(rt);
 		if (ingest_scan(st, g->cfg, have_key ? key : NULL) < 0)
 			log_warn("ingest: cannot read the spool");
+		if (time(NULL) >= next_expire) {
+			ingest_expire(st);
+			next_expire = time(NULL) + EXPIRE_EVERY;
+		}
 		runtime_release(rt, g);
 		runtime_wait_ring(rt, &seen, 1000);
 	}

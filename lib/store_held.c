@@ -107,6 +107,20 @@ int store_held_decide(struct store *st, long long id, const char *from, const ch
 	return sqlite3_changes(store_db(st)) > 0;
 }
 
+long long store_held_expire(struct store *st, long long now)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_HELD_EXPIRE,
+					"UPDATE held SET state = 'expired', decided_at = ?1"
+					" WHERE state = 'confirm' AND expires_at <= ?1");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	if (store_step_done(st, s) < 0)
+		return -1;
+	return sqlite3_changes(store_db(st));
+}
+
 /* count: the single integer STMT returns after binding; -1 on error. */
 static long long count(struct store *st, sqlite3_stmt *s, const char *what)
 {

@@ -61,6 +61,11 @@ void held_free(struct held *h);
 int store_held_decide(struct store *st, long long id, const char *from, const char *to,
 		      long long archive_id, long long now);
 
+/* store_held_expire: posts still waiting for a confirmation whose time is
+ * up at NOW become 'expired' (nobody is told: the author never answered).
+ * The count, or -1. */
+long long store_held_expire(struct store *st, long long now);
+
 /* store_held_awaiting: posts of AUTHOR to LIST_ID still waiting for a
  * confirmation at NOW; the count or -1. */
 long long store_held_awaiting(struct store *st, long long list_id, const char *author,

@@ -235,6 +235,23 @@ def moderation(d):
     t.eq(rc, 2, "not an id: exit 2")
 
 
+def sweep(d):
+    """a request nobody answers expires on its own, silently"""
+    n = len(box(d, "bob@example.org"))
+    db = sqlite3.connect(d.db, timeout=10)
+    with db:
+        db.execute("UPDATE held SET expires_at = 1 WHERE id = (SELECT h.id FROM held h JOIN inbound i"
+                   " ON i.id = h.inbound_id WHERE i.message_id = '<flood1@example.org>')")
+    db.close()
+    d.stop()
+    d.start()
+    t.ok(wait_for(lambda: held(d, "flood1@example.org")[0][1] == "expired", 10),
+         "an unanswered request expires (swept at start, then every minute)")
+    t.ok("1 held posts were not confirmed in time: expired" in d.logtext(), "logged")
+    t.eq(held(d, "flood2@example.org")[0][1], "confirm", "one still in time stays")
+    t.eq(len(box(d, "bob@example.org")), n, "nobody is written to")
+
+
 def main():
     d = Daemon()
     text = open(d.conf).read().replace("    port = 25;", '    port = 25;\n    maildir = "%s/maildir";' % d.dir, 1)
@@ -249,6 +266,7 @@ def main():
         pending_limit(d)
         owner_notes(d)
         moderation(d)
+        sweep(d)
         rc = subprocess.run([PARLEY, "-c", d.conf, "queue", "ls", "--all"], capture_output=True, text=True)
         t.ok(rc.returncode == 0 and "(confirm notice)" in rc.stdout and "(held notice)" in rc.stdout,
              "queue ls shows the notices' copies", rc.stdout[-600:])

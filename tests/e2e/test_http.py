@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -178,10 +179,41 @@ def hostile(port):
     t.ok(r.startswith("HTTP/1.1 404 ") and "<script>" not in r, "a path is never echoed", r[-300:])
 
 
+def trickle(port):
+    """a client that sends a byte a second gets 408 at the deadline
+    (limits.command_timeout = 3 here), not a connection held for ever"""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        s.sendall(b"GET /u?t=x HTTP/1.1\r\n")
+        t0 = time.monotonic()
+        got = b""
+        for _ in range(15):
+            try:
+                s.sendall(b"X")
+            except OSError:
+                break
+            s.settimeout(1.0)
+            try:
+                chunk = s.recv(4096)
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            got += chunk
+            if b"\r\n\r\n" in got:
+                break
+        took = time.monotonic() - t0
+    finally:
+        s.close()
+    t.ok(got.startswith(b"HTTP/1.1 408 "), "a trickling client: 408", got[:60])
+    t.ok(took < 10, "within the deadline, not per byte (%.1f s)" % took)
+
+
 def main():
     port = free_port()
     d = Daemon(extra_daemon='  http = { listen = [ "127.0.0.1:%d" ]; };' % port)
     text = open(d.conf).read().replace("    port = 25;", '    port = 25;\n    maildir = "%s/maildir";' % d.dir, 1)
+    text = text.replace("command_timeout = 300;", "command_timeout = 3;", 1)
     text = text.replace('    archive_url = "https://lists.example.org/dev/";',
                         '    archive_url = "https://lists.example.org/dev/";\n'
                         '    unsubscribe_url = "https://lists.example.org/u";\n'
@@ -196,6 +228,7 @@ def main():
         unsubscribe(d, port)
         confirm(d, port)
         hostile(port)
+        trickle(port)
         t.ok(d.proc.poll() is None, "parleyd is still running")
     finally:
         d.stop()
