@@ -432,6 +432,18 @@ int store_step_done(struct store *st, sqlite3_stmt *s)
 	return 0;
 }
 
+long long store_update_now(struct store *st, enum store_stmt id, const char *sql, long long now)
+{
+	sqlite3_stmt *s = store_prepare(st, id, sql);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	if (store_step_done(st, s) < 0)
+		return -1;
+	return sqlite3_changes(st->db);
+}
+
 char *store_col_text(sqlite3_stmt *s, int i)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);

@@ -110,6 +110,10 @@ char *store_col_text(sqlite3_stmt *s, int i);
  * after it (for text in a BLOB), its length in *LEN; never NULL. */
 char *store_col_blob(sqlite3_stmt *s, int i, size_t *len);
 
+/* store_update_now: run cached statement ID (SQL, which returns no rows)
+ * with ?1 bound to NOW; the number of rows changed, or -1 (logged). */
+long long store_update_now(struct store *st, enum store_stmt id, const char *sql, long long now);
+
 /* store_step_done: step a statement that returns no rows; 0 or -1 (logged). */
 int store_step_done(struct store *st, sqlite3_stmt *s);
 

@@ -176,14 +176,8 @@ int store_delivery_result(struct store *st, long long id, const char *status, lo
 
 long long store_delivery_requeue_sending(struct store *st, long long now)
 {
-	sqlite3_stmt *s = store_prepare(st, STMT_DELIVERY_REQUEUE,
-					"UPDATE deliveries SET status = 'queued', next_at = ?1,"
-					" updated_at = ?1 WHERE status = 'sending'");
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, now);
-	if (store_step_done(st, s) < 0)
-		return -1;
-	return sqlite3_changes(store_db(st));
+	return store_update_now(st, STMT_DELIVERY_REQUEUE,
+				"UPDATE deliveries SET status = 'queued', next_at = ?1,"
+				" updated_at = ?1 WHERE status = 'sending'",
+				now);
 }

@@ -109,16 +109,10 @@ int store_held_decide(struct store *st, long long id, const char *from, const ch
 
 long long store_held_expire(struct store *st, long long now)
 {
-	sqlite3_stmt *s = store_prepare(st, STMT_HELD_EXPIRE,
-					"UPDATE held SET state = 'expired', decided_at = ?1"
-					" WHERE state = 'confirm' AND expires_at <= ?1");
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, now);
-	if (store_step_done(st, s) < 0)
-		return -1;
-	return sqlite3_changes(store_db(st));
+	return store_update_now(st, STMT_HELD_EXPIRE,
+				"UPDATE held SET state = 'expired', decided_at = ?1"
+				" WHERE state = 'confirm' AND expires_at <= ?1",
+				now);
 }
 
 /* count: the single integer STMT returns after binding; -1 on error. */
