@@ -43,6 +43,7 @@ enum ktype {
 	KT_ADDRESS,	/* char[ADDRESS_MAX + 1]: normalised addr-spec */
 	KT_ADDRESSV,	/* struct strv: normalised addr-specs */
 	KT_GROUP,	/* nested struct at off, described by sub */
+	KT_RELAY,	/* a KT_GROUP, or "maildir:/DIR" or "smtp:HOST[:PORT]" */
 	KT_AUTHORS	/* struct cfg_list authors */
 };
 
@@ -129,7 +130,7 @@ static const struct kspec daemon_spec[] = {
 	{"smtp", KT_GROUP, D(smtp_listen), 0, 0, NULL, listen_spec, 0, NULL},
 	{"http", KT_GROUP, D(http_listen), 0, 0, NULL, listen_spec, 0, NULL},
 	{"tls", KT_GROUP, D(tls_cert), 0, 0, NULL, tls_spec, 0, NULL},
-	{"relay", KT_GROUP, D(relay), 0, 0, NULL, relay_spec, 0, NULL},
+	{"relay", KT_RELAY, D(relay), 0, 0, NULL, relay_spec, 0, NULL},
 	{"workers", KT_INT, D(workers), 1, 256, NULL, NULL, 0, NULL},
 	{"queue_lifetime", KT_INT, D(queue_lifetime), 60, 60 * 86400, NULL, NULL, 0, "seconds"},
 	{"secret_file", KT_PATH, D(secret_file), 1, 4096, NULL, NULL, 0, NULL},
@@ -582,6 +583,50 @@ static int load_authors(struct loader *ld, const config_setting_t *s, struct cfg
 static int load_group(struct loader *ld, const config_setting_t *grp, const struct kspec *spec,
 		      void *base);
 
+/* load_relay_uri: daemon.relay written as "maildir:/DIR" (the Maildir
+ * sink) or "smtp:HOST[:PORT]" (HOST may be an [IPv6] literal; port 25 by
+ * default), the short forms of the relay group. */
+static int load_relay_uri(struct loader *ld, const config_setting_t *s, struct cfg_relay *r)
+{
+	const char *v = config_setting_get_string(s), *host, *colon;
+	char *end;
+	long port = 25;
+	size_t hlen;
+
+	if (strncmp(v, "maildir:", 8) == 0 && v[8] == '/' && strchr(v, '\n') == NULL) {
+		free(r->maildir);
+		r->maildir = xstrdup(v + 8);
+		return 0;
+	}
+	if (strncmp(v, "smtp:", 5) == 0) {
+		host = v + 5;
+		if (host[0] == '[') {
+			colon = strchr(host, ']');
+			colon = colon != NULL && (colon[1] == ':' || colon[1] == '\0') ? colon + 1 : NULL;
+			host++;
+			hlen = colon != NULL ? (size_t)(colon - host - 1) : 0;
+		} else {
+			colon = strchr(host, ':');
+			hlen = colon != NULL ? (size_t)(colon - host) : strlen(host);
+		}
+		if (colon != NULL && *colon == ':') {
+			port = strtol(colon + 1, &end, 10);
+			if (*end != '\0' || end == colon + 1)
+				port = -1;
+		}
+		if (hlen > 0 && hlen <= 255 && port >= 1 && port <= 65535 &&
+		    strcspn(host, " \t\r\n/") >= hlen) {
+			free(r->host);
+			r->host = xstrndup(host, hlen);
+			r->port = (int)port;
+			return 0;
+		}
+	}
+	err_at(ld, s, "daemon.relay: \"%s\" is not \"maildir:/DIR\" (an absolute path) or "
+		      "\"smtp:HOST[:PORT]\" (port 1 to 65535)", v);
+	return -1;
+}
+
 static int load_value(struct loader *ld, const config_setting_t *s, const struct kspec *k,
 		      void *base)
 {
@@ -617,6 +662,12 @@ static int load_value(struct loader *ld, const config_setting_t *s, const struct
 		return load_group(ld, s, k->sub, dst);
 	case KT_AUTHORS:
 		return load_authors(ld, s, base);
+	case KT_RELAY:
+		if (config_setting_type(s) == CONFIG_TYPE_STRING)
+			return load_relay_uri(ld, s, dst);
+		if (expect_type(ld, s, CONFIG_TYPE_GROUP, "a group { ... } or \"smtp:HOST[:PORT]\"") < 0)
+			return -1;
+		return load_group(ld, s, k->sub, dst);
 	}
 	return -1;
 }

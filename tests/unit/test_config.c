@@ -221,6 +221,56 @@ static int relay_verify(const char *relay)
 	return v;
 }
 
+/* relay_uri: load daemon.relay = VALUE; the relay as "host port maildir"
+ * into OUT, or the first error. */
+static void relay_uri(const char *value, char *out, size_t len)
+{
+	char path[] = "/tmp/parley-test-config-XXXXXX";
+	struct config_errors errs = {NULL, 0};
+	struct config *cfg;
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	snprintf(out, len, "(no file)");
+	if (f == NULL)
+		return;
+	fprintf(f, "daemon = {\n  relay = \"%s\";\n};\n"
+		   "lists = ( { name = \"dev\"; address = \"dev@lists.example.org\"; } );\n",
+		value);
+	fclose(f);
+	if ((cfg = config_load(path, 0, &errs)) != NULL)
+		snprintf(out, len, "%s %d %s", cfg->daemon.relay.host, cfg->daemon.relay.port,
+			 cfg->daemon.relay.maildir ? cfg->daemon.relay.maildir : "-");
+	else if (errs.n > 0)
+		snprintf(out, len, "%s", strstr(errs.v[0], ":2: ") ? strstr(errs.v[0], ":2: ") : errs.v[0]);
+	config_free(cfg);
+	config_errors_free(&errs);
+	unlink(path);
+}
+
+static void check_relay_uri(void)
+{
+	char got[512];
+
+	relay_uri("maildir:/var/tmp/sink", got, sizeof(got));
+	is_str(got, "127.0.0.1 25 /var/tmp/sink", "relay = \"maildir:/DIR\"");
+	relay_uri("smtp:mx.example.net:2525", got, sizeof(got));
+	is_str(got, "mx.example.net 2525 -", "relay = \"smtp:HOST:PORT\"");
+	relay_uri("smtp:relay.example.net", got, sizeof(got));
+	is_str(got, "relay.example.net 25 -", "relay = \"smtp:HOST\": port 25");
+	relay_uri("smtp:[::1]:26", got, sizeof(got));
+	is_str(got, "::1 26 -", "relay = \"smtp:[::1]:26\"");
+	relay_uri("maildir:sink", got, sizeof(got));
+	ok(strncmp(got, ":2: daemon.relay: \"maildir:sink\" is not", 36) == 0,
+	   "a relative maildir: refused at FILE:2 (%s)", got);
+	relay_uri("smtp:mx.example.net:99999", got, sizeof(got));
+	ok(strncmp(got, ":2: daemon.relay:", 17) == 0, "port 99999: refused (%s)", got);
+	relay_uri("smtp:", got, sizeof(got));
+	ok(strncmp(got, ":2: daemon.relay:", 17) == 0, "no host: refused (%s)", got);
+	relay_uri("ftp://x", got, sizeof(got));
+	ok(strncmp(got, ":2: daemon.relay:", 17) == 0, "another scheme: refused (%s)", got);
+}
+
 static void check_relay_verify_default(void)
 {
 	is_int(relay_verify(""), 0, "tls_verify: off by default for the default relay 127.0.0.1");
@@ -244,5 +294,6 @@ int main(void)
 	check_defaults_and_include();
 	check_unreadable();
 	check_relay_verify_default();
+	check_relay_uri();
 	return tap_done();
 }
