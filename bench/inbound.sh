@@ -10,20 +10,7 @@ cd "$(dirname "$0")/.."
 N=${1:-2000}
 SIZE=${2:-4096}
 C=${3:-4}
-SRC=$(pwd)
-command -v smtp-source > /dev/null || PATH=$PATH:/usr/sbin
-command -v smtp-source > /dev/null || { echo "bench: needs smtp-source (apt-get install postfix)"; exit 1; }
-TESTS_SRCDIR=$SRC/tests
-. tests/e2e/servers.sh
-T=$(mktemp -d /tmp/parley-bench.XXXXXX)
-chmod 755 "$T"
-DPID=
-cleanup() {
-	postfix_stop "$T/pf" > /dev/null 2>&1 || true
-	[ -n "$DPID" ] && kill "$DPID" 2> /dev/null && wait "$DPID" 2> /dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
+. bench/postfix.sh
 
 PP=$(free_port)
 LP=$(free_port)
