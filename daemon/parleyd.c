@@ -120,6 +120,11 @@ static struct config *reload(const char *path, const struct config *old)
 	keep_bound(path, "user", &d->user, old->daemon.user);
 	keep_bound(path, "tls.cert", &d->tls_cert, old->daemon.tls_cert);
 	keep_bound(path, "tls.key", &d->tls_key, old->daemon.tls_key);
+	keep_bound(path, "secret_file", &d->secret_file, old->daemon.secret_file);
+	if (d->workers != old->daemon.workers) {
+		log_warn("%s: daemon.workers changed: restart parleyd to use it", path);
+		d->workers = old->daemon.workers;
+	}
 	if (!strv_equal(&d->lmtp_listen, &old->daemon.lmtp_listen) ||
 	    !strv_equal(&d->smtp_listen, &old->daemon.smtp_listen) ||
 	    !strv_equal(&d->http_listen, &old->daemon.http_listen))

@@ -48,6 +48,9 @@ check "a good reload is logged" wait_for has "$T/d.log" "reloaded $CONF: 2 lists
 sed "s#$T/parley.db#$T/other.db#" "$T/good.conf" > "$CONF"
 kill -HUP $DPID
 check "a changed database asks for a restart" wait_for has "$T/d.log" "daemon.database changed: restart parleyd to use it"
+sed "s#  workers = 4;#  workers = 9;#" "$T/good.conf" > "$CONF"
+kill -HUP $DPID
+check "changed workers ask for a restart" wait_for has "$T/d.log" "daemon.workers changed: restart parleyd to use it"
 cp "$T/good.conf" "$CONF"
 
 kill -TERM $DPID
