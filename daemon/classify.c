@@ -207,7 +207,7 @@ static int confirm_request(struct store *st, const struct classify_in *in,
 {
 	struct held_new h;
 	struct token tok;
-	char tokstr[TOKEN_LEN + 1];
+	char tokstr[TOKEN_MAX + 1];
 	long long list_id = store_list_id(st, l->name), id, waiting;
 
 	if (list_id < 0 || (waiting = store_held_awaiting(st, list_id, au->address, in->now)) < 0)
@@ -227,9 +227,9 @@ static int confirm_request(struct store *st, const struct classify_in *in,
 	h.now = in->now;
 	if ((id = store_held_add(st, &h)) <= 0)
 		return id < 0 ? -1 : 0;
-	tok.kind = 'p';
+	tok.kind = TOKEN_PUBLISH;
 	tok.a = (unsigned long long)id;
-	tok.b = (unsigned long)list_id;
+	tok.b = 0;
 	tok.expires = h.expires_at;
 	token_make(in->key, &tok, tokstr);
 	if (notify_confirm(st, in, l, list_id, id, au->address, tokstr, h.expires_at) < 0)
@@ -334,7 +334,7 @@ static int classify_confirm(struct store *st, const struct classify_in *in,
 	trc = token_check(in->key, t->token, &tok, in->now);
 	if ((list_id = store_list_id(st, t->list->name)) < 0)
 		return -1;
-	if (trc == -1 || tok.kind != 'p' || tok.b != (unsigned long)list_id) {
+	if (trc == -1 || tok.kind != TOKEN_PUBLISH) {
 		log_info("%s: confirmation with a token we did not make for %s: ignored", q,
 			 t->list->name);
 		return 0;
@@ -374,8 +374,7 @@ static int classify_unsubscribe(struct store *st, const struct classify_in *in,
 	}
 	if ((list_id = store_list_id(st, t->list->name)) < 0)
 		return -1;
-	if (token_check(in->key, t->token, &tok, in->now) != 0 || tok.kind != 'u' ||
-	    tok.b != (unsigned long)list_id) {
+	if (token_check(in->key, t->token, &tok, in->now) != 0 || tok.kind != TOKEN_UNSUBSCRIBE) {
 		log_info("%s: unsubscribe with a token we did not make for %s: ignored", q,
 			 t->list->name);
 		return 0;
@@ -401,6 +400,23 @@ static const struct cfg_list *list_by_id(struct store *st, const struct config *
 		if (store_list_id(st, cfg->lists[i].name) == id)
 			return &cfg->lists[i];
 	return NULL;
+}
+
+/* token_list: the store id of the list that the row named by TOK (a
+ * subscriber, a held post) belongs to; 0 if there is none, -1 on error. */
+static long long token_list(struct store *st, const struct token *tok)
+{
+	struct held h;
+	long long id;
+	int rc;
+
+	if (tok->kind == TOKEN_UNSUBSCRIBE)
+		return store_sub_list_of(st, (long long)tok->a);
+	if ((rc = store_held_get(st, (long long)tok->a, &h)) <= 0)
+		return rc;
+	id = h.list_id;
+	held_free(&h);
+	return id;
 }
 
 static int click_unsubscribe(struct store *st, const struct token *tok, long long list_id,
@@ -472,14 +488,14 @@ int classify_click(struct store *st, const struct config *cfg, const unsigned ch
 
 	memset(out, 0, sizeof(*out));
 	if (key == NULL || (trc = token_check(key, token, &tok, now)) == -1 ||
-	    (tok.kind != 'u' && tok.kind != 'p'))
+	    (tok.kind != TOKEN_UNSUBSCRIBE && tok.kind != TOKEN_PUBLISH))
 		return 0;
 	out->kind = tok.kind;
-	if ((out->list = list_by_id(st, cfg, (long long)tok.b)) == NULL)
+	if ((list_id = token_list(st, &tok)) <= 0)
+		return list_id < 0 ? -1 : 0;
+	if ((out->list = list_by_id(st, cfg, list_id)) == NULL)
 		return 0;
-	if ((list_id = store_list_id(st, out->list->name)) < 0)
-		return -1;
-	if (tok.kind == 'u')
+	if (tok.kind == TOKEN_UNSUBSCRIBE)
 		return trc == 0 ? click_unsubscribe(st, &tok, list_id, act, now, tag, out) : 0;
 	memset(&env, 0, sizeof(env));
 	snprintf(env.queue_id, sizeof(env.queue_id), "%s", tag);

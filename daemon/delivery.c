@@ -51,6 +51,7 @@
 #include "store.h"
 #include "store_archive.h"
 #include "store_sub.h"
+#include "subaddr.h"
 #include "token.h"
 #include "xalloc.h"
 
@@ -145,23 +146,8 @@ static void nap_ms(long ms)
 		;
 }
 
-/* sub_address: LOCAL+WHAT-TOKEN@DOMAIN of list L into OUT; 0, or -1 if it
- * does not fit an address. */
-static int sub_address(char out[ADDRESS_MAX + 1], const struct cfg_list *l, char delim,
-		       const char *what, const char *token)
-{
-	const char *at = strrchr(l->address, '@');
-	int n;
-
-	if (at == NULL)
-		return -1;
-	n = snprintf(out, ADDRESS_MAX + 1, "%.*s%c%s-%s%s", (int)(at - l->address), l->address,
-		     delim ? delim : '+', what, token, at);
-	return n > 0 && n <= ADDRESS_MAX ? 0 : -1;
-}
-
 static void token_for(const struct delivery_pool *p, char kind, unsigned long long a,
-		      unsigned long b, char out[TOKEN_LEN + 1])
+		      unsigned long b, char out[TOKEN_MAX + 1])
 {
 	struct token t = {kind, a, b, 0};
 
@@ -350,16 +336,16 @@ static int addresses(const struct delivery_pool *p, const struct config *cfg,
 		     const struct wstate *ws, const struct delivery *d, struct copy *c,
 		     char *reply_to, char *unsub, char *utok)
 {
-	char btok[TOKEN_LEN + 1], rtok[TOKEN_LEN + 1];
-	char delim = cfg->daemon.delimiter;
+	char btok[TOKEN_MAX + 1], rtok[TOKEN_MAX + 1];
 	unsigned long sub = (unsigned long)d->subscriber_id;
 
-	token_for(p, 'b', (unsigned long long)d->id, 0, btok);
-	token_for(p, 'r', (unsigned long long)d->archive_id, sub, rtok);
-	token_for(p, 'u', (unsigned long long)d->subscriber_id, (unsigned long)ws->a.list_id, utok);
-	if (sub_address(c->from, c->list, delim, "bounce", btok) < 0 ||
-	    sub_address(reply_to, c->list, delim, "r", rtok) < 0 ||
-	    sub_address(unsub, c->list, delim, "unsubscribe", utok) < 0)
+	(void)ws;
+	token_for(p, TOKEN_BOUNCE, (unsigned long long)d->id, 0, btok);
+	token_for(p, TOKEN_REPLY, (unsigned long long)d->archive_id, sub, rtok);
+	token_for(p, TOKEN_UNSUBSCRIBE, (unsigned long long)d->subscriber_id, 0, utok);
+	if (subaddr_list(c->from, sizeof(c->from), cfg, c->list, "bounce", btok) < 0 ||
+	    subaddr_list(reply_to, ADDRESS_MAX + 1, cfg, c->list, "r", rtok) < 0 ||
+	    subaddr_list(unsub, ADDRESS_MAX + 1, cfg, c->list, "unsubscribe", utok) < 0)
 		return -1;
 	return 0;
 }
@@ -368,7 +354,7 @@ static int addresses(const struct delivery_pool *p, const struct config *cfg,
 static int render(const struct delivery_pool *p, const struct config *cfg, struct wstate *ws,
 		  const struct delivery *d, struct copy *c, struct result *r)
 {
-	char reply_to[ADDRESS_MAX + 1], unsub[ADDRESS_MAX + 1], utok[TOKEN_LEN + 1];
+	char reply_to[ADDRESS_MAX + 1], unsub[ADDRESS_MAX + 1], utok[TOKEN_MAX + 1];
 	char err[256];
 	struct render_in in;
 

@@ -38,7 +38,7 @@
 struct request {
 	char method[8];
 	char target[HTTP_LINE_MAX];
-	char token[TOKEN_LEN + 1];	/* "" when the query has none that could be ours */
+	char token[TOKEN_MAX + 1];	/* "" when the query has none that could be ours */
 	long long length;		/* Content-Length, or -1 */
 	int chunked;			/* a Transfer-Encoding field was sent */
 };
@@ -46,8 +46,8 @@ struct request {
 /* ---- reading ---- */
 
 /* query_token: the "t" parameter of TARGET's query, if it has the shape of
- * a token (39 characters of base32). */
-static void query_token(const char *target, char out[TOKEN_LEN + 1])
+ * a token (up to TOKEN_MAX characters of base32). */
+static void query_token(const char *target, char out[TOKEN_MAX + 1])
 {
 	const char *q = strchr(target, '?');
 
@@ -55,10 +55,10 @@ static void query_token(const char *target, char out[TOKEN_LEN + 1])
 	while (q != NULL) {
 		const char *v = q + 1;
 		size_t n = strcspn(v, "&#");
-		if (n == TOKEN_LEN + 2 && strncmp(v, "t=", 2) == 0 &&
-		    strspn(v + 2, "abcdefghijklmnopqrstuvwxyz234567") >= TOKEN_LEN) {
-			memcpy(out, v + 2, TOKEN_LEN);
-			out[TOKEN_LEN] = '\0';
+		if (n > 2 + 8 && n <= TOKEN_MAX + 2 && strncmp(v, "t=", 2) == 0 &&
+		    strspn(v + 2, "abcdefghijklmnopqrstuvwxyz234567") >= n - 2) {
+			memcpy(out, v + 2, n - 2);
+			out[n - 2] = '\0';
 			return;
 		}
 		q = v[n] == '&' ? v + n : NULL;
@@ -201,7 +201,7 @@ static int describe(const struct click *k, struct mbuf *b)
 		     "not made here. Nothing was changed.", NULL);
 		return 404;
 	}
-	if (k->kind == 'u') {
+	if (k->kind == TOKEN_UNSUBSCRIBE) {
 		if (k->state == CLICK_READY) {
 			snprintf(what, sizeof(what), "Stop sending the list %s to %s?", list,
 				 k->address);

@@ -20,6 +20,7 @@
 #include "mailfmt.h"
 #include "notice.h"
 #include "store_held.h"
+#include "subaddr.h"
 #include "token.h"
 #include "xalloc.h"
 
@@ -42,14 +43,13 @@ static void addf(struct mbuf *b, const char *fmt, ...)
 		mbuf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* sub_addr: LOCAL+WHAT@DOMAIN (WHAT may carry "-TOKEN") of list L. */
+/* sub_addr: LOCAL+WHAT[-TOKEN]@DOMAIN of list L (the list address if it
+ * could not be made: never happens for a list the loader accepted). */
 static void sub_addr(const struct config *cfg, const struct cfg_list *l, const char *what,
-		     char *out, size_t len)
+		     const char *token, char *out, size_t len)
 {
-	const char *at = strrchr(l->address, '@');
-
-	snprintf(out, len, "%.*s%c%s%s", (int)(at - l->address), l->address,
-		 cfg->daemon.delimiter ? cfg->daemon.delimiter : '+', what, at);
+	if (subaddr_list(out, len, cfg, l, what, token) < 0)
+		snprintf(out, len, "%s", l->address);
 }
 
 /* The message a notice is about, as shown in its text. */
@@ -165,8 +165,8 @@ int notify_owners(struct store *st, const struct classify_in *in, const struct c
 			 "hour: no note for this one", in->env->queue_id, recent, l->name);
 		return 0;
 	}
-	sub_addr(in->cfg, l, "owner", from, sizeof(from));
-	sub_addr(in->cfg, l, "post", post, sizeof(post));
+	sub_addr(in->cfg, l, "owner", NULL, from, sizeof(from));
+	sub_addr(in->cfg, l, "post", NULL, post, sizeof(post));
 	snprintf(name, sizeof(name), "%s list", l->name);
 	s = mailfmt_clean(in->msg->subject ? in->msg->subject : "(no subject)", 200);
 	snprintf(subject, sizeof(subject), "Held for %s: %s", l->name, s);
@@ -232,12 +232,11 @@ int notify_confirm(struct store *st, const struct classify_in *in, const struct 
 	struct notice_spec ns;
 	struct strv to = {NULL, 0};
 	struct mbuf b = {0};
-	char what[TOKEN_LEN + 16], confirm[ADDRESS_MAX + 64];
+	char confirm[ADDRESS_MAX + 64];
 	char subject[300], name[CONFIG_LIST_NAME_MAX + 32], *s;
 	int rc;
 
-	snprintf(what, sizeof(what), "confirm-%s", token);
-	sub_addr(in->cfg, l, what, confirm, sizeof(confirm));
+	sub_addr(in->cfg, l, "confirm", token, confirm, sizeof(confirm));
 	strv_push(&to, author);
 	snprintf(name, sizeof(name), "%s list", l->name);
 	s = mailfmt_clean(in->msg->subject ? in->msg->subject : "(no subject)", 200);
@@ -264,7 +263,7 @@ int notify_expired(struct store *st, const struct classify_in *in, const struct 
 	int rc;
 
 	about.msg = hm;
-	sub_addr(in->cfg, l, "owner", from, sizeof(from));
+	sub_addr(in->cfg, l, "owner", NULL, from, sizeof(from));
 	snprintf(name, sizeof(name), "%s list", l->name);
 	s = mailfmt_clean(hm->subject ? hm->subject : "(no subject)", 200);
 	snprintf(subject, sizeof(subject), "Not published in %s (confirmation expired): %s",

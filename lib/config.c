@@ -27,6 +27,7 @@
 
 #include "recipient.h"
 #include "utf8.h"
+#include "subaddr.h"
 #include "xalloc.h"
 
 enum ktype {
@@ -67,6 +68,7 @@ struct loader {
 };
 
 static const char *const reply_policies[] = {"list", "author", "thread", "moderated", NULL};
+static const char *const outsider_modes[] = {"hold", "accept", "reject", NULL};
 static const char *const relay_tls_modes[] = {"no", "auto", "require", NULL};
 static const char *const delimiters[] = {"+-=_", NULL};
 
@@ -145,6 +147,9 @@ static const struct kspec list_spec[] = {
 	{"description", KT_STRING, LST(description), 0, 200, NULL, NULL, 0, NULL},
 	{"reply_policy", KT_CHOICE, LST(reply_policy), 0, 0, reply_policies, NULL, 0, NULL},
 	{"subject_prefix", KT_STRING, LST(subject_prefix), 0, 64, NULL, NULL, 0, NULL},
+	{"subscriber_posts", KT_BOOL, LST(subscriber_posts), 0, 0, NULL, NULL, 0, NULL},
+	{"outsiders", KT_CHOICE, LST(outsiders), 0, 0, outsider_modes, NULL, 0, NULL},
+	{"subject_window", KT_INT, LST(subject_window), 0, 3650, NULL, NULL, 0, "days"},
 	{"footer", KT_TEXT, LST(footer), 0, 4096, NULL, NULL, 0, NULL},
 	{"archive_url", KT_STRING, LST(archive_url), 1, 1024, NULL, NULL, 0, NULL},
 	{"unsubscribe_url", KT_STRING, LST(unsubscribe_url), 1, 1024, NULL, NULL, 0, NULL},
@@ -159,6 +164,8 @@ static const struct kspec author_spec[] = {
 	 NULL},
 	{"name", KT_STRING, offsetof(struct cfg_author, name), 1, 200, NULL, NULL, 0, NULL},
 	{"secret", KT_STRING, offsetof(struct cfg_author, secret), 16, 64, NULL, NULL, 0, NULL},
+	{"reply_policy", KT_CHOICE, offsetof(struct cfg_author, reply_policy), 0, 0, reply_policies,
+	 NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const char *const imap_tls_modes[] = {"imaps", "starttls", "none", NULL};
@@ -714,6 +721,7 @@ static int load_authors(struct loader *ld, const config_setting_t *s, struct cfg
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		struct cfg_author *a = &l->authors[l->nauthors++];
 		a->line = config_setting_source_line(e);
+		a->reply_policy = -1;
 		if (config_setting_type(e) == CONFIG_TYPE_STRING) {
 			if (load_address(ld, e, a->address) < 0)
 				rc = -1;
@@ -827,11 +835,21 @@ static void check_lists(struct loader *ld, const config_t *c, struct config *cfg
 			       l->name);
 		if (l->address[0] != '\0') {
 			const char *at = strrchr(l->address, '@');
+			const char *what;
+			size_t longest = subaddr_longest((size_t)(at - l->address), &what);
 			if (memchr(l->address, cfg->daemon.delimiter, (size_t)(at - l->address)))
 				err_at(ld, s,
 				       "list '%s': address %s contains the delimiter '%c', "
 				       "which would collide with sub-addresses",
 				       l->name ? l->name : "?", l->address, cfg->daemon.delimiter);
+			if (longest > ADDRESS_LOCAL_MAX)
+				err_at(ld, s,
+				       "list '%s': the local part of %s is too long: its %s address "
+				       "could take %zu octets, over the limit of %d (RFC 5321): use at "
+				       "most %zu characters before the '@'",
+				       l->name ? l->name : "?", l->address, what, longest,
+				       ADDRESS_LOCAL_MAX,
+				       (size_t)(at - l->address) - (longest - ADDRESS_LOCAL_MAX));
 		}
 		for (j = 0; j < i; j++) {
 			const struct cfg_list *o = &cfg->lists[j];
@@ -966,6 +984,7 @@ static int load_lists(struct loader *ld, const config_setting_t *s, struct confi
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		struct cfg_list *l = &cfg->lists[cfg->nlists++];
 		l->line = config_setting_source_line(e);
+		l->subject_window = 30;
 		if (expect_type(ld, e, CONFIG_TYPE_GROUP, "a group { name = ...; address = ...; }") < 0 ||
 		    load_group(ld, e, list_spec, l) < 0)
 			rc = -1;

@@ -18,12 +18,14 @@
 #define CONFIG_LIST_NAME_MAX 64
 
 enum reply_policy { REPLY_LIST, REPLY_AUTHOR, REPLY_THREAD, REPLY_MODERATED };
+enum outsiders { OUTSIDERS_HOLD, OUTSIDERS_ACCEPT, OUTSIDERS_REJECT };
 enum relay_tls { RELAY_TLS_NO, RELAY_TLS_AUTO, RELAY_TLS_REQUIRE };
 
 struct cfg_author {
 	char address[ADDRESS_MAX + 1];	/* normalised */
 	char *name;			/* optional display name */
 	char *secret;			/* optional: post address L+post-SECRET@ */
+	int reply_policy;		/* enum reply_policy of the threads it starts; -1: the list's */
 	int line;
 };
 
@@ -32,6 +34,9 @@ struct cfg_list {
 	char address[ADDRESS_MAX + 1];	/* normalised list address L@domain */
 	char *description;
 	enum reply_policy reply_policy;
+	int subscriber_posts;		/* subscribers may start threads (else held) */
+	enum outsiders outsiders;	/* replies from non-subscribers */
+	int subject_window;		/* days: replies threaded by subject within it */
 	char *subject_prefix;		/* NULL: none */
 	char *footer;			/* NULL: none */
 	char *archive_url;		/* NULL: none */

@@ -9,6 +9,7 @@
 #include "recipient.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,14 +17,16 @@
 
 static const char *const kind_names[] = {"list",    "post",  "reply",     "bounce",
 					 "confirm", "follow", "mute",     "subscribe",
-					 "unsubscribe", "help", "owner"};
+					 "unsubscribe", "help", "owner",  "private",
+					 "approve",	"reject", "set"};
 
 /* Suffixes that take a token: "r-TOKEN" and so on. */
 static const struct {
 	const char *prefix;
 	enum rcpt_kind kind;
 } token_kinds[] = {{"r-", RCPT_REPLY},	     {"bounce-", RCPT_BOUNCE}, {"confirm-", RCPT_CONFIRM},
-		   {"follow-", RCPT_FOLLOW}, {"mute-", RCPT_MUTE},
+		   {"follow-", RCPT_FOLLOW}, {"mute-", RCPT_MUTE},	   {"p-", RCPT_PRIVATE},
+		   {"approve-", RCPT_APPROVE}, {"reject-", RCPT_REJECT},
 		   {"unsubscribe-", RCPT_UNSUBSCRIBE}};	/* List-Unsubscribe's personal mailto */
 
 /* Suffixes that are whole words. */
@@ -33,6 +36,9 @@ static const struct {
 } word_kinds[] = {{"post", RCPT_POST},		   {"subscribe", RCPT_SUBSCRIBE},
 		  {"unsubscribe", RCPT_UNSUBSCRIBE}, {"help", RCPT_HELP},
 		  {"owner", RCPT_OWNER}};
+
+/* The modes of L+set-MODE@ (design §2). */
+static const char *const set_modes[] = {"all", "posts", "digest", "nomail"};
 
 const char *recipient_kind_name(enum rcpt_kind k)
 {
@@ -89,6 +95,16 @@ static int suffix_resolve(const struct cfg_list *l, const char *s, size_t n,
 			out->kind = word_kinds[i].kind;
 			return 0;
 		}
+	}
+	if (n > 4 && strncasecmp(s, "set-", 4) == 0) {
+		for (i = 0; i < sizeof(set_modes) / sizeof(set_modes[0]); i++) {
+			if (strlen(set_modes[i]) == n - 4 && strncasecmp(s + 4, set_modes[i], n - 4) == 0) {
+				out->kind = RCPT_SET;
+				snprintf(out->token, sizeof(out->token), "%s", set_modes[i]);
+				return 0;
+			}
+		}
+		return -1;
 	}
 	if (n > 5 && strncasecmp(s, "post-", 5) == 0) {
 		out->author = author_by_secret(l, s + 5, n - 5);

@@ -1,8 +1,9 @@
 /*
  * recipient.h - which of our addresses (design §2) an envelope recipient is:
  * the list itself, its post address (optionally an author's secret one), a
- * token address (r-, bounce-, confirm-, follow-, mute-, unsubscribe-) or a
- * command address.
+ * token address (r-, p-, bounce-, confirm-, follow-, mute-, approve-,
+ * reject-, unsubscribe-) or a command address (subscribe, unsubscribe,
+ * help, owner, set-MODE).
  *
  * Used at RCPT time, so that a recipient we do not serve is refused with 550
  * then and never bounced later, and again by ingest. Tokens are checked for
@@ -24,7 +25,11 @@ enum rcpt_kind {
 	RCPT_SUBSCRIBE,
 	RCPT_UNSUBSCRIBE,
 	RCPT_HELP,
-	RCPT_OWNER
+	RCPT_OWNER,
+	RCPT_PRIVATE,
+	RCPT_APPROVE,
+	RCPT_REJECT,
+	RCPT_SET
 };
 
 #define RECIPIENT_TOKEN_MAX 96
@@ -33,7 +38,8 @@ struct rcpt_target {
 	const struct cfg_list *list;
 	enum rcpt_kind kind;
 	const struct cfg_author *author;	/* RCPT_POST via an author's secret */
-	char token[RECIPIENT_TOKEN_MAX + 1];	/* token kinds: the token as given */
+	char token[RECIPIENT_TOKEN_MAX + 1];	/* token kinds: the token as given;
+						 * RCPT_SET: the mode */
 };
 
 /* recipient_resolve: 0 and OUT filled if ADDR (normalised or not) is one of

@@ -34,6 +34,7 @@
 #include <openssl/rand.h>
 
 #include "strv.h"
+#include "subaddr.h"
 #include "utf8.h"
 #include "xalloc.h"
 
@@ -1134,13 +1135,18 @@ static int kept(const struct field *f, int drop)
 					       /* read receipts from every subscriber to the author */
 					       "Disposition-Notification-To",
 					       "Return-Receipt-To",
+					       /* they would take replies away from the list */
+					       "Mail-Followup-To",
+					       "Mail-Reply-To",
+					       /* the author's, kept in the archive */
+					       "Authentication-Results",
 					       NULL};
 	const char *const *r;
 
 	for (r = replaced; *r; r++)
 		if (field_is(f, *r))
 			return 0;
-	if (field_prefix(f, "List-") || field_prefix(f, "ARC-"))
+	if (field_prefix(f, "List-") || field_prefix(f, "ARC-") || field_prefix(f, "Resent-"))
 		return 0;
 	if ((drop & DROP_CONTENT) && field_prefix(f, "Content-"))
 		return 0;
@@ -1149,15 +1155,15 @@ static int kept(const struct field *f, int drop)
 	return !((drop & DROP_CTE) && field_is(f, "Content-Transfer-Encoding"));
 }
 
-/* sub_address: LOCAL+WHAT@DOMAIN of the list address. */
+/* sub_address: LOCAL+WHAT@DOMAIN of the list address (WHAT NULL: the
+ * list address itself). */
 static char *sub_address(const struct render_in *in, const char *what)
 {
-	const char *addr = in->list->address, *at = strrchr(addr, '@');
-	char delim = in->cfg->daemon.delimiter ? in->cfg->daemon.delimiter : '+';
+	char a[ADDRESS_MAX + 1];
 
-	if (at == NULL)
-		return xasprintf("%s%c%s", addr, delim, what);
-	return xasprintf("%.*s%c%s%s", (int)(at - addr), addr, delim, what, at);
+	if (subaddr_list(a, sizeof(a), in->cfg, in->list, what, NULL) < 0)
+		snprintf(a, sizeof(a), "%s", in->list->address);
+	return xstrdup(a);
 }
 
 /* uri_out: S with what may not stand in a URI (RFC 3986; in a mailto
@@ -1202,7 +1208,7 @@ static void list_fields_out(const struct render_in *in, struct mbuf *out)
 	mbuf_str(&v, ">");
 	(void)mailfmt_field(out, "List-Id", v.p);
 	v.n = 0;
-	a = sub_address(in, "post");
+	a = sub_address(in, NULL);	/* where replies go: "Reply List" buttons use it */
 	mbuf_str(&v, "<mailto:");
 	uri_out(&v, a, 1);
 	mbuf_str(&v, ">");
@@ -1382,8 +1388,14 @@ char *render_copy(const struct render_in *in, size_t *len, char *err, size_t err
 	memset(&c, 0, sizeof(c));
 	memset(&pl, 0, sizeof(pl));
 	c.in = in;
-	if (in->list->footer)
-		footer_load(&c, in->list->footer);
+	if ((in->list->footer && in->list->footer[0]) ||
+	    (in->personal_footer && in->personal_footer[0])) {
+		char *f = xasprintf("%s%s%s", in->list->footer ? in->list->footer : "",
+				    in->list->footer && in->personal_footer ? "\n\n" : "",
+				    in->personal_footer ? in->personal_footer : "");
+		footer_load(&c, f);
+		free(f);
+	}
 	body = in->raw + root.h.body;
 	blen = in->len - root.h.body;
 	pl.body_raw = c.footer.n == 0;

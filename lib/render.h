@@ -29,6 +29,8 @@ struct render_in {
 	const char *reply_to;		/* personal reply address L+r-TOKEN@ */
 	const char *unsubscribe_addr;	/* personal L+unsubscribe-TOKEN@ (mailto) */
 	const char *unsubscribe_token;	/* appended to list->unsubscribe_url, if set */
+	const char *personal_footer;	/* lines after the list's footer (mute, private
+					 * reply...), or NULL */
 	long long date;			/* when it was archived: the Date of a copy of a
 					 * message that has none (0: none added) */
 };

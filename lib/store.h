@@ -16,7 +16,7 @@
 #include <sqlite3.h>
 
 /* The schema version this program writes; see migrations[] in store.c. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* Identifiers of cached statements: one per SQL text in the program. */
 enum store_stmt {
@@ -63,6 +63,17 @@ enum store_stmt {
 	STMT_DELIVERY_COPY,
 	STMT_DELIVERY_SUBSCRIBER,
 	STMT_DELIVERY_RELEASE,
+	STMT_SUB_LIST_OF,
+	STMT_THREAD_ROOT,
+	STMT_ARCHIVE_FIND_MSGID,
+	STMT_THREAD_FIND_SUBJECT,
+	STMT_ARCHIVE_ROW,
+	STMT_REPLY_DELIVER_LIST,
+	STMT_REPLY_DELIVER_AUTHOR,
+	STMT_REPLY_DELIVER_THREAD,
+	STMT_REPLY_DELIVER_OUTSIDE_AUTHOR,
+	STMT_THREAD_PREF,
+	STMT_THREAD_OF,
 	STMT__COUNT
 };
 

@@ -9,7 +9,9 @@
 #include "store_archive.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void bind_opt(sqlite3_stmt *s, int i, const char *v)
 {
@@ -20,17 +22,30 @@ static void bind_opt(sqlite3_stmt *s, int i, const char *v)
 static long long thread_add(struct store *st, const struct archive_new *a)
 {
 	sqlite3_stmt *s = store_prepare(st, STMT_THREAD_ADD,
-					"INSERT INTO threads(list_id, subject, created_at, last_at)"
-					" VALUES (?1, ?2, ?3, ?3)");
+					"INSERT INTO threads(list_id, subject, base_subject, created_at,"
+					" last_at) VALUES (?1, ?2, ?3, ?4, ?4)");
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, a->list_id);
 	bind_opt(s, 2, a->subject);
-	sqlite3_bind_int64(s, 3, a->now);
+	bind_opt(s, 3, a->base_subject);
+	sqlite3_bind_int64(s, 4, a->now);
 	if (store_step_done(st, s) < 0)
 		return -1;
 	return sqlite3_last_insert_rowid(store_db(st));
+}
+
+static int thread_root(struct store *st, long long thread_id, long long root_id)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_THREAD_ROOT,
+					"UPDATE threads SET root_id = ?2 WHERE id = ?1 AND root_id IS NULL");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, thread_id);
+	sqlite3_bind_int64(s, 2, root_id);
+	return store_step_done(st, s);
 }
 
 static int thread_touch(struct store *st, long long thread_id, long long now)
@@ -60,7 +75,7 @@ static int list_posted(struct store *st, long long list_id, long long now)
 
 long long store_archive_add(struct store *st, const struct archive_new *a)
 {
-	long long thread = a->thread_id;
+	long long thread = a->thread_id, id;
 	sqlite3_stmt *s;
 
 	if (thread == 0 && (thread = thread_add(st, a)) < 0)
@@ -70,7 +85,9 @@ long long store_archive_add(struct store *st, const struct archive_new *a)
 	s = store_prepare(st, STMT_ARCHIVE_ADD,
 			  "INSERT INTO archive(list_id, thread_id, parent_id, inbound_id, kind,"
 			  " list_msgid, orig_msgid, author_addr, author_name, subject, text, raw,"
-			  " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+			  " created_at, trimmed, elided, auth_results, refs, subscriber_id)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+			  " ?16, ?17, ?18)");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, a->list_id);
@@ -88,11 +105,20 @@ long long store_archive_add(struct store *st, const struct archive_new *a)
 	bind_opt(s, 11, a->text);
 	sqlite3_bind_blob64(s, 12, a->raw, a->size, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 13, a->now);
+	bind_opt(s, 14, a->trimmed ? a->trimmed : a->text);
+	bind_opt(s, 15, a->elided);
+	bind_opt(s, 16, a->auth_results);
+	bind_opt(s, 17, a->refs);
+	if (a->subscriber_id > 0)
+		sqlite3_bind_int64(s, 18, a->subscriber_id);
 	if (store_step_done(st, s) < 0)
 		return -1;
+	id = sqlite3_last_insert_rowid(store_db(st));
 	if (strcmp(a->kind, "post") == 0 && list_posted(st, a->list_id, a->now) < 0)
 		return -1;
-	return sqlite3_last_insert_rowid(store_db(st));
+	if (thread_root(st, thread, id) < 0)
+		return -1;
+	return id;
 }
 
 long long store_deliveries_create(struct store *st, long long archive_id, long long list_id,
@@ -180,4 +206,196 @@ long long store_delivery_requeue_sending(struct store *st, long long now)
 				"UPDATE deliveries SET status = 'queued', next_at = ?1,"
 				" updated_at = ?1 WHERE status = 'sending'",
 				now);
+}
+
+long long store_archive_find_msgid(struct store *st, long long list_id, const char *msgid)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_ARCHIVE_FIND_MSGID,
+					"SELECT id FROM archive WHERE list_id = ?1 AND"
+					" (list_msgid = ?2 OR orig_msgid = ?2) ORDER BY id LIMIT 1");
+	long long id = 0;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, list_id);
+	sqlite3_bind_text(s, 2, msgid, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_error(st, "look up a Message-ID in the archive");
+	return id;
+}
+
+long long store_thread_find_subject(struct store *st, long long list_id, const char *base,
+				    long long since)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_THREAD_FIND_SUBJECT,
+					"SELECT root_id FROM threads WHERE list_id = ?1 AND"
+					" base_subject = ?2 AND last_at >= ?3 AND root_id IS NOT NULL"
+					" ORDER BY last_at DESC LIMIT 1");
+	long long id = 0;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, list_id);
+	sqlite3_bind_text(s, 2, base, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, since);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_error(st, "look up a thread by subject");
+	return id;
+}
+
+void archive_row_clear(struct archive_row *r)
+{
+	free(r->list_msgid);
+	free(r->refs);
+	free(r->author_addr);
+	free(r->author_name);
+	free(r->subject);
+	memset(r, 0, sizeof(*r));
+}
+
+int store_archive_row(struct store *st, long long id, struct archive_row *out)
+{
+	sqlite3_stmt *s = store_prepare(
+		st, STMT_ARCHIVE_ROW,
+		"SELECT a.list_id, a.thread_id, a.list_msgid, a.refs, a.author_addr, a.author_name,"
+		" a.subject, a.subscriber_id, t.root_id, (SELECT r.author_addr FROM archive r"
+		" WHERE r.id = t.root_id) FROM archive a JOIN threads t ON t.id = a.thread_id"
+		" WHERE a.id = ?1");
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char *root_author = store_col_text(s, 9);
+		out->id = id;
+		out->list_id = sqlite3_column_int64(s, 0);
+		out->thread_id = sqlite3_column_int64(s, 1);
+		out->list_msgid = store_col_text(s, 2);
+		out->refs = store_col_text(s, 3);
+		out->author_addr = store_col_text(s, 4);
+		out->author_name = store_col_text(s, 5);
+		out->subject = store_col_text(s, 6);
+		out->subscriber_id = sqlite3_column_int64(s, 7);
+		out->root_id = sqlite3_column_int64(s, 8);
+		snprintf(out->root_author, sizeof(out->root_author), "%s",
+			 root_author ? root_author : "");
+		free(root_author);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_error(st, "read an archived message");
+	return rc == SQLITE_ROW;
+}
+
+/* The readers of a reply, by policy (design §3): never the replier (?4),
+ * never a reader who muted the thread (?5), only active subscribers.
+ * ?6 is the post's author. */
+#define REPLY_NOT_MUTED                                                                 \
+	" AND s.status = 'active' AND lower(s.address) <> lower(?4) AND NOT EXISTS"     \
+	" (SELECT 1 FROM thread_prefs p WHERE p.thread_id = ?5 AND p.subscriber_id = s.id" \
+	" AND p.pref = 'mute')"
+#define REPLY_FOLLOWS                                                                 \
+	"EXISTS (SELECT 1 FROM thread_prefs p WHERE p.thread_id = ?5 AND"            \
+	" p.subscriber_id = s.id AND p.pref = 'follow')"
+
+long long store_reply_deliveries(struct store *st, const struct reply_rcpts *r)
+{
+	static const char *const sql[] = {
+		/* list: every reader who wants replies, and followers */
+		"INSERT OR IGNORE INTO deliveries(archive_id, subscriber_id, address, next_at,"
+		" created_at, updated_at) SELECT ?1, s.id, s.address, ?3, ?3, ?3 FROM subscribers s"
+		" WHERE s.list_id = ?2 AND (s.mode = 'all' OR " REPLY_FOLLOWS ")" REPLY_NOT_MUTED
+		" AND ?6 IS NOT NULL",
+		/* author: the post's author, as a subscriber if one */
+		"INSERT OR IGNORE INTO deliveries(archive_id, subscriber_id, address, next_at,"
+		" created_at, updated_at) SELECT ?1, s.id, s.address, ?3, ?3, ?3 FROM subscribers s"
+		" WHERE s.list_id = ?2 AND lower(s.address) = lower(?6)" REPLY_NOT_MUTED,
+		/* thread: the author, every earlier participant, the followers */
+		"INSERT OR IGNORE INTO deliveries(archive_id, subscriber_id, address, next_at,"
+		" created_at, updated_at) SELECT ?1, s.id, s.address, ?3, ?3, ?3 FROM subscribers s"
+		" WHERE s.list_id = ?2 AND (lower(s.address) = lower(?6) OR " REPLY_FOLLOWS
+		" OR EXISTS (SELECT 1 FROM archive a WHERE a.thread_id = ?5 AND a.id <> ?1 AND"
+		" lower(a.author_addr) = lower(s.address)))" REPLY_NOT_MUTED,
+	};
+	static const enum store_stmt ids[] = {STMT_REPLY_DELIVER_LIST, STMT_REPLY_DELIVER_AUTHOR,
+					      STMT_REPLY_DELIVER_THREAD};
+	sqlite3_stmt *s, *a;
+	long long n;
+
+	if (r->policy < 0 || r->policy > 2)
+		return 0;
+	if ((s = store_prepare(st, ids[r->policy], sql[r->policy])) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, r->archive_id);
+	sqlite3_bind_int64(s, 2, r->list_id);
+	sqlite3_bind_int64(s, 3, r->now);
+	sqlite3_bind_text(s, 4, r->replier, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, r->thread_id);
+	sqlite3_bind_text(s, 6, r->author, -1, SQLITE_STATIC);
+	if (store_step_done(st, s) < 0)
+		return -1;
+	n = sqlite3_changes(store_db(st));
+	if (r->policy == 0 || r->author == NULL || r->author[0] == '\0' ||
+	    strcasecmp(r->author, r->replier) == 0)
+		return n;
+	/* the post's author, when not a subscriber, gets the replies to it too */
+	a = store_prepare(st, STMT_REPLY_DELIVER_OUTSIDE_AUTHOR,
+			  "INSERT OR IGNORE INTO deliveries(archive_id, address, next_at, created_at,"
+			  " updated_at) SELECT ?1, ?4, ?3, ?3, ?3 WHERE NOT EXISTS (SELECT 1 FROM"
+			  " subscribers s WHERE s.list_id = ?2 AND lower(s.address) = lower(?4))");
+	if (a == NULL)
+		return -1;
+	sqlite3_bind_int64(a, 1, r->archive_id);
+	sqlite3_bind_int64(a, 2, r->list_id);
+	sqlite3_bind_int64(a, 3, r->now);
+	sqlite3_bind_text(a, 4, r->author, -1, SQLITE_STATIC);
+	if (store_step_done(st, a) < 0)
+		return -1;
+	return n + sqlite3_changes(store_db(st));
+}
+
+int store_thread_pref(struct store *st, long long thread_id, long long sub_id, const char *pref,
+		      long long now)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_THREAD_PREF,
+					"INSERT INTO thread_prefs(thread_id, subscriber_id, pref, at)"
+					" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (thread_id, subscriber_id)"
+					" DO UPDATE SET pref = excluded.pref, at = excluded.at");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, thread_id);
+	sqlite3_bind_int64(s, 2, sub_id);
+	sqlite3_bind_text(s, 3, pref, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now);
+	return store_step_done(st, s);
+}
+
+long long store_thread_of(struct store *st, long long thread_id, long long list_id)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_THREAD_OF,
+					"SELECT id FROM threads WHERE id = ?1 AND list_id = ?2");
+	long long id = 0;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, thread_id);
+	sqlite3_bind_int64(s, 2, list_id);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_error(st, "read a thread");
+	return id;
 }

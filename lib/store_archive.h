@@ -30,11 +30,64 @@ struct archive_new {
 	const char *author_addr;
 	const char *author_name;
 	const char *subject;
+	const char *base_subject;	/* normalised, for a new thread (subject.h) */
 	const char *text;
+	const char *trimmed;		/* quote-trimmed text (trim.h); NULL: TEXT */
+	const char *elided;		/* what trimming cut, or NULL */
+	const char *auth_results;	/* the author's Authentication-Results, or NULL */
+	const char *refs;		/* list Message-IDs from the root to the parent */
+	long long subscriber_id;	/* the author's subscriber row, or 0 */
 	const char *raw;
 	size_t size;
 	long long now;
 };
+
+/* One archived message as the threader and the reply path see it. */
+struct archive_row {
+	long long id, list_id, thread_id, root_id, subscriber_id;
+	char *list_msgid;
+	char *refs;			/* or NULL */
+	char *author_addr;
+	char *author_name;		/* or NULL */
+	char *subject;			/* or NULL */
+	char root_author[256];		/* the author of the thread's first message */
+};
+
+/* store_archive_row: 1 and OUT filled (free with archive_row_clear), 0 if
+ * there is no archived message ID, -1 on error. */
+int store_archive_row(struct store *st, long long id, struct archive_row *out);
+void archive_row_clear(struct archive_row *r);
+
+/* store_archive_find_msgid: the first archived message of LIST_ID whose
+ * list Message-ID or original Message-ID is MSGID ("<...>"); 0 if none, -1
+ * on error. */
+long long store_archive_find_msgid(struct store *st, long long list_id, const char *msgid);
+
+/* store_thread_find_subject: the root of the thread of LIST_ID active
+ * since SINCE whose normalised subject is BASE (the latest); 0 if none. */
+long long store_thread_find_subject(struct store *st, long long list_id, const char *base,
+				    long long since);
+
+/* store_thread_of: THREAD_ID if it is a thread of LIST_ID, 0 if not. */
+long long store_thread_of(struct store *st, long long thread_id, long long list_id);
+
+/* store_thread_pref: subscriber SUB_ID follows or mutes ("follow",
+ * "mute") THREAD_ID from NOW; a mute cancels its queued copies of the
+ * thread (a trigger, same transaction). 0 or -1. */
+int store_thread_pref(struct store *st, long long thread_id, long long sub_id, const char *pref,
+		      long long now);
+
+/* Who gets the copies of a reply (design §3). */
+struct reply_rcpts {
+	long long archive_id, list_id, thread_id, now;
+	int policy;			/* 0 list, 1 author, 2 thread (moderated: approved first) */
+	const char *replier;		/* never gets a copy */
+	const char *author;		/* the thread's first author */
+};
+
+/* store_reply_deliveries: queue the copies of reply R->archive_id; the
+ * number queued, or -1. */
+long long store_reply_deliveries(struct store *st, const struct reply_rcpts *r);
 
 /* store_archive_add: insert (and the thread when thread_id is 0); the new
  * archive id, or -1. */

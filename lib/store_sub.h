@@ -70,6 +70,10 @@ int store_sub_remove(struct store *st, long long list_id, const char *address, c
 int store_sub_address(struct store *st, long long sub_id, long long list_id, char *out,
 		      size_t len);
 
+/* store_sub_list_of: the list id of subscriber SUB_ID, 0 if there is no
+ * such subscriber, -1 on error. */
+long long store_sub_list_of(struct store *st, long long sub_id);
+
 /* store_sub_bounce: a copy to subscriber SUB_ID was refused for good (5xx):
  * one more on its bounce score, and a "bounce" event with WHY (the relay's
  * reply). Inside the caller's transaction; 0 or -1. */

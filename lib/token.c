@@ -1,8 +1,19 @@
 /*
- * token.c - HMAC-sealed tokens (see token.h). Layout before base32: kind (1
- * byte), a (5 bytes), b (4), expiry in hours since the epoch (4), then the
- * first 10 bytes of HMAC-SHA256 over those 14. Never accepts a token whose
- * MAC does not match, and never compares MACs with memcmp.
+ * token.c - HMAC-sealed tokens (see token.h).
+ *
+ * Short format (made now): KIND, then base32 of
+ *   varint(a) [varint(b)] [expiry: hours since the epoch, 3 bytes] MAC(8)
+ * where the kind decides which fields are present (layouts[] below), a
+ * varint is little-endian base 128 (LEB128, minimal: no trailing zero
+ * group), and MAC is the first 8 bytes of HMAC-SHA256 over "t2", KIND and
+ * the field bytes. The last character's spare bits are zero, so a token
+ * has one spelling (in either case).
+ *
+ * First format (39 characters, still checked): base32 of kind (1 byte),
+ * a (5), b (4), expiry hours (4), then 10 bytes of HMAC-SHA256 over those 14.
+ *
+ * Never accepts a token whose MAC does not match, and never compares MACs
+ * with memcmp.
  */
 #include "autoconf.h"
 
@@ -24,11 +35,37 @@
 
 #include "log.h"
 
-#define PAYLOAD 14
-#define MAC 10
-#define RAW (PAYLOAD + MAC)
+#define V1_PAYLOAD 14
+#define V1_MAC 10
+#define V1_RAW (V1_PAYLOAD + V1_MAC)
+#define MAC2 8
+#define RAW2_MAX 32
+#define EXPIRY_BYTES 3
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+/* What each kind carries: the width of b in bits (0: no b) and whether it
+ * expires. */
+static const struct {
+	char kind;
+	unsigned char b_bits;
+	unsigned char expires;
+} layouts[] = {
+	{TOKEN_REPLY, 32, 0},	{TOKEN_BOUNCE, 0, 0},  {TOKEN_UNSUBSCRIBE, 0, 0},
+	{TOKEN_PUBLISH, 0, 1},	{TOKEN_REQUEST, 0, 1}, {TOKEN_FOLLOW, 32, 0},
+	{TOKEN_MUTE, 32, 0},	{TOKEN_PRIVATE, 32, 0}, {TOKEN_APPROVE, 16, 1},
+	{TOKEN_REJECT, 16, 1},
+};
+
+static int layout_of(char kind)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+		if (layouts[i].kind == kind)
+			return (int)i;
+	return -1;
+}
 
 /* key_create: a new random key at PATH, made whole in a temporary file and
  * linked into place, so that a reader never sees half a key. 0 created
@@ -105,30 +142,57 @@ static unsigned long long get_be(const unsigned char *p, int n)
 	return v;
 }
 
-static void mac(const unsigned char key[TOKEN_KEY_LEN], const unsigned char *payload,
-		unsigned char out[MAC])
+/* varint_put: V as LEB128 at P; the bytes written. */
+static size_t varint_put(unsigned char *p, unsigned long long v)
 {
-	unsigned char full[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
+	size_t n = 0;
 
-	HMAC(EVP_sha256(), key, TOKEN_KEY_LEN, payload, PAYLOAD, full, &len);
-	memcpy(out, full, MAC);
+	do {
+		p[n] = (unsigned char)(v & 0x7f);
+		v >>= 7;
+		if (v != 0)
+			p[n] |= 0x80;
+		n++;
+	} while (v != 0);
+	return n;
 }
 
-void token_make(const unsigned char key[TOKEN_KEY_LEN], const struct token *t,
-		char out[TOKEN_LEN + 1])
+/* varint_get: a minimal LEB128 of at most MAXBITS bits from [*P, END) into
+ * *V, advancing *P; 0 or -1. */
+static int varint_get(const unsigned char **p, const unsigned char *end, unsigned maxbits,
+		      unsigned long long *v)
 {
-	unsigned char raw[RAW];
-	unsigned long long hours = t->expires > 0 ? (unsigned long long)(t->expires + 3599) / 3600 : 0;
-	int bits = 0, o = 0, i;
-	unsigned acc = 0;
+	unsigned shift = 0;
 
-	raw[0] = (unsigned char)t->kind;
-	put_be(raw + 1, t->a & TOKEN_A_MAX, 5);
-	put_be(raw + 6, t->b & 0xffffffffUL, 4);
-	put_be(raw + 10, hours & 0xffffffffULL, 4);
-	mac(key, raw, raw + PAYLOAD);
-	for (i = 0; i < RAW; i++) {
+	*v = 0;
+	while (*p < end && shift < maxbits) {
+		unsigned char c = *(*p)++;
+		*v |= (unsigned long long)(c & 0x7f) << shift;
+		shift += 7;
+		if ((c & 0x80) == 0)
+			return (c == 0 && shift > 7) || (maxbits < 64 && (*v >> maxbits) != 0) ? -1 : 0;
+	}
+	return -1;
+}
+
+static size_t varint_max(unsigned bits)
+{
+	return (bits + 6) / 7;
+}
+
+static size_t b32_len(size_t bytes)
+{
+	return (bytes * 8 + 4) / 5;
+}
+
+/* b32_put: N bytes of RAW in base32 at OUT (NUL-terminated); its length. */
+static size_t b32_put(const unsigned char *raw, size_t n, char *out)
+{
+	unsigned acc = 0;
+	int bits = 0;
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
 		acc = (acc << 8) | raw[i];
 		bits += 8;
 		while (bits >= 5) {
@@ -139,38 +203,159 @@ void token_make(const unsigned char key[TOKEN_KEY_LEN], const struct token *t,
 	if (bits > 0)
 		out[o++] = b32[(acc << (5 - bits)) & 31];
 	out[o] = '\0';
+	return o;
 }
 
-int token_check(const unsigned char key[TOKEN_KEY_LEN], const char *s, struct token *out,
-		long long now)
+/* b32_get: decode N characters of S (any case) into RAW (room for MAX);
+ * the bytes, or -1 if a character is not base32, there is no room, or the
+ * spare bits of the last character are not zero. */
+static int b32_get(const char *s, size_t n, unsigned char *raw, size_t max)
 {
-	unsigned char raw[RAW], want[MAC];
 	unsigned acc = 0;
-	int bits = 0, o = 0;
-	size_t i;
+	int bits = 0;
+	size_t i, o = 0;
 
-	if (strlen(s) != TOKEN_LEN)
-		return -1;
-	for (i = 0; i < TOKEN_LEN; i++) {
-		const char *p = strchr(b32, tolower((unsigned char)s[i]));
-		if (p == NULL || s[i] == '\0')
+	for (i = 0; i < n; i++) {
+		const char *p = s[i] ? strchr(b32, tolower((unsigned char)s[i])) : NULL;
+		if (p == NULL)
 			return -1;
 		acc = (acc << 5) | (unsigned)(p - b32);
 		bits += 5;
-		if (bits >= 8 && o < RAW) {
+		if (bits >= 8) {
+			if (o >= max)
+				return -1;
 			raw[o++] = (unsigned char)((acc >> (bits - 8)) & 0xff);
 			bits -= 8;
 		}
 	}
-	if (o != RAW || (acc & ((1u << bits) - 1)) != 0)
-		return -1;	/* the last character's spare bits are zero in a token we made */
-	mac(key, raw, want);
-	if (CRYPTO_memcmp(want, raw + PAYLOAD, MAC) != 0)
+	if ((acc & ((1u << bits) - 1)) != 0)
+		return -1;
+	return (int)o;
+}
+
+static void hmac_cut(const unsigned char key[TOKEN_KEY_LEN], const unsigned char *data,
+		     size_t n, unsigned char *out, size_t outlen)
+{
+	unsigned char full[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	HMAC(EVP_sha256(), key, TOKEN_KEY_LEN, data, n, full, &len);
+	memcpy(out, full, outlen);
+}
+
+/* mac2: the short format's MAC of KIND and FIELDS (N bytes) into OUT. */
+static void mac2(const unsigned char key[TOKEN_KEY_LEN], char kind, const unsigned char *fields,
+		 size_t n, unsigned char out[MAC2])
+{
+	unsigned char data[3 + RAW2_MAX];
+
+	data[0] = 't';
+	data[1] = '2';
+	data[2] = (unsigned char)kind;
+	memcpy(data + 3, fields, n);
+	hmac_cut(key, data, n + 3, out, MAC2);
+}
+
+size_t token_max_len(char kind)
+{
+	int l = layout_of(kind);
+
+	if (l < 0)
+		return 0;
+	return 1 + b32_len(varint_max(40) + (layouts[l].b_bits ? varint_max(layouts[l].b_bits) : 0) +
+			   (layouts[l].expires ? EXPIRY_BYTES : 0) + MAC2);
+}
+
+size_t token_make(const unsigned char key[TOKEN_KEY_LEN], const struct token *t,
+		  char out[TOKEN_MAX + 1])
+{
+	unsigned char raw[RAW2_MAX];
+	int l = layout_of(t->kind);
+	size_t n = 0;
+
+	if (l < 0) {	/* a programming error: make something that never checks */
+		log_error("token_make: unknown kind '%c'", t->kind);
+		snprintf(out, TOKEN_MAX + 1, "%s", "invalid");
+		return strlen(out);
+	}
+	n += varint_put(raw + n, t->a & TOKEN_A_MAX);
+	if (layouts[l].b_bits)
+		n += varint_put(raw + n, (unsigned long long)t->b &
+					 ((1ULL << layouts[l].b_bits) - 1));
+	if (layouts[l].expires) {
+		unsigned long long hours =
+			t->expires > 0 ? (unsigned long long)(t->expires + 3599) / 3600 : 0;
+		put_be(raw + n, hours & 0xffffff, EXPIRY_BYTES);
+		n += EXPIRY_BYTES;
+	}
+	mac2(key, t->kind, raw, n, raw + n);
+	n += MAC2;
+	out[0] = t->kind;
+	return 1 + b32_put(raw, n, out + 1);
+}
+
+/* check_v1: a token of the first format. */
+static int check_v1(const unsigned char key[TOKEN_KEY_LEN], const char *s, struct token *out)
+{
+	unsigned char raw[V1_RAW], want[V1_MAC];
+
+	if (b32_get(s, TOKEN_LEN_V1, raw, sizeof(raw)) != V1_RAW)
+		return -1;
+	hmac_cut(key, raw, V1_PAYLOAD, want, V1_MAC);
+	if (CRYPTO_memcmp(want, raw + V1_PAYLOAD, V1_MAC) != 0)
 		return -1;
 	out->kind = (char)raw[0];
 	out->a = get_be(raw + 1, 5);
 	out->b = (unsigned long)get_be(raw + 6, 4);
 	out->expires = (long long)get_be(raw + 10, 4) * 3600;
+	return 0;
+}
+
+/* check_v2: a token of the short format. */
+static int check_v2(const unsigned char key[TOKEN_KEY_LEN], const char *s, size_t n,
+		    struct token *out)
+{
+	unsigned char raw[RAW2_MAX], want[MAC2];
+	const unsigned char *p = raw, *end;
+	unsigned long long v;
+	int got, l = layout_of((char)tolower((unsigned char)s[0]));
+
+	if (l < 0 || n - 1 > b32_len(RAW2_MAX) ||
+	    (got = b32_get(s + 1, n - 1, raw, sizeof(raw))) <= MAC2 || b32_len((size_t)got) != n - 1)
+		return -1;	/* one token, one spelling: no spare character */
+	end = raw + got - MAC2;
+	memset(out, 0, sizeof(*out));
+	out->kind = layouts[l].kind;
+	if (varint_get(&p, end, 40, &out->a) < 0)
+		return -1;
+	if (layouts[l].b_bits) {
+		if (varint_get(&p, end, layouts[l].b_bits, &v) < 0)
+			return -1;
+		out->b = (unsigned long)v;
+	}
+	if (layouts[l].expires) {
+		if (end - p < EXPIRY_BYTES)
+			return -1;
+		out->expires = (long long)get_be(p, EXPIRY_BYTES) * 3600;
+		p += EXPIRY_BYTES;
+	}
+	if (p != end)
+		return -1;
+	mac2(key, out->kind, raw, (size_t)(end - raw), want);
+	return CRYPTO_memcmp(want, end, MAC2) == 0 ? 0 : -1;
+}
+
+int token_check(const unsigned char key[TOKEN_KEY_LEN], const char *s, struct token *out,
+		long long now)
+{
+	size_t n = strlen(s);
+	int rc;
+
+	if (n < 2 || n > TOKEN_MAX)
+		return -1;
+	rc = n == TOKEN_LEN_V1 ? check_v1(key, s, out) : check_v2(key, s, n, out);
+	if (rc < 0)
+		return -1;
 	if (out->expires != 0 && now > out->expires)
 		return -2;
 	return 0;

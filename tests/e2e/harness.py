@@ -1,9 +1,12 @@
 """harness.py - shared by the end-to-end tests: TAP output, and a real parleyd
 started on free loopback ports with a private config, spool and database, and
 stopped by pid. Test code only: never used by the product."""
+import base64
 import email
 import email.policy
 import glob
+import hashlib
+import hmac
 import os
 import re
 import shutil
@@ -43,6 +46,49 @@ class Tap:
     def done(self):
         print("1..%d" % self.n, flush=True)
         sys.exit(1 if self.failed else 0)
+
+
+# The token layouts of lib/token.c: kind -> (bits of b, or 0; has an expiry).
+TOKEN_LAYOUTS = {"r": (32, False), "b": (0, False), "u": (0, False), "p": (0, True),
+                 "s": (0, True), "f": (32, False), "m": (32, False), "v": (32, False),
+                 "a": (16, True), "j": (16, True)}
+
+
+def token_check(key, tok):
+    """(kind, a, b) of a short-format token made with KEY (lib/token.c), or
+    None if it is forged or malformed."""
+    tok = tok.lower()
+    kind = tok[:1]
+    if kind not in TOKEN_LAYOUTS:
+        return None
+    body = tok[1:].upper()
+    try:
+        raw = base64.b32decode(body + "=" * (-len(body) % 8))
+    except Exception:
+        return None
+    fields, mac = raw[:-8], raw[-8:]
+    want = hmac.new(key, b"t2" + kind.encode() + fields, hashlib.sha256).digest()[:8]
+    if len(raw) <= 8 or not hmac.compare_digest(want, mac):
+        return None
+
+    def varint(p):
+        v, shift = 0, 0
+        while p < len(fields):
+            c = fields[p]
+            v |= (c & 0x7f) << shift
+            shift += 7
+            p += 1
+            if not c & 0x80:
+                return v, p
+        raise ValueError("varint")
+    try:
+        a, p = varint(0)
+        b = 0
+        if TOKEN_LAYOUTS[kind][0]:
+            b, p = varint(p)
+    except ValueError:
+        return None
+    return kind, a, b
 
 
 def free_port():

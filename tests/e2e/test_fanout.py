@@ -73,20 +73,20 @@ def check_copy(copy, user, original, lmtp_env):
          "%s: From is the list, 'Author via List'" % who, str(copy["From"]))
     t.ok("alice@example.org" in str(copy.get("Author", "")), "%s: Author: names the author" % who, copy.get("Author"))
     rt = str(copy.get("Reply-To", ""))
-    t.ok(re.search(r"dev\+r-[a-z2-7]{39}@lists\.example\.org", rt), "%s: Reply-To is a personal reply address" % who, rt)
+    t.ok(re.search(r"dev\+r-[a-z2-7]{16,33}@lists\.example\.org", rt), "%s: Reply-To is a personal reply address" % who, rt)
     t.eq(str(copy.get("List-Id", "")).split()[-1] if copy.get("List-Id") else "", "<dev.lists.example.org>",
          "%s: List-Id" % who)
-    t.eq(str(copy.get("List-Post")), "<mailto:dev+post@lists.example.org>", "%s: List-Post" % who)
+    t.eq(str(copy.get("List-Post")), "<mailto:dev@lists.example.org>", "%s: List-Post" % who)
     t.eq(str(copy.get("List-Help")), "<mailto:dev+help@lists.example.org>", "%s: List-Help" % who)
     t.eq(str(copy.get("List-Archive")), "<https://lists.example.org/dev/>", "%s: List-Archive" % who)
-    t.ok(re.match(r"<mailto:dev\+unsubscribe-[a-z2-7]{39}@lists\.example\.org>", str(copy.get("List-Unsubscribe", ""))),
+    t.ok(re.match(r"<mailto:dev\+unsubscribe-[a-z2-7]{16,33}@lists\.example\.org>", str(copy.get("List-Unsubscribe", ""))),
          "%s: List-Unsubscribe with a personal mailto" % who, copy.get("List-Unsubscribe"))
     t.eq(str(copy.get("Precedence")), "list", "%s: Precedence: list" % who)
     t.ok(str(copy["Message-ID"]).startswith("<parley."), "%s: the list's Message-ID" % who, copy["Message-ID"])
     t.ok(str(copy["Subject"]).startswith("[dev] ") and str(original["Subject"]) in str(copy["Subject"]),
          "%s: subject prefixed, decoded right" % who, str(copy["Subject"]))
     rp = str(copy.get("Return-Path", ""))
-    t.ok(re.search(r"dev\+bounce-[a-z2-7]{39}@lists\.example\.org", rp), "%s: VERP envelope sender" % who, rp)
+    t.ok(re.search(r"dev\+bounce-[a-z2-7]{16,33}@lists\.example\.org", rp), "%s: VERP envelope sender" % who, rp)
     # content: each original text part, plus the footer
     for opart in original.walk():
         if opart.is_multipart():

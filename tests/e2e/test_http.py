@@ -74,7 +74,7 @@ def unsubscribe(d, port):
     rcpt = "o'brien&co@example.net"
     t.ok(wait_for(lambda: len(box(d, rcpt)) == 1, 10), "a copy reaches a reader")
     lu = str(box(d, rcpt)[0]["List-Unsubscribe"])
-    m = re.search(r"<https://lists\.example\.org/u\?t=([a-z2-7]{39})>", lu)
+    m = re.search(r"<https://lists\.example\.org/u\?t=([a-z2-7]{16,33})>", lu)
     t.ok(m is not None, "its List-Unsubscribe has the https URL with a personal token", lu)
     t.eq(str(box(d, rcpt)[0]["List-Unsubscribe-Post"]), "List-Unsubscribe=One-Click", "and List-Unsubscribe-Post")
     tok = m.group(1) if m else "x" * 39
@@ -117,7 +117,7 @@ def confirm(d, port):
          sender="bob@example.org", subject="Bob <b>bold</b> & co")
     t.ok(wait_for(lambda: len(box(d, "bob@example.org")) == 1, 10), "the author gets a request to confirm")
     body = box(d, "bob@example.org")[0].get_content()
-    m = re.search(r"https://lists\.example\.org/c\?t=([a-z2-7]{39})", body)
+    m = re.search(r"https://lists\.example\.org/c\?t=([a-z2-7]{16,33})", body)
     t.ok(m is not None, "with a link to the confirmation page", body)
     tok = m.group(1) if m else "x" * 39
     code, _, page = http(port, "/c?t=" + tok)
@@ -139,7 +139,7 @@ def confirm(d, port):
     send(d, "dev+post@lists.example.org", "bob2@example.org", frm="Bob <bob@example.org>",
          sender="bob@example.org", subject="late")
     t.ok(wait_for(lambda: len(box(d, "bob@example.org")) == 2, 10), "a second request")
-    m = re.search(r"https://lists\.example\.org/c\?t=([a-z2-7]{39})", box(d, "bob@example.org")[1].get_content())
+    m = re.search(r"https://lists\.example\.org/c\?t=([a-z2-7]{16,33})", box(d, "bob@example.org")[1].get_content())
     tok = m.group(1) if m else "x" * 39
     db = sqlite3.connect(d.db, timeout=10)
     with db:

@@ -363,7 +363,7 @@ static void test_plain(void)
 	is_header(out, n, "Message-ID", "<42.abc@lists.example.org>", "plain");
 	is_header(out, n, "Date", "Tue, 2 Jan 2024 10:00:00 +0100", "plain");
 	is_header(out, n, "List-Id", "\"Development of parley\" <dev.lists.example.org>", "plain");
-	is_header(out, n, "List-Post", "<mailto:dev+post@lists.example.org>", "plain");
+	is_header(out, n, "List-Post", "<mailto:dev@lists.example.org>", "plain");
 	is_header(out, n, "List-Help", "<mailto:dev+help@lists.example.org>", "plain");
 	is_header(out, n, "List-Archive", "<https://lists.example.org/dev/>", "plain");
 	is_header(out, n, "List-Unsubscribe",

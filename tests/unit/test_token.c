@@ -9,18 +9,58 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "log.h"
 #include "tap.h"
 #include "token.h"
 
+/* v1_make: a token of the first format, as parley 0.5 wrote it (to check
+ * that old tokens in readers' inboxes still work). */
+static void v1_make(const unsigned char key[TOKEN_KEY_LEN], char kind, unsigned long long a,
+		    unsigned long b, long long expires, char out[TOKEN_MAX + 1])
+{
+	static const char alpha[] = "abcdefghijklmnopqrstuvwxyz234567";
+	unsigned char raw[24], full[EVP_MAX_MD_SIZE];
+	unsigned long long hours = expires > 0 ? (unsigned long long)(expires + 3599) / 3600 : 0;
+	unsigned int len = 0, acc = 0;
+	int bits = 0, o = 0, i;
+
+	raw[0] = (unsigned char)kind;
+	for (i = 0; i < 5; i++)
+		raw[1 + i] = (unsigned char)(a >> (8 * (4 - i)));
+	for (i = 0; i < 4; i++)
+		raw[6 + i] = (unsigned char)(b >> (8 * (3 - i)));
+	for (i = 0; i < 4; i++)
+		raw[10 + i] = (unsigned char)(hours >> (8 * (3 - i)));
+	HMAC(EVP_sha256(), key, TOKEN_KEY_LEN, raw, 14, full, &len);
+	memcpy(raw + 14, full, 10);
+	for (i = 0; i < 24; i++) {
+		acc = (acc << 8) | raw[i];
+		bits += 8;
+		while (bits >= 5) {
+			out[o++] = alpha[(acc >> (bits - 5)) & 31];
+			bits -= 5;
+		}
+	}
+	if (bits > 0)
+		out[o++] = alpha[(acc << (5 - bits)) & 31];
+	out[o] = '\0';
+}
+
 int main(void)
 {
+	static const char kinds[] = {TOKEN_REPLY,   TOKEN_BOUNCE, TOKEN_UNSUBSCRIBE, TOKEN_PUBLISH,
+				     TOKEN_REQUEST, TOKEN_FOLLOW, TOKEN_MUTE,	      TOKEN_PRIVATE,
+				     TOKEN_APPROVE, TOKEN_REJECT};
 	unsigned char key[TOKEN_KEY_LEN], key2[TOKEN_KEY_LEN], other[TOKEN_KEY_LEN];
-	char tok[TOKEN_LEN + 1], bad[TOKEN_LEN + 1], dir[] = "/tmp/parley-test-token.XXXXXX",
+	char tok[TOKEN_MAX + 1], bad[TOKEN_MAX + 1], dir[] = "/tmp/parley-test-token.XXXXXX",
 							path[64];
-	struct token t = {'r', 1099511627775ULL, 4294967295UL, 0}, got;
+	struct token t = {TOKEN_REPLY, 1099511627775ULL, 4294967295UL, 0}, got;
 	struct stat st;
-	size_t i;
+	size_t i, n, longest = 0;
+	int all_ok = 1;
 
 	log_init("test_token", LOG_DEST_STDERR);
 	if (mkdtemp(dir) == NULL)
@@ -31,40 +71,93 @@ int main(void)
 	   "0600, 32 bytes");
 	ok(token_key_load(path, key2) == 0 && memcmp(key, key2, TOKEN_KEY_LEN) == 0,
 	   "and read back the same");
-	token_make(key, &t, tok);
-	is_int(strlen(tok), TOKEN_LEN, "39 characters");
-	ok(strspn(tok, "abcdefghijklmnopqrstuvwxyz234567") == TOKEN_LEN, "lower-case base32");
+
+	n = token_make(key, &t, tok);
+	is_int(n, strlen(tok), "token_make returns the length");
+	is_int(n, token_max_len(TOKEN_REPLY), "the widest reply token is as long as the bound");
+	ok(n < TOKEN_LEN_V1, "shorter than the first format (%zu)", n);
+	ok(strspn(tok, "abcdefghijklmnopqrstuvwxyz234567") == n, "lower-case base32");
+	ok(tok[0] == TOKEN_REPLY, "the kind is the first character");
 	ok(token_check(key, tok, &got, 1000) == 0, "checks");
 	ok(got.kind == 'r' && got.a == t.a && got.b == t.b && got.expires == 0, "round trip");
-	for (i = 0; i < TOKEN_LEN; i++)
+	t.a = 7;
+	t.b = 3;
+	n = token_make(key, &t, tok);
+	ok(n <= 17, "small ids make a short token (%zu: %s)", n, tok);
+	ok(token_check(key, tok, &got, 1000) == 0 && got.a == 7 && got.b == 3, "and check");
+	for (i = 0; i < n; i++)
 		bad[i] = (char)(tok[i] >= 'a' && tok[i] <= 'z' ? tok[i] - 32 : tok[i]);
-	bad[TOKEN_LEN] = '\0';
+	bad[n] = '\0';
 	ok(token_check(key, bad, &got, 1000) == 0, "upper case (an MTA changed it) still checks");
-	memcpy(bad, tok, sizeof(bad));
-	bad[5] = bad[5] == 'a' ? 'b' : 'a';
-	is_int(token_check(key, bad, &got, 1000), -1, "one changed character: forged");
-	for (i = 1; i < 8; i++) {
-		const char *alpha = "abcdefghijklmnopqrstuvwxyz234567";
-		const char *p = strchr(alpha, tok[TOKEN_LEN - 1]);
-		long v = p != NULL ? (long)(p - alpha) : 0;
+	for (i = 1; i < n; i++) {
 		memcpy(bad, tok, sizeof(bad));
-		bad[TOKEN_LEN - 1] = alpha[(v ^ (long)i) & 31];
+		bad[i] = bad[i] == 'a' ? 'b' : 'a';
 		if (token_check(key, bad, &got, 1000) != -1)
-			break;
+			all_ok = 0;
 	}
-	is_int(i, 8, "the last character's 3 spare bits set: refused (one token, one spelling)");
+	ok(all_ok, "any one changed character: forged");
+	memcpy(bad, tok, sizeof(bad));
+	bad[0] = TOKEN_PRIVATE;
+	is_int(token_check(key, bad, &got, 1000), -1, "another kind with the same fields: forged");
+	memcpy(bad, tok, sizeof(bad));
+	bad[n - 1] = '\0';
+	is_int(token_check(key, bad, &got, 1000), -1, "cut short: forged");
+	snprintf(bad, sizeof(bad), "%sa", tok);
+	is_int(token_check(key, bad, &got, 1000), -1, "one more character: forged");
 	memset(other, 7, sizeof(other));
 	is_int(token_check(other, tok, &got, 1000), -1, "another key: forged");
-	is_int(token_check(key, "short", &got, 1000), -1, "wrong length: malformed");
-	t.kind = 'c';
+	is_int(token_check(key, "short", &got, 1000), -1, "malformed");
+	is_int(token_check(key, "", &got, 1000), -1, "empty");
+	is_int(token_check(key, "r7!!!!!!!!!", &got, 1000), -1, "not base32");
+
+	for (i = 0; i < sizeof(kinds); i++) {
+		struct token w = {kinds[i], TOKEN_A_MAX, 0xffffffffUL, 1800000000};
+		n = token_make(key, &w, tok);
+		if (n != token_max_len(kinds[i]) || token_check(key, tok, &got, 1700000000) != 0 ||
+		    got.kind != kinds[i] || got.a != TOKEN_A_MAX)
+			all_ok = 0;
+		if (n > longest)
+			longest = n;
+	}
+	ok(all_ok, "every kind at its widest: round trip, as long as token_max_len");
+	ok(longest <= 33, "no token longer than 33 characters (%zu)", longest);
+	is_int(token_max_len('Z'), 0, "an unknown kind has no bound");
+
+	t.kind = TOKEN_PUBLISH;
 	t.a = 42;
-	t.b = 7;
+	t.b = 0;
 	t.expires = 1800000000;
 	token_make(key, &t, tok);
 	ok(token_check(key, tok, &got, 1700000000) == 0 && got.expires >= 1800000000 &&
 		   got.expires < 1800003600,
 	   "expiry kept to the hour");
 	is_int(token_check(key, tok, &got, 1900000000), -2, "expired");
+	t.kind = TOKEN_UNSUBSCRIBE;
+	t.expires = 1800000000;
+	token_make(key, &t, tok);
+	ok(token_check(key, tok, &got, 1900000000) == 0 && got.expires == 0,
+	   "an unsubscribe token never expires");
+
+	/* the first format, still in readers' inboxes */
+	v1_make(key, 'u', 12, 3, 0, tok);
+	is_int(strlen(tok), TOKEN_LEN_V1, "a first-format token: 39 characters");
+	ok(token_check(key, tok, &got, 1000) == 0 && got.kind == 'u' && got.a == 12 && got.b == 3,
+	   "still checks, with its fields");
+	v1_make(key, 'p', 5, 1, 1800000000, tok);
+	is_int(token_check(key, tok, &got, 1900000000), -2, "its expiry still counts");
+	memcpy(bad, tok, sizeof(bad));
+	bad[7] = bad[7] == 'a' ? 'b' : 'a';
+	is_int(token_check(key, bad, &got, 1000), -1, "a changed first-format token: forged");
+	for (i = 1; i < 8; i++) {
+		const char *alpha = "abcdefghijklmnopqrstuvwxyz234567";
+		const char *p;
+		v1_make(key, 'r', 1, 1, 0, tok);
+		p = strchr(alpha, tok[TOKEN_LEN_V1 - 1]);
+		tok[TOKEN_LEN_V1 - 1] = alpha[((p ? p - alpha : 0) ^ (long)i) & 31];
+		if (token_check(key, tok, &got, 1000) != -1)
+			break;
+	}
+	is_int(i, 8, "the last character's 3 spare bits set: refused (one token, one spelling)");
 	unlink(path);
 	rmdir(dir);
 	return tap_done();

@@ -1,0 +1,77 @@
+/*
+ * subaddr.c - builds the sub-addresses of a list and bounds their length
+ * (see subaddr.h). The tables below name every suffix parley writes; a
+ * new one is added here, or the config loader's bound would lie. Never
+ * writes a local part over 64 octets.
+ */
+#include "autoconf.h"
+
+#include "subaddr.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "token.h"
+
+/* The suffixes that take a token, with the kind of their token. */
+static const struct {
+	const char *what;
+	char kind;
+} token_suffixes[] = {
+	{"r", TOKEN_REPLY},	   {"bounce", TOKEN_BOUNCE},  {"unsubscribe", TOKEN_UNSUBSCRIBE},
+	{"confirm", TOKEN_PUBLISH}, {"confirm", TOKEN_REQUEST}, {"follow", TOKEN_FOLLOW},
+	{"mute", TOKEN_MUTE},	   {"p", TOKEN_PRIVATE},      {"approve", TOKEN_APPROVE},
+	{"reject", TOKEN_REJECT},
+};
+
+/* The suffixes that are whole words. */
+static const char *const word_suffixes[] = {
+	"post",	    "subscribe",  "unsubscribe", "help",	  "owner",
+	"set-all",  "set-posts",  "set-digest",  "set-nomail", "set-digest-plain",
+};
+
+int subaddr_make(char *out, size_t outlen, const char *list_addr, char delim, const char *what,
+		 const char *token)
+{
+	const char *at = strrchr(list_addr, '@');
+	size_t local = at ? (size_t)(at - list_addr) : strlen(list_addr);
+	size_t suffix = what ? 1 + strlen(what) + (token ? 1 + strlen(token) : 0) : 0;
+	int n;
+
+	if (local + suffix > ADDRESS_LOCAL_MAX)
+		return -1;
+	if (what == NULL)
+		n = snprintf(out, outlen, "%s", list_addr);
+	else
+		n = snprintf(out, outlen, "%.*s%c%s%s%s%s", (int)local, list_addr, delim ? delim : '+',
+			     what, token ? "-" : "", token ? token : "", at ? at : "");
+	return n > 0 && (size_t)n < outlen && (size_t)n <= ADDRESS_MAX ? 0 : -1;
+}
+
+int subaddr_list(char *out, size_t outlen, const struct config *cfg, const struct cfg_list *l,
+		 const char *what, const char *token)
+{
+	return subaddr_make(out, outlen, l->address, cfg->daemon.delimiter, what, token);
+}
+
+size_t subaddr_longest(size_t local_len, const char **what)
+{
+	size_t best = 0, i, n;
+
+	*what = "";
+	for (i = 0; i < sizeof(word_suffixes) / sizeof(word_suffixes[0]); i++) {
+		n = 1 + strlen(word_suffixes[i]);
+		if (n > best) {
+			best = n;
+			*what = word_suffixes[i];
+		}
+	}
+	for (i = 0; i < sizeof(token_suffixes) / sizeof(token_suffixes[0]); i++) {
+		n = 1 + strlen(token_suffixes[i].what) + 1 + token_max_len(token_suffixes[i].kind);
+		if (n > best) {
+			best = n;
+			*what = token_suffixes[i].what;
+		}
+	}
+	return local_len + best;
+}
