@@ -262,15 +262,31 @@ static int only_char(struct sv v, char c, size_t min)
 	return 1;
 }
 
-static const char *const separator_words[] = {
-	"original message", "original-nachricht", "ursprüngliche nachricht", "originalnachricht",
-	"message d'origine", "message original", "mensaje original", "mensagem original",
-	"messaggio originale", "oorspronkelijk bericht", "ursprungligt meddelande",
-	"wiadomość oryginalna", "исходное сообщение", "forwarded message",
-	"weitergeleitete nachricht", "message transféré", "mensaje reenviado",
-	"mensagem encaminhada", "messaggio inoltrato", "doorgestuurd bericht",
-	"vidarebefordrat meddelande", "przekazana wiadomość", "пересланное сообщение",
-	"reply message", NULL};
+static const char *const separator_words[] = {"original message",
+					      "original-nachricht",
+					      "ursprüngliche nachricht",
+					      "originalnachricht",
+					      "message d'origine",
+					      "message original",
+					      "mensaje original",
+					      "mensagem original",
+					      "messaggio originale",
+					      "oorspronkelijk bericht",
+					      "ursprungligt meddelande",
+					      "wiadomość oryginalna",
+					      "исходное сообщение",
+					      "forwarded message",
+					      "weitergeleitete nachricht",
+					      "message transféré",
+					      "mensaje reenviado",
+					      "mensagem encaminhada",
+					      "messaggio inoltrato",
+					      "doorgestuurd bericht",
+					      "vidarebefordrat meddelande",
+					      "przekazana wiadomość",
+					      "пересланное сообщение",
+					      "reply message",
+					      NULL};
 
 /* is_separator_line: "-----Original Message-----" and its kin (dashes, words, dashes). */
 static int is_separator_line(struct sv raw)
@@ -304,11 +320,10 @@ static int is_separator_words(struct sv v)
 
 static int is_forward_intro(struct sv raw)
 {
-	static const char *const intro[] = {"Begin forwarded message:",
-					    "Anfang der weitergeleiteten Nachricht:",
-					    "Début du message réexpédié :",
-					    "Inicio del mensaje reenviado:",
-					    "Início da mensagem reencaminhada:", NULL};
+	static const char *const intro[] = {
+	    "Begin forwarded message:",		 "Anfang der weitergeleiteten Nachricht:",
+	    "Début du message réexpédié :",	 "Inicio del mensaje reenviado:",
+	    "Início da mensagem reencaminhada:", NULL};
 	struct sv t = sv_trim(raw);
 	size_t i;
 
@@ -325,23 +340,54 @@ struct hkey {
 	int group;
 };
 
-static const struct hkey header_keys[] = {
-	{"From", H_FROM},	{"Von", H_FROM},	{"De", H_FROM},
-	{"Van", H_FROM},	{"Från", H_FROM},	{"Od", H_FROM},
-	{"Da", H_FROM},		{"От", H_FROM},		{"Sent", H_DATE},
-	{"Date", H_DATE},	{"Gesendet", H_DATE},	{"Datum", H_DATE},
-	{"Envoyé", H_DATE},	{"Enviado el", H_DATE}, {"Enviado", H_DATE},
-	{"Enviada em", H_DATE}, {"Enviada", H_DATE},	{"Fecha", H_DATE},
-	{"Data", H_DATE},	{"Verzonden", H_DATE},	{"Skickat", H_DATE},
-	{"Wysłano", H_DATE},	{"Inviato", H_DATE},	{"Отправлено", H_DATE},
-	{"Дата", H_DATE},	{"To", H_TO},		{"An", H_TO},
-	{"À", H_TO},		{"A", H_TO},		{"Para", H_TO},
-	{"Aan", H_TO},		{"Till", H_TO},		{"Do", H_TO},
-	{"Кому", H_TO},		{"Cc", H_CC},		{"Kopie", H_CC},
-	{"Копия", H_CC},	{"Subject", H_SUBJECT}, {"Betreff", H_SUBJECT},
-	{"Objet", H_SUBJECT},	{"Asunto", H_SUBJECT},	{"Assunto", H_SUBJECT},
-	{"Onderwerp", H_SUBJECT}, {"Ämne", H_SUBJECT},	{"Temat", H_SUBJECT},
-	{"Oggetto", H_SUBJECT}, {"Тема", H_SUBJECT},	{NULL, 0}};
+static const struct hkey header_keys[] = {{"From", H_FROM},
+					  {"Von", H_FROM},
+					  {"De", H_FROM},
+					  {"Van", H_FROM},
+					  {"Från", H_FROM},
+					  {"Od", H_FROM},
+					  {"Da", H_FROM},
+					  {"От", H_FROM},
+					  {"Sent", H_DATE},
+					  {"Date", H_DATE},
+					  {"Gesendet", H_DATE},
+					  {"Datum", H_DATE},
+					  {"Envoyé", H_DATE},
+					  {"Enviado el", H_DATE},
+					  {"Enviado", H_DATE},
+					  {"Enviada em", H_DATE},
+					  {"Enviada", H_DATE},
+					  {"Fecha", H_DATE},
+					  {"Data", H_DATE},
+					  {"Verzonden", H_DATE},
+					  {"Skickat", H_DATE},
+					  {"Wysłano", H_DATE},
+					  {"Inviato", H_DATE},
+					  {"Отправлено", H_DATE},
+					  {"Дата", H_DATE},
+					  {"To", H_TO},
+					  {"An", H_TO},
+					  {"À", H_TO},
+					  {"A", H_TO},
+					  {"Para", H_TO},
+					  {"Aan", H_TO},
+					  {"Till", H_TO},
+					  {"Do", H_TO},
+					  {"Кому", H_TO},
+					  {"Cc", H_CC},
+					  {"Kopie", H_CC},
+					  {"Копия", H_CC},
+					  {"Subject", H_SUBJECT},
+					  {"Betreff", H_SUBJECT},
+					  {"Objet", H_SUBJECT},
+					  {"Asunto", H_SUBJECT},
+					  {"Assunto", H_SUBJECT},
+					  {"Onderwerp", H_SUBJECT},
+					  {"Ämne", H_SUBJECT},
+					  {"Temat", H_SUBJECT},
+					  {"Oggetto", H_SUBJECT},
+					  {"Тема", H_SUBJECT},
+					  {NULL, 0}};
 
 /* header_group: the H_* group of a "Key: value" header line ("*From:*" too), or 0. */
 static int header_group(struct sv raw)
@@ -379,12 +425,13 @@ static int popcount(int m)
  * three of From/Date/To/Cc/Subject, From among them, within 12 lines). */
 static int is_header_block(const struct line *l, size_t n, size_t i)
 {
-	int mask = 0, g, cont = 0;
+	int mask = 0, cont = 0;
 	size_t j;
 
 	if (l[i].kind != L_TEXT || header_group(l[i].raw) == 0)
 		return 0;
 	for (j = i; j < n && j < i + 12; j++) {
+		int g;
 		if (l[j].kind == L_BLANK)
 			break;
 		if ((g = header_group(l[j].raw)) != 0) {
@@ -418,8 +465,8 @@ static size_t above_separator(const struct line *l, size_t i)
 		j--, blanks++;
 	if (j > 0) {
 		struct sv t = sv_trim(l[j - 1].raw);
-		if (only_char(t, '_', 5) || only_char(t, '-', 5) || is_separator_line(l[j - 1].raw) ||
-		    is_separator_words(t))
+		if (only_char(t, '_', 5) || only_char(t, '-', 5) ||
+		    is_separator_line(l[j - 1].raw) || is_separator_words(t))
 			return j - 1;
 	}
 	return i;
@@ -445,11 +492,11 @@ static size_t hard_cut(const struct line *l, size_t n)
 /* ---- attributions ("On ... wrote:") ---- */
 
 static const char *const attr_words[] = {
-	"wrote",  "writes",  "schrieb", "a écrit", "escribió", "ha scritto", "escreveu", "schreef",
-	"skrev",  "napisał", "pisze",	"пишет",   "написал",  "пише",	     "написав",	 NULL};
+    "wrote", "writes",	"schrieb", "a écrit", "escribió", "ha scritto", "escreveu", "schreef",
+    "skrev", "napisał", "pisze",   "пишет",   "написал",  "пише",	"написав",  NULL};
 
-static const char *const attr_starts[] = {"On ", "Am ", "Le ", "El ", "Il ", "Em ", "Op ",
-					  "Den ", "W dniu ", NULL};
+static const char *const attr_starts[] = {"On ", "Am ", "Le ",	"El ",	   "Il ",
+					  "Em ", "Op ", "Den ", "W dniu ", NULL};
 
 static int has_attr_word(const char *s, size_t n)
 {
@@ -501,7 +548,8 @@ static int attr_kind(struct sv v)
 	if (!has_attr_word(v.s, v.n))
 		return A_NONE;
 	for (i = 0; attr_starts[i] != NULL; i++)
-		if (v.n > strlen(attr_starts[i]) && memcmp(v.s, attr_starts[i], strlen(attr_starts[i])) == 0)
+		if (v.n > strlen(attr_starts[i]) &&
+		    memcmp(v.s, attr_starts[i], strlen(attr_starts[i])) == 0)
 			return A_STRONG;
 	if (v.n <= 200 && has_attr_word(v.s + (v.n > 40 ? v.n - 40 : 0), v.n > 40 ? 40 : v.n))
 		return A_WEAK;
@@ -514,11 +562,12 @@ static int attr_lines(const struct line *l, size_t a, size_t k, int want)
 {
 	char buf[512];
 	size_t len = 0, j;
-	struct sv t, v;
+	struct sv v;
 
 	if (k > a + 1)
 		return 0;
 	for (j = a + 1 - k; j <= a; j++) {
+		struct sv t;
 		if (l[j].kind != L_TEXT)
 			return 0;
 		t = sv_trim(l[j].raw);
@@ -550,12 +599,31 @@ static size_t attribution_at(const struct line *l, size_t a, int before_quote)
 
 /* ---- mobile and mail-app signatures ---- */
 
-static const char *const mobile_sig_starts[] = {
-	"Sent from my ", "Sent from ", "Sent with ", "Sent via ", "Get Outlook for ",
-	"Von meinem ", "Gesendet von meinem ", "Gesendet von ", "Gesendet mit ", "Envoyé de mon ",
-	"Envoyé depuis mon ", "Envoyé de ", "Enviado desde mi ", "Enviado desde ", "Enviado do meu ",
-	"Enviado de meu ", "Enviado do ", "Inviato da ", "Verzonden vanaf mijn ", "Verstuurd vanaf mijn ",
-	"Skickat från min ", "Wysłane z ", "Отправлено с ", "Надіслано з ", NULL};
+static const char *const mobile_sig_starts[] = {"Sent from my ",
+						"Sent from ",
+						"Sent with ",
+						"Sent via ",
+						"Get Outlook for ",
+						"Von meinem ",
+						"Gesendet von meinem ",
+						"Gesendet von ",
+						"Gesendet mit ",
+						"Envoyé de mon ",
+						"Envoyé depuis mon ",
+						"Envoyé de ",
+						"Enviado desde mi ",
+						"Enviado desde ",
+						"Enviado do meu ",
+						"Enviado de meu ",
+						"Enviado do ",
+						"Inviato da ",
+						"Verzonden vanaf mijn ",
+						"Verstuurd vanaf mijn ",
+						"Skickat från min ",
+						"Wysłane z ",
+						"Отправлено с ",
+						"Надіслано з ",
+						NULL};
 
 /* is_mobile_sig: "Sent from my iPhone" and kin: a known start, then a few
  * words without sentence punctuation (a trailing "<url>" allowed). */
@@ -672,7 +740,7 @@ void trim_result_free(struct trim_result *r)
 /* ---- HTML to text ---- */
 
 #define MAX_QUOTE_PREFIX 32
-#define TAG_NAME_MAX 16
+#define TAG_NAME_MAX	 16
 
 enum { CUT_NONE, CUT_DEPTH, CUT_REST };
 
@@ -687,6 +755,7 @@ struct conv {
 	int do_cut, cutting, cut_depth;
 	char cut_tag[TAG_NAME_MAX];
 	long bq, pre;
+	int no_head_end, no_body; /* a search for "</head" or "<body" already failed */
 	struct cut_block *blocks;
 	size_t nblocks, capblocks;
 };
@@ -784,44 +853,42 @@ struct entity {
 };
 
 static const struct entity entities[] = {
-	{"amp", '&'},	   {"lt", '<'},	       {"gt", '>'},	   {"quot", '"'},
-	{"apos", '\''},	   {"nbsp", ' '},      {"copy", 0xa9},	   {"reg", 0xae},
-	{"trade", 0x2122}, {"hellip", 0x2026}, {"mdash", 0x2014},  {"ndash", 0x2013},
-	{"lsquo", 0x2018}, {"rsquo", 0x2019},  {"sbquo", 0x201a},  {"ldquo", 0x201c},
-	{"rdquo", 0x201d}, {"bdquo", 0x201e},  {"laquo", 0xab},	   {"raquo", 0xbb},
-	{"bull", 0x2022},  {"middot", 0xb7},   {"euro", 0x20ac},   {"pound", 0xa3},
-	{"yen", 0xa5},	   {"cent", 0xa2},     {"sect", 0xa7},	   {"deg", 0xb0},
-	{"plusmn", 0xb1},  {"times", 0xd7},    {"divide", 0xf7},   {"para", 0xb6},
-	{"iexcl", 0xa1},   {"iquest", 0xbf},   {"ensp", 0x2002},   {"emsp", 0x2003},
-	{"thinsp", 0x2009}, {"auml", 0xe4},    {"ouml", 0xf6},	   {"uuml", 0xfc},
-	{"Auml", 0xc4},	   {"Ouml", 0xd6},     {"Uuml", 0xdc},	   {"szlig", 0xdf},
-	{"eacute", 0xe9},  {"egrave", 0xe8},   {"ecirc", 0xea},	   {"euml", 0xeb},
-	{"Eacute", 0xc9},  {"Egrave", 0xc8},   {"agrave", 0xe0},   {"aacute", 0xe1},
-	{"acirc", 0xe2},   {"atilde", 0xe3},   {"aring", 0xe5},	   {"Agrave", 0xc0},
-	{"Aacute", 0xc1},  {"ccedil", 0xe7},   {"Ccedil", 0xc7},   {"ntilde", 0xf1},
-	{"Ntilde", 0xd1},  {"oacute", 0xf3},   {"ograve", 0xf2},   {"ocirc", 0xf4},
-	{"otilde", 0xf5},  {"oslash", 0xf8},   {"Oslash", 0xd8},   {"uacute", 0xfa},
-	{"ugrave", 0xf9},  {"ucirc", 0xfb},    {"iacute", 0xed},   {"igrave", 0xec},
-	{"icirc", 0xee},   {"iuml", 0xef},     {"yacute", 0xfd},   {"aelig", 0xe6},
-	{"AElig", 0xc6},   {"Aring", 0xc5},    {"shy", 0},	   {"zwnj", 0},
-	{"zwj", 0},	   {"lrm", 0},	       {"rlm", 0},	   {NULL, 0}};
+    {"amp", '&'},      {"lt", '<'},	   {"gt", '>'},	      {"quot", '"'},	 {"apos", '\''},
+    {"nbsp", ' '},     {"copy", 0xa9},	   {"reg", 0xae},     {"trade", 0x2122}, {"hellip", 0x2026},
+    {"mdash", 0x2014}, {"ndash", 0x2013},  {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"sbquo", 0x201a},
+    {"ldquo", 0x201c}, {"rdquo", 0x201d},  {"bdquo", 0x201e}, {"laquo", 0xab},	 {"raquo", 0xbb},
+    {"bull", 0x2022},  {"middot", 0xb7},   {"euro", 0x20ac},  {"pound", 0xa3},	 {"yen", 0xa5},
+    {"cent", 0xa2},    {"sect", 0xa7},	   {"deg", 0xb0},     {"plusmn", 0xb1},	 {"times", 0xd7},
+    {"divide", 0xf7},  {"para", 0xb6},	   {"iexcl", 0xa1},   {"iquest", 0xbf},	 {"ensp", 0x2002},
+    {"emsp", 0x2003},  {"thinsp", 0x2009}, {"auml", 0xe4},    {"ouml", 0xf6},	 {"uuml", 0xfc},
+    {"Auml", 0xc4},    {"Ouml", 0xd6},	   {"Uuml", 0xdc},    {"szlig", 0xdf},	 {"eacute", 0xe9},
+    {"egrave", 0xe8},  {"ecirc", 0xea},	   {"euml", 0xeb},    {"Eacute", 0xc9},	 {"Egrave", 0xc8},
+    {"agrave", 0xe0},  {"aacute", 0xe1},   {"acirc", 0xe2},   {"atilde", 0xe3},	 {"aring", 0xe5},
+    {"Agrave", 0xc0},  {"Aacute", 0xc1},   {"ccedil", 0xe7},  {"Ccedil", 0xc7},	 {"ntilde", 0xf1},
+    {"Ntilde", 0xd1},  {"oacute", 0xf3},   {"ograve", 0xf2},  {"ocirc", 0xf4},	 {"otilde", 0xf5},
+    {"oslash", 0xf8},  {"Oslash", 0xd8},   {"uacute", 0xfa},  {"ugrave", 0xf9},	 {"ucirc", 0xfb},
+    {"iacute", 0xed},  {"igrave", 0xec},   {"icirc", 0xee},   {"iuml", 0xef},	 {"yacute", 0xfd},
+    {"aelig", 0xe6},   {"AElig", 0xc6},	   {"Aring", 0xc5},   {"shy", 0},	 {"zwnj", 0},
+    {"zwj", 0},	       {"lrm", 0},	   {"rlm", 0},	      {NULL, 0}};
 
 /* entity: decode the reference at H[0..N) (H[0] is '&'); returns the bytes used. */
 static size_t entity(struct conv *c, const char *h, size_t n)
 {
 	size_t i = 1, j;
-	uint32_t cp = 0;
-	int hex = 0, digits = 0;
+	uint32_t cp = 0, base = 10;
+	int digits = 0;
 
 	if (i < n && h[i] == '#') {
 		i++;
-		if (i < n && (h[i] == 'x' || h[i] == 'X'))
-			hex = 1, i++;
+		if (i < n && (h[i] == 'x' || h[i] == 'X')) {
+			base = 16;
+			i++;
+		}
 		for (; i < n && digits < 8; i++, digits++) {
 			char d = lc(h[i]);
 			if (is_digit(d))
-				cp = cp * (hex ? 16 : 10) + (uint32_t)(d - '0');
-			else if (hex && d >= 'a' && d <= 'f')
+				cp = cp * base + (uint32_t)(d - '0');
+			else if (base == 16 && d >= 'a' && d <= 'f')
 				cp = cp * 16 + (uint32_t)(d - 'a' + 10);
 			else
 				break;
@@ -835,12 +902,13 @@ static size_t entity(struct conv *c, const char *h, size_t n)
 		put_utf8(c, cp);
 		return i;
 	}
-	for (j = 1; j < n && j < 10 && ((h[j] >= 'a' && h[j] <= 'z') || (h[j] >= 'A' && h[j] <= 'Z'));
-	     j++)
+	for (j = 1;
+	     j < n && j < 10 && ((h[j] >= 'a' && h[j] <= 'z') || (h[j] >= 'A' && h[j] <= 'Z')); j++)
 		;
 	if (j < n && h[j] == ';') {
 		for (i = 0; entities[i].name != NULL; i++) {
-			if (strlen(entities[i].name) != j - 1 || memcmp(entities[i].name, h + 1, j - 1))
+			if (strlen(entities[i].name) != j - 1 ||
+			    memcmp(entities[i].name, h + 1, j - 1))
 				continue;
 			if (entities[i].cp == ' ')
 				emit(c, " ", 1); /* a non-breaking space is not collapsed */
@@ -869,8 +937,8 @@ static void text(struct conv *c, const char *h, size_t n)
 				c->out->space = 1;
 			i++;
 		} else {
-			for (k = i + 1; k < n && h[k] != '&' && h[k] != '\n' && !is_ws(h[k]) &&
-					h[k] != '\r';
+			for (k = i + 1;
+			     k < n && h[k] != '&' && h[k] != '\n' && !is_ws(h[k]) && h[k] != '\r';
 			     k++)
 				;
 			emit(c, h + i, k - i);
@@ -931,7 +999,8 @@ static struct sv attr(const struct tag *t, const char *name)
 		size_t an;
 		while (s < end && (is_ws(*s) || *s == '\n' || *s == '\r' || *s == '/'))
 			s++;
-		for (a = s; s < end && *s != '=' && !is_ws(*s) && *s != '\n' && *s != '\r' && *s != '>';)
+		for (a = s;
+		     s < end && *s != '=' && !is_ws(*s) && *s != '\n' && *s != '\r' && *s != '>';)
 			s++;
 		an = (size_t)(s - a);
 		while (s < end && (is_ws(*s) || *s == '\n' || *s == '\r'))
@@ -1019,11 +1088,11 @@ static int name_in(const char *name, const char *const *list)
 }
 
 static const char *const block_tags[] = {
-	"address", "article", "aside",	"blockquote", "center", "dd",	   "details", "dir",
-	"div",	   "dl",      "dt",	"fieldset",   "figcaption", "figure", "footer", "form",
-	"h1",	   "h2",      "h3",	"h4",	      "h5",	    "h6",     "header", "hr",
-	"li",	   "main",    "nav",	"ol",	      "p",	    "pre",    "section", "summary",
-	"table",   "tbody",   "thead",	"tfoot",      "tr",	    "ul",     "caption", NULL};
+    "address", "article", "aside", "blockquote", "center",     "dd",	 "details", "dir",
+    "div",     "dl",	  "dt",	   "fieldset",	 "figcaption", "figure", "footer",  "form",
+    "h1",      "h2",	  "h3",	   "h4",	 "h5",	       "h6",	 "header",  "hr",
+    "li",      "main",	  "nav",   "ol",	 "p",	       "pre",	 "section", "summary",
+    "table",   "tbody",	  "thead", "tfoot",	 "tr",	       "ul",	 "caption", NULL};
 
 static void cut_begin(struct conv *c, int kind, const char *name)
 {
@@ -1054,8 +1123,7 @@ static void tag(struct conv *c, const struct tag *t)
 {
 	int kind;
 
-	if (!t->closing && c->do_cut && c->cutting == CUT_NONE &&
-	    (kind = cut_kind(t)) != CUT_NONE)
+	if (!t->closing && c->do_cut && c->cutting == CUT_NONE && (kind = cut_kind(t)) != CUT_NONE)
 		cut_begin(c, kind, t->name);
 	if (c->cutting == CUT_DEPTH && strcmp(t->name, c->cut_tag) == 0)
 		c->cut_depth += t->closing ? -1 : 1;
@@ -1076,10 +1144,11 @@ static void tag(struct conv *c, const struct tag *t)
 }
 
 /* skip_raw: after an open tag T ending at I, the offset past a raw-text
- * element's content (script, style, head, title), or I. */
-static size_t skip_raw(const char *h, size_t n, size_t i, const struct tag *t)
+ * element's content (script, style, head, title), or I. A failed search is
+ * remembered in C, so that many unclosed <head>s stay linear. */
+static size_t skip_raw(struct conv *c, const char *h, size_t n, size_t i, const struct tag *t)
 {
-	size_t end, body;
+	size_t end = (size_t)-1, body = (size_t)-1;
 
 	if (t->closing)
 		return i;
@@ -1091,8 +1160,10 @@ static size_t skip_raw(const char *h, size_t n, size_t i, const struct tag *t)
 		return end < n ? skip_past(h, n, end, ">") : n;
 	}
 	if (strcmp(t->name, "head") == 0) {
-		end = find_ci(h + i, n - i, "</head");
-		body = find_ci(h + i, n - i, "<body");
+		if (!c->no_head_end && (end = find_ci(h + i, n - i, "</head")) == (size_t)-1)
+			c->no_head_end = 1;
+		if (!c->no_body && (body = find_ci(h + i, n - i, "<body")) == (size_t)-1)
+			c->no_body = 1;
 		if (end == (size_t)-1 && body == (size_t)-1)
 			return i;
 		if (body != (size_t)-1 && (end == (size_t)-1 || body < end))
@@ -1123,7 +1194,7 @@ static void convert(struct conv *c, const char *h, size_t n)
 			i++;
 		} else {
 			tag(c, &t);
-			i = skip_raw(h, n, i + k, &t);
+			i = skip_raw(c, h, n, i + k, &t);
 		}
 	}
 	block_break(c);

@@ -13,7 +13,8 @@
 
 struct trim_result {
 	char *trimmed; /* malloc'd UTF-8, LF line ends, no trailing blank lines; never NULL */
-	char *elided;  /* malloc'd: the lines cut, in order, blocks separated by one empty line; "" if nothing */
+	char *elided;  /* malloc'd: the lines cut, in order, blocks separated by one empty line; ""
+			  if nothing */
 };
 
 /*
