@@ -543,8 +543,8 @@ static int attr_kind(struct sv v)
 		v.s++, v.n--;
 	if (v.n < 6 || v.n > 400 || v.s[v.n - 1] != ':')
 		return A_NONE;
-	if (date_start(v))
-		return A_STRONG;
+	if (date_start(v)) /* "26.06.2014, 14:41, Jane <j@x>:": sure only with a verb */
+		return has_attr_word(v.s, v.n) ? A_STRONG : A_WEAK;
 	if (!has_attr_word(v.s, v.n))
 		return A_NONE;
 	for (i = 0; attr_starts[i] != NULL; i++)
