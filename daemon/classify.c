@@ -15,11 +15,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include "autoreply.h"
+#include "command.h"
 #include "log.h"
+#include "moderate.h"
 #include "mailfmt.h"
 #include "notify.h"
 #include "publish.h"
 #include "recipient.h"
+#include "reply.h"
 #include "store_held.h"
 #include "store_sub.h"
 #include "token.h"
@@ -133,9 +137,8 @@ static const struct cfg_author *author_of(const struct cfg_list *l, const char *
 	return NULL;
 }
 
-/* not_for_lists: why this message must never be redistributed, or NULL. */
-static const char *not_for_lists(const struct config *cfg, const struct envelope *env,
-				 const struct message *m)
+const char *classify_not_for_lists(const struct config *cfg, const struct envelope *env,
+				   const struct message *m)
 {
 	size_t i;
 
@@ -177,15 +180,16 @@ static long long publish(struct store *st, const struct classify_in *in, const s
 	return publish_post(st, &p);
 }
 
-/* hold: keep IN's message from L (or from no list) with REASON; tell the
- * owners if TELL. 0 or -1. */
+/* hold: keep IN's post to L with REASON; tell the owners if TELL. 0 or -1. */
 static int hold(struct store *st, const struct classify_in *in, const struct cfg_list *l,
 		const char *reason, int tell)
 {
 	struct held_new h;
-	long long list_id = l ? store_list_id(st, l->name) : 0, id;
+	long long list_id, id;
 
-	if (list_id < 0)
+	if (tell)
+		return moderate_hold(st, in, l, "post", reason, NULL);
+	if ((list_id = store_list_id(st, l->name)) < 0)
 		return -1;
 	memset(&h, 0, sizeof(h));
 	h.inbound_id = in->inbound_id;
@@ -195,9 +199,8 @@ static int hold(struct store *st, const struct classify_in *in, const struct cfg
 	h.now = in->now;
 	if ((id = store_held_add(st, &h)) < 0)
 		return -1;
-	log_info("%s: held for the owners of %s: %s", in->env->queue_id, l ? l->name : "(none)",
-		 reason);
-	return id > 0 && tell && l != NULL ? notify_owners(st, in, l, list_id, id, reason) : 0;
+	log_info("%s: held for the owners of %s: %s", in->env->queue_id, l->name, reason);
+	return 0;
 }
 
 /* confirm_request: hold IN's message for L and ask author AU to confirm
@@ -244,9 +247,12 @@ static int classify_post(struct store *st, const struct classify_in *in,
 {
 	const struct message *m = in->msg;
 	const struct cfg_author *au;
-	const char *why = not_for_lists(in->cfg, in->env, m);
+	const char *why = classify_not_for_lists(in->cfg, in->env, m);
 	char reason[400];
+	int rc;
 
+	if (why == NULL)
+		why = autoreply_why(in->raw, in->len);
 	if (why != NULL)
 		return hold(st, in, t->list, why, strstr(why, "loop") == NULL);
 	if (t->author != NULL)
@@ -259,6 +265,8 @@ static int classify_post(struct store *st, const struct classify_in *in,
 				    au->name ? au->name : m->from_name) < 0 ? -1 : 0;
 	if (au != NULL && in->key != NULL)
 		return confirm_request(st, in, t->list, au);
+	if (au == NULL && (rc = reply_classify(st, in, t, 1)) != 0)
+		return rc < 0 ? -1 : 0;	/* a reply sent to the post address */
 	snprintf(reason, sizeof(reason),
 		 "post from <%s> without proof of authorship (secret post address, or DKIM/SPF "
 		 "from a trusted authserv-id)%s",
@@ -317,7 +325,7 @@ static int classify_confirm(struct store *st, const struct classify_in *in,
 			    const struct rcpt_target *t)
 {
 	const char *q = in->env->queue_id;
-	const char *why = not_for_lists(in->cfg, in->env, in->msg);
+	const char *why = reply_automatic(in);
 	struct token tok;
 	struct held h;
 	long long list_id;
@@ -334,6 +342,8 @@ static int classify_confirm(struct store *st, const struct classify_in *in,
 	trc = token_check(in->key, t->token, &tok, in->now);
 	if ((list_id = store_list_id(st, t->list->name)) < 0)
 		return -1;
+	if (trc != -1 && tok.kind == TOKEN_REQUEST)
+		return command_confirm(st, in, t->list, list_id, &tok, trc);
 	if (trc == -1 || tok.kind != TOKEN_PUBLISH) {
 		log_info("%s: confirmation with a token we did not make for %s: ignored", q,
 			 t->list->name);
@@ -519,7 +529,15 @@ int classify_message(struct store *st, const struct classify_in *in)
 			return -1;
 		if (t.kind == RCPT_CONFIRM && classify_confirm(st, in, &t) < 0)
 			return -1;
-		if (t.kind == RCPT_UNSUBSCRIBE && classify_unsubscribe(st, in, &t) < 0)
+		if (t.kind == RCPT_UNSUBSCRIBE && t.token[0] != '\0' &&
+		    classify_unsubscribe(st, in, &t) < 0)
+			return -1;
+		if ((t.kind == RCPT_LIST || t.kind == RCPT_REPLY) && reply_classify(st, in, &t, 0) < 0)
+			return -1;
+		if ((t.kind == RCPT_APPROVE || t.kind == RCPT_REJECT) &&
+		    moderate_decide(st, in, &t) < 0)
+			return -1;
+		if (command_classify(st, in, &t) < 0)
 			return -1;
 	}
 	return 0;

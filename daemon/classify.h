@@ -34,7 +34,14 @@ struct classify_in {
 	size_t len;
 	long long now;
 	const unsigned char *key;	/* the token key, or NULL if there is none */
+	int approved;			/* a held message an owner approved: no hold again */
 };
+
+/* classify_not_for_lists: why a message must never be redistributed nor
+ * answered (an empty return path, Auto-Submitted, our own List-Id or
+ * X-Loop), or NULL. */
+const char *classify_not_for_lists(const struct config *cfg, const struct envelope *env,
+				   const struct message *m);
 
 /* classify_message: act on every recipient of IN (inside the caller's
  * transaction). 0, or -1 on a store error (the caller rolls back). */

@@ -91,6 +91,8 @@ struct archived {
 	char *list_msgid;
 	char *author_addr;
 	char *author_name;	/* or NULL */
+	char *refs;		/* list Message-IDs from the root to the parent, or NULL */
+	long long thread_id;
 	char *raw;
 	size_t len;
 	long long created_at;	/* when it was archived */
@@ -162,6 +164,7 @@ static void archived_clear(struct archived *a)
 	free(a->list_msgid);
 	free(a->author_addr);
 	free(a->author_name);
+	free(a->refs);
 	free(a->raw);
 	memset(a, 0, sizeof(*a));
 }
@@ -179,7 +182,8 @@ static int archived_load(struct wstate *ws, long long id)
 	archived_clear(a);
 	s = store_prepare(ws->st, STMT_DELIVERY_COPY,
 			  "SELECT archive.list_id, lists.name, archive.list_msgid,"
-			  " archive.author_addr, archive.author_name, archive.raw, archive.created_at FROM archive"
+			  " archive.author_addr, archive.author_name, archive.raw, archive.created_at,"
+			  " archive.refs, archive.thread_id FROM archive"
 			  " JOIN lists ON lists.id = archive.list_id WHERE archive.id = ?1");
 	if (s == NULL)
 		return -1;
@@ -197,6 +201,8 @@ static int archived_load(struct wstate *ws, long long id)
 	a->author_name = store_col_text(s, 4);
 	a->raw = store_col_blob(s, 5, &a->len);
 	a->created_at = sqlite3_column_int64(s, 6);
+	a->refs = store_col_text(s, 7);
+	a->thread_id = sqlite3_column_int64(s, 8);
 	sqlite3_reset(s);
 	if (a->list_name == NULL || a->list_msgid == NULL || a->author_addr == NULL) {
 		archived_clear(a);
@@ -206,21 +212,28 @@ static int archived_load(struct wstate *ws, long long id)
 	return 0;
 }
 
-/* subscriber_active: 1 if subscriber ID is active, 0 if not (its status
- * in STATUS, or "gone"), -1 on a store error (logged). */
-static int subscriber_active(struct store *st, long long id, char *status, size_t len)
+/* subscriber_active: 1 if subscriber ID is active and has not muted
+ * THREAD, 0 if not (why in STATUS: its status, "gone" or "muted"), -1 on a
+ * store error (logged). */
+static int subscriber_active(struct store *st, long long id, long long thread, char *status,
+			     size_t len)
 {
 	sqlite3_stmt *s = store_prepare(st, STMT_DELIVERY_SUBSCRIBER,
-					"SELECT status FROM subscribers WHERE id = ?1");
+					"SELECT status, EXISTS (SELECT 1 FROM thread_prefs WHERE"
+					" thread_id = ?2 AND subscriber_id = ?1 AND pref = 'mute')"
+					" FROM subscribers WHERE id = ?1");
 	int rc;
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, thread);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *t = sqlite3_column_text(s, 0);
 		snprintf(status, len, "%s", t ? (const char *)t : "?");
+		if (sqlite3_column_int(s, 1) && strcmp(status, "active") == 0)
+			snprintf(status, len, "muted");
 	} else {
 		snprintf(status, len, "gone");
 	}
@@ -330,35 +343,64 @@ static void later(const struct config *cfg, const struct delivery *d, const char
 
 /* ---- preparing a copy ---- */
 
-/* addresses: the tokens of D and the addresses made of them: C->from (VERP),
- * REPLY_TO, UNSUB; the unsubscribe token in UTOK. 0 or -1. */
+/* The personal addresses of one copy. */
+struct personal {
+	char reply_to[ADDRESS_MAX + 1];	/* L+r-TOKEN@ */
+	char unsub[ADDRESS_MAX + 1];	/* L+unsubscribe-TOKEN@, or L+unsubscribe@ */
+	char utok[TOKEN_MAX + 1];	/* "" for a copy to no subscriber */
+	char priv[ADDRESS_MAX + 1];	/* L+p-TOKEN@ */
+	char mute[ADDRESS_MAX + 1];	/* L+mute-TOKEN@ */
+	char footer[3 * ADDRESS_MAX + 400];
+};
+
+/* addresses: the tokens of D and the addresses made of them: C->from
+ * (VERP) and P. A copy to no subscriber (a thread's author who does not
+ * read the list) gets the command address to unsubscribe. 0 or -1. */
 static int addresses(const struct delivery_pool *p, const struct config *cfg,
 		     const struct wstate *ws, const struct delivery *d, struct copy *c,
-		     char *reply_to, char *unsub, char *utok)
+		     struct personal *ps)
 {
-	char btok[TOKEN_MAX + 1], rtok[TOKEN_MAX + 1];
+	char btok[TOKEN_MAX + 1], rtok[TOKEN_MAX + 1], vtok[TOKEN_MAX + 1], mtok[TOKEN_MAX + 1];
 	unsigned long sub = (unsigned long)d->subscriber_id;
+	const char *name = ws->a.author_name ? ws->a.author_name : ws->a.author_addr;
 
-	(void)ws;
 	token_for(p, TOKEN_BOUNCE, (unsigned long long)d->id, 0, btok);
 	token_for(p, TOKEN_REPLY, (unsigned long long)d->archive_id, sub, rtok);
-	token_for(p, TOKEN_UNSUBSCRIBE, (unsigned long long)d->subscriber_id, 0, utok);
+	token_for(p, TOKEN_PRIVATE, (unsigned long long)d->archive_id, sub, vtok);
+	token_for(p, TOKEN_MUTE, (unsigned long long)ws->a.thread_id, sub, mtok);
+	ps->utok[0] = '\0';
+	if (d->subscriber_id != 0)
+		token_for(p, TOKEN_UNSUBSCRIBE, (unsigned long long)d->subscriber_id, 0, ps->utok);
 	if (subaddr_list(c->from, sizeof(c->from), cfg, c->list, "bounce", btok) < 0 ||
-	    subaddr_list(reply_to, ADDRESS_MAX + 1, cfg, c->list, "r", rtok) < 0 ||
-	    subaddr_list(unsub, ADDRESS_MAX + 1, cfg, c->list, "unsubscribe", utok) < 0)
+	    subaddr_list(ps->reply_to, sizeof(ps->reply_to), cfg, c->list, "r", rtok) < 0 ||
+	    subaddr_list(ps->unsub, sizeof(ps->unsub), cfg, c->list, "unsubscribe",
+			 ps->utok[0] ? ps->utok : NULL) < 0 ||
+	    subaddr_list(ps->priv, sizeof(ps->priv), cfg, c->list, "p", vtok) < 0 ||
+	    subaddr_list(ps->mute, sizeof(ps->mute), cfg, c->list, "mute", mtok) < 0)
 		return -1;
+	snprintf(ps->footer, sizeof(ps->footer), "Reply to %.100s only: mailto:%s\n%s%s",
+		 name, ps->priv, d->subscriber_id ? "Mute this thread: mailto:" : "",
+		 d->subscriber_id ? ps->mute : "");
 	return 0;
+}
+
+/* last_id: the last id of the space-separated REFS into OUT ("" if none). */
+static void last_id(const char *refs, char *out, size_t len)
+{
+	const char *p = refs ? strrchr(refs, ' ') : NULL;
+
+	snprintf(out, len, "%s", p ? p + 1 : refs ? refs : "");
 }
 
 /* render: the copy of WS->a for D into C; 0, or -1 with R set (failed). */
 static int render(const struct delivery_pool *p, const struct config *cfg, struct wstate *ws,
 		  const struct delivery *d, struct copy *c, struct result *r)
 {
-	char reply_to[ADDRESS_MAX + 1], unsub[ADDRESS_MAX + 1], utok[TOKEN_MAX + 1];
-	char err[256];
+	struct personal ps;
+	char err[256], parent[300];
 	struct render_in in;
 
-	if (addresses(p, cfg, ws, d, c, reply_to, unsub, utok) < 0) {
+	if (addresses(p, cfg, ws, d, c, &ps) < 0) {
 		result_set(r, "failed", store_now(), "the list's token addresses are too long");
 		return -1;
 	}
@@ -368,13 +410,15 @@ static int render(const struct delivery_pool *p, const struct config *cfg, struc
 	in.raw = ws->a.raw;
 	in.len = ws->a.len;
 	in.list_msgid = ws->a.list_msgid;
-	in.in_reply_to = NULL;	/* posts only for now */
-	in.references = NULL;
+	last_id(ws->a.refs, parent, sizeof(parent));
+	in.in_reply_to = parent[0] ? parent : NULL;
+	in.references = ws->a.refs;
 	in.author_addr = ws->a.author_addr;
 	in.author_name = ws->a.author_name;
-	in.reply_to = reply_to;
-	in.unsubscribe_addr = unsub;
-	in.unsubscribe_token = utok;
+	in.reply_to = ps.reply_to;
+	in.unsubscribe_addr = ps.unsub;
+	in.unsubscribe_token = ps.utok[0] ? ps.utok : NULL;
+	in.personal_footer = ps.footer;
 	in.date = ws->a.created_at;
 	if ((c->msg = render_copy(&in, &c->len, err, sizeof(err))) == NULL) {
 		char why[ERR_MAX];
@@ -428,11 +472,14 @@ static int prepare(struct wstate *ws, const struct batch *b, const struct delive
 		return -1;
 	}
 	if (d->subscriber_id != 0 &&
-	    (active = subscriber_active(ws->st, d->subscriber_id, status, sizeof(status))) != 1) {
+	    (active = subscriber_active(ws->st, d->subscriber_id, ws->a.thread_id, status,
+					sizeof(status))) != 1) {
 		if (active < 0) {
 			later(b->cfg, d, "cannot read the subscriber", r);
 		} else {
-			snprintf(why, sizeof(why), "not sent: the subscriber is %s now", status);
+			snprintf(why, sizeof(why), "not sent: the subscriber %s%s now",
+				 strcmp(status, "muted") == 0 ? "muted the thread" : "is ",
+				 strcmp(status, "muted") == 0 ? "" : status);
 			result_set(r, "cancelled", store_now(), why);
 		}
 		return -1;

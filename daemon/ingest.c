@@ -75,7 +75,7 @@ static int ingest_commit(struct store *st, const struct envelope *env, const str
 		}
 	}
 	if (store_begin(st) == 0) {
-		struct classify_in ci = {cfg, 0, env, m, raw, len, store_now(), key};
+		struct classify_in ci = {cfg, 0, env, m, raw, len, store_now(), key, 0};
 		id = store_inbound_add(st, &row, ci.now);
 		ci.inbound_id = id;
 		if (id < 0 || classify_message(st, &ci) < 0 ||

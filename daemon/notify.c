@@ -22,6 +22,7 @@
 #include "store_held.h"
 #include "subaddr.h"
 #include "token.h"
+#include "trim.h"
 #include "xalloc.h"
 
 #define OWNER_NOTES_PER_HOUR 10 /* notes about held messages, per list */
@@ -29,8 +30,7 @@
 #define EXCERPT_LINE_MAX     200
 
 /* addf: append printf-style text to B (each piece bounded). */
-static void addf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void addf(struct mbuf *b, const char *fmt, ...)
+void notify_addf(struct mbuf *b, const char *fmt, ...)
 {
 	char tmp[2048];
 	va_list ap;
@@ -61,32 +61,22 @@ static void about_lines(struct mbuf *b, const struct classify_in *in)
 	char date[64];
 
 	mailfmt_date(m->date ? m->date : in->now, date, sizeof(date));
-	addf(b, "  From:       %s%s<%.254s>\n", name ? name : "", name ? " " : "",
+	notify_addf(b, "  From:       %s%s<%.254s>\n", name ? name : "", name ? " " : "",
 	     m->from_addr ? m->from_addr : "?");
-	addf(b, "  Subject:    %s\n", subject);
-	addf(b, "  Date:       %s\n", date);
-	addf(b, "  Message-ID: %.300s\n", m->message_id ? m->message_id : "(none)");
+	notify_addf(b, "  Subject:    %s\n", subject);
+	notify_addf(b, "  Date:       %s\n", date);
+	notify_addf(b, "  Message-ID: %.300s\n", m->message_id ? m->message_id : "(none)");
 	free(subject);
 	free(name);
 }
 
-struct notice_spec {
-	const struct cfg_list *list;
-	const char *kind;
-	long long held_id;
-	const struct strv *to;
-	const char *from_name;
-	const char *from_addr;
-	const char *reply_to;
-	const char *subject;
-	const char *auto_submitted;
-	const char *body;
-};
+void notify_about(struct mbuf *b, const struct classify_in *in)
+{
+	about_lines(b, in);
+}
 
-/* notice_queue: compose a notice about IN's message and queue its copies,
- * with the null envelope sender. 0 or -1. */
-static int notice_queue(struct store *st, const struct classify_in *in, long long list_id,
-			const struct notice_spec *ns)
+int notify_queue(struct store *st, const struct classify_in *in, long long list_id,
+		 const struct notice_spec *ns)
 {
 	struct notice_msg nm;
 	struct notice_new nn;
@@ -108,12 +98,14 @@ static int notice_queue(struct store *st, const struct classify_in *in, long lon
 	nm.auto_submitted = ns->auto_submitted;
 	nm.date = in->now;
 	nm.body = ns->body;
+	nm.attach = ns->attach;
+	nm.attach_len = ns->attach_len;
 	raw = notice_compose(&nm, &len);
 	memset(&nn, 0, sizeof(nn));
 	nn.list_id = list_id;
 	nn.kind = ns->kind;
 	nn.held_id = ns->held_id;
-	nn.sender = "";
+	nn.sender = ns->sender ? ns->sender : "";
 	nn.raw = raw;
 	nn.len = len;
 	nn.rcpts = ns->to;
@@ -134,68 +126,110 @@ static void excerpt(struct mbuf *b, const char *text)
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
 		char *line = xstrndup(p, n < EXCERPT_LINE_MAX ? n : EXCERPT_LINE_MAX);
 		char *clean = mailfmt_clean(line, EXCERPT_LINE_MAX);
-		addf(b, "> %s\n", clean);
+		notify_addf(b, "> %s\n", clean);
 		free(clean);
 		free(line);
 		lines++;
 		p = nl ? nl + 1 : NULL;
 	}
 	if (p != NULL && *p != '\0')
-		addf(b, "> [...]\n");
+		notify_addf(b, "> [...]\n");
+}
+
+/* owner_note: the note about held message HELD_ID to one person TO, whose
+ * personal approve and reject addresses carry DECIDER (0: the post's
+ * author, n: owner n). 0 or -1. */
+static int owner_note(struct store *st, const struct classify_in *in, const struct cfg_list *l,
+		      long long list_id, long long held_id, const char *reason, const char *to,
+		      unsigned long decider, int last_of_hour)
+{
+	struct notice_spec ns;
+	struct strv tov = {NULL, 0};
+	struct mbuf b = {0};
+	char from[ADDRESS_MAX + 16], name[CONFIG_LIST_NAME_MAX + 32], subject[300], *s;
+	char approve[ADDRESS_MAX + 1] = "", reject[ADDRESS_MAX + 1] = "";
+	int rc;
+
+	if (in->key != NULL) {
+		struct token t = {TOKEN_APPROVE, (unsigned long long)held_id, decider,
+				  in->now + in->cfg->daemon.confirm_lifetime};
+		char tok[TOKEN_MAX + 1];
+		token_make(in->key, &t, tok);
+		sub_addr(in->cfg, l, "approve", tok, approve, sizeof(approve));
+		t.kind = TOKEN_REJECT;
+		token_make(in->key, &t, tok);
+		sub_addr(in->cfg, l, "reject", tok, reject, sizeof(reject));
+	}
+	sub_addr(in->cfg, l, "owner", NULL, from, sizeof(from));
+	snprintf(name, sizeof(name), "%s list", l->name);
+	s = mailfmt_clean(in->msg->subject ? in->msg->subject : "(no subject)", 200);
+	snprintf(subject, sizeof(subject), "Held for %s: %s", l->name, s);
+	free(s);
+	notify_addf(&b, "A message to the list %s <%s> was held: it was not sent to the list,\n",
+		    l->name, l->address);
+	notify_addf(&b, "and nothing was sent back to its sender. It is attached.\n\n");
+	notify_addf(&b, "  Why:        %.600s\n", reason);
+	about_lines(&b, in);
+	notify_addf(&b, "  Sender:     <%.254s>\n", in->env->sender ? in->env->sender : "");
+	notify_addf(&b, "  Held as:    %lld (inbound message %lld)\n\n", held_id, in->inbound_id);
+	if (approve[0] != '\0') {
+		notify_addf(&b, "To publish it, reply to (what you write does not matter):\n  %s\n",
+			    approve);
+		notify_addf(&b, "To drop it, reply to (what you write is sent to its sender):\n"
+				"  %s\n\n", reject);
+	}
+	notify_addf(&b, "Or from the command line:\n"
+			"  parley mod approve %lld\n  parley mod reject %lld\n\n", held_id, held_id);
+	notify_addf(&b, "Authors post through their secret post address, or from a domain whose\n"
+			"DKIM or SPF pass a trusted server reports (daemon.authserv_ids); a\n"
+			"configured author without either is asked to confirm by email.\n");
+	if (last_of_hour)
+		notify_addf(&b, "\nThis is note %d of this hour for %s; further held messages are "
+				"not\nannounced until the hour has passed.\n",
+			    OWNER_NOTES_PER_HOUR, l->name);
+	notify_addf(&b, "\nIts first lines:\n\n");
+	excerpt(&b, in->msg->text);
+	strv_push(&tov, to);
+	ns = (struct notice_spec){.list = l, .kind = "held", .held_id = held_id, .to = &tov,
+				  .from_name = name, .from_addr = from,
+				  .reply_to = approve[0] ? approve : NULL, .subject = subject,
+				  .auto_submitted = "auto-generated", .body = b.p, .attach = in->raw,
+				  .attach_len = in->len};
+	rc = notify_queue(st, in, list_id, &ns);
+	mbuf_free(&b);
+	strv_free(&tov);
+	return rc;
 }
 
 int notify_owners(struct store *st, const struct classify_in *in, const struct cfg_list *l,
-		  long long list_id, long long held_id, const char *reason)
+		  long long list_id, long long held_id, const char *reason, const char *author)
 {
-	struct notice_spec ns;
-	struct mbuf b = {0};
-	char from[ADDRESS_MAX + 16], post[ADDRESS_MAX + 16], name[CONFIG_LIST_NAME_MAX + 32];
-	char subject[300], *s;
 	long long recent;
-	int rc;
+	size_t i, n = l->owners.n + (author && author[0] ? 1 : 0);
 
-	if (l->owners.n == 0) {
+	if (n == 0) {
 		log_info("%s: list %s has no owners to tell", in->env->queue_id, l->name);
 		return 0;
 	}
 	if ((recent = store_notices_since(st, list_id, "held", in->now - 3600)) < 0)
 		return -1;
+	recent /= (long long)n;
 	if (recent >= OWNER_NOTES_PER_HOUR) {
 		log_info("%s: %lld notes about held messages sent to the owners of %s in the last "
 			 "hour: no note for this one", in->env->queue_id, recent, l->name);
 		return 0;
 	}
-	sub_addr(in->cfg, l, "owner", NULL, from, sizeof(from));
-	sub_addr(in->cfg, l, "post", NULL, post, sizeof(post));
-	snprintf(name, sizeof(name), "%s list", l->name);
-	s = mailfmt_clean(in->msg->subject ? in->msg->subject : "(no subject)", 200);
-	snprintf(subject, sizeof(subject), "Held for %s: %s", l->name, s);
-	free(s);
-	addf(&b, "A message to the list %s <%s> was held: it was not sent to the list,\n",
-	     l->name, l->address);
-	addf(&b, "and nothing was sent back to its sender.\n\n");
-	addf(&b, "  Why:        %.600s\n", reason);
-	about_lines(&b, in);
-	addf(&b, "  Sender:     <%.254s>\n", in->env->sender ? in->env->sender : "");
-	addf(&b, "  Held as:    %lld (inbound message %lld)\n\n", held_id, in->inbound_id);
-	addf(&b, "To publish it as a post: parley mod approve %lld\n"
-		 "To drop it:              parley mod reject %lld\n\n", held_id, held_id);
-	addf(&b, "Authors post through their secret post address, or from a domain whose\n"
-		 "DKIM or SPF pass a trusted server reports (daemon.authserv_ids); a\n"
-		 "configured author without either is asked to confirm by email.\n");
-	if (recent + 1 >= OWNER_NOTES_PER_HOUR)
-		addf(&b, "\nThis is note %d of this hour for %s; further held messages are not\n"
-			 "announced until the hour has passed.\n", OWNER_NOTES_PER_HOUR, l->name);
-	addf(&b, "\nIts first lines:\n\n");
-	excerpt(&b, in->msg->text);
-	ns = (struct notice_spec){.list = l, .kind = "held", .held_id = held_id, .to = &l->owners,
-				  .from_name = name, .from_addr = from, .subject = subject,
-				  .auto_submitted = "auto-generated", .body = b.p};
-	rc = notice_queue(st, in, list_id, &ns);
-	mbuf_free(&b);
-	if (rc == 0)
-		log_info("%s: note queued for the owners of %s", in->env->queue_id, l->name);
-	return rc;
+	for (i = 0; i < l->owners.n; i++)
+		if (owner_note(st, in, l, list_id, held_id, reason, l->owners.v[i],
+			       (unsigned long)i + 1, recent + 1 >= OWNER_NOTES_PER_HOUR) < 0)
+			return -1;
+	if (author && author[0] &&
+	    owner_note(st, in, l, list_id, held_id, reason, author, 0,
+		       recent + 1 >= OWNER_NOTES_PER_HOUR) < 0)
+		return -1;
+	log_info("%s: note queued for the owners of %s%s", in->env->queue_id, l->name,
+		 author && author[0] ? " and the post's author" : "");
+	return 0;
 }
 
 /* confirm_body: the request to confirm IN's message, with CONFIRM the
@@ -206,22 +240,22 @@ static void confirm_body(struct mbuf *b, const struct classify_in *in, const str
 	char date[64];
 
 	mailfmt_date(expires, date, sizeof(date));
-	addf(b, "Hello,\n\n");
-	addf(b, "The list %s <%s> received a post from your address, but it came\n", l->name,
+	notify_addf(b, "Hello,\n\n");
+	notify_addf(b, "The list %s <%s> received a post from your address, but it came\n", l->name,
 	     l->address);
-	addf(b, "without a proof that you sent it (your secret post address, or a DKIM\n"
+	notify_addf(b, "without a proof that you sent it (your secret post address, or a DKIM\n"
 		"or SPF pass reported by a trusted server). It is not published yet.\n\n");
 	about_lines(b, in);
-	addf(b, "\nTo publish it, reply to this message: what you write does not matter.\n");
+	notify_addf(b, "\nTo publish it, reply to this message: what you write does not matter.\n");
 	if (l->confirm_url != NULL) {
-		addf(b, "Or open this page and press Publish:\n\n");
-		addf(b, "  %.900s%st=%s\n\n", l->confirm_url, strchr(l->confirm_url, '?') ? "&" : "?",
+		notify_addf(b, "Or open this page and press Publish:\n\n");
+		notify_addf(b, "  %.900s%st=%s\n\n", l->confirm_url, strchr(l->confirm_url, '?') ? "&" : "?",
 		     token);
 	}
-	addf(b, "Or click this link, which opens the reply for you to send:\n\n");
-	addf(b, "  mailto:%s?subject=confirm\n\n", confirm);
-	addf(b, "This request expires on %s.\n", date);
-	addf(b, "If you did not send this post, ignore this message: nothing is\n"
+	notify_addf(b, "Or click this link, which opens the reply for you to send:\n\n");
+	notify_addf(b, "  mailto:%s?subject=confirm\n\n", confirm);
+	notify_addf(b, "This request expires on %s.\n", date);
+	notify_addf(b, "If you did not send this post, ignore this message: nothing is\n"
 		"published without your confirmation.\n");
 }
 
@@ -246,7 +280,7 @@ int notify_confirm(struct store *st, const struct classify_in *in, const struct 
 	ns = (struct notice_spec){.list = l, .kind = "confirm", .held_id = held_id, .to = &to,
 				  .from_name = name, .from_addr = confirm, .reply_to = confirm,
 				  .subject = subject, .auto_submitted = "auto-replied", .body = b.p};
-	rc = notice_queue(st, in, list_id, &ns);
+	rc = notify_queue(st, in, list_id, &ns);
 	mbuf_free(&b);
 	strv_free(&to);
 	return rc;
@@ -269,17 +303,50 @@ int notify_expired(struct store *st, const struct classify_in *in, const struct 
 	snprintf(subject, sizeof(subject), "Not published in %s (confirmation expired): %s",
 		 l->name, s);
 	free(s);
-	addf(&b, "Hello,\n\nYour confirmation came after the request had expired, so this post\n"
+	notify_addf(&b, "Hello,\n\nYour confirmation came after the request had expired, so this post\n"
 		 "to %s <%s> was not published:\n\n", l->name, l->address);
 	about_lines(&b, &about);
-	addf(&b, "\nTo publish it, send it again.\n");
+	notify_addf(&b, "\nTo publish it, send it again.\n");
 	strv_push(&to, h->author_addr);
 	ns = (struct notice_spec){.list = l, .kind = "expired", .held_id = h->id, .to = &to,
 				  .from_name = name, .from_addr = from, .subject = subject,
 				  .auto_submitted = "auto-replied", .body = b.p};
-	rc = notice_queue(st, &about, h->list_id, &ns);
+	rc = notify_queue(st, &about, h->list_id, &ns);
 	mbuf_free(&b);
 	strv_free(&to);
 	return rc;
 }
 
+
+int notify_rejected(struct store *st, const struct classify_in *in, const struct cfg_list *l,
+		    long long list_id, const struct held *h)
+{
+	struct trim_result tr;
+	struct notice_spec ns;
+	struct strv to = {NULL, 0};
+	struct mbuf b = {0};
+	char from[ADDRESS_MAX + 16], name[CONFIG_LIST_NAME_MAX + 32], subject[300];
+	int rc = 0;
+
+	if (h->sender == NULL || h->sender[0] == '\0' || in->msg->text == NULL ||
+	    trim_text(in->msg->text, strlen(in->msg->text), &tr) < 0)
+		return 0;
+	if (tr.trimmed[strspn(tr.trimmed, " \t\r\n")] != '\0') {
+		sub_addr(in->cfg, l, "owner", NULL, from, sizeof(from));
+		snprintf(name, sizeof(name), "%s list", l->name);
+		snprintf(subject, sizeof(subject), "Not published in %s", l->name);
+		notify_addf(&b, "Your message to the list %s <%s> was not published.\n"
+				"Its moderator wrote:\n\n", l->name, l->address);
+		mbuf_str(&b, tr.trimmed);
+		notify_addf(&b, "\n");
+		strv_push(&to, h->sender);
+		ns = (struct notice_spec){.list = l, .kind = "rejected", .held_id = h->id, .to = &to,
+					  .from_name = name, .from_addr = from, .subject = subject,
+					  .auto_submitted = "auto-replied", .body = b.p};
+		rc = notify_queue(st, in, list_id, &ns);
+		mbuf_free(&b);
+		strv_free(&to);
+	}
+	trim_result_free(&tr);
+	return rc;
+}

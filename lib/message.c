@@ -218,12 +218,16 @@ static void walk(struct mailmime *mm, struct message *m, int depth)
 	switch (mm->mm_type) {
 	case MAILMIME_SINGLE:
 		m->parts++;
-		if (m->text == NULL && mm->mm_content_type &&
+		if (mm->mm_content_type &&
 		    mm->mm_content_type->ct_type->tp_type == MAILMIME_TYPE_DISCRETE_TYPE &&
 		    mm->mm_content_type->ct_type->tp_data.tp_discrete_type->dt_type ==
-			    MAILMIME_DISCRETE_TYPE_TEXT &&
-		    strcasecmp(mm->mm_content_type->ct_subtype, "plain") == 0)
-			m->text = text_part(mm);
+			    MAILMIME_DISCRETE_TYPE_TEXT) {
+			if (m->text == NULL && strcasecmp(mm->mm_content_type->ct_subtype, "plain") == 0)
+				m->text = text_part(mm);
+			else if (m->html == NULL &&
+				 strcasecmp(mm->mm_content_type->ct_subtype, "html") == 0)
+				m->html = text_part(mm);
+		}
 		break;
 	case MAILMIME_MULTIPLE:
 		for (it = clist_begin(mm->mm_data.mm_multipart.mm_mp_list); it; it = clist_next(it))
@@ -289,6 +293,7 @@ void message_free(struct message *m)
 	free(m->x_loop);
 	free(m->precedence);
 	free(m->text);
+	free(m->html);
 	strv_free(&m->auth_results);
 	memset(m, 0, sizeof(*m));
 }

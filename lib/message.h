@@ -31,6 +31,7 @@ struct message {
 	int received_count;	/* Received: headers: hops so far */
 	int parts;		/* leaf MIME parts */
 	char *text;		/* the first text/plain part, decoded, LF line ends, or NULL */
+	char *html;		/* the first text/html part, decoded, or NULL */
 };
 
 /*

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 
@@ -129,6 +130,41 @@ static int msgid_ok(const char *id)
 	return 1;
 }
 
+/* attach_boundary: a boundary that the attached message does not contain
+ * (made of its Message-ID's random part, lengthened until it is unique). */
+static void attach_boundary(const struct notice_msg *m, char *out, size_t len)
+{
+	unsigned long h = 5381;
+	const char *p;
+	int i;
+
+	for (p = m->msgid ? m->msgid : ""; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	for (i = 0; i < 100; i++, h = h * 33 + 7) {
+		snprintf(out, len, "=_parley_%lx_%d", h, i);
+		if (memmem(m->attach, m->attach_len, out, strlen(out)) == NULL)
+			return;
+	}
+}
+
+/* attach_out: the message/rfc822 part and the closing boundary. */
+static void attach_out(struct mbuf *out, const struct notice_msg *m)
+{
+	char boundary[80];
+
+	attach_boundary(m, boundary, sizeof(boundary));
+	mbuf_str(out, "\r\n--");
+	mbuf_str(out, boundary);
+	mbuf_str(out, "\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment\r\n"
+		      "Content-Transfer-Encoding: 8bit\r\n\r\n");
+	mbuf_add(out, m->attach, m->attach_len);
+	if (m->attach_len < 2 || memcmp(m->attach + m->attach_len - 2, "\r\n", 2) != 0)
+		mbuf_str(out, "\r\n");
+	mbuf_str(out, "--");
+	mbuf_str(out, boundary);
+	mbuf_str(out, "--\r\n");
+}
+
 char *notice_compose(const struct notice_msg *m, size_t *len)
 {
 	struct mbuf out = {0};
@@ -151,11 +187,70 @@ char *notice_compose(const struct notice_msg *m, size_t *len)
 	(void)mailfmt_field(&out, "X-Loop", m->list->address);
 	(void)mailfmt_field(&out, "Precedence", "bulk");
 	(void)mailfmt_field(&out, "MIME-Version", "1.0");
+	if (m->attach != NULL) {
+		char boundary[80], ct[120];
+		attach_boundary(m, boundary, sizeof(boundary));
+		snprintf(ct, sizeof(ct), "multipart/mixed; boundary=\"%s\"", boundary);
+		(void)mailfmt_field(&out, "Content-Type", ct);
+		mbuf_str(&out, "\r\nThis is a message in MIME format.\r\n\r\n--");
+		mbuf_str(&out, boundary);
+		mbuf_str(&out, "\r\n");
+	}
 	(void)mailfmt_field(&out, "Content-Type",
 			    plain ? "text/plain; charset=us-ascii" : "text/plain; charset=utf-8");
 	(void)mailfmt_field(&out, "Content-Transfer-Encoding", plain ? "7bit" : "quoted-printable");
 	mbuf_add(&out, "\r\n", 2);
 	body_out(&out, m->body, plain);
+	if (m->attach != NULL)
+		attach_out(&out, m);
+	*len = out.n;
+	return out.p;
+}
+
+/* relay_kept: a field of the relayed message that goes along: its subject,
+ * date, threading and MIME structure; never its addresses, routing,
+ * signatures or list fields. */
+static int relay_kept(const char *f, size_t n)
+{
+	static const char *const kept[] = {"Subject:",	   "Date:",	  "In-Reply-To:",
+					   "References:",  "MIME-Version:", "Content-",
+					   NULL};
+	const char *const *k;
+
+	for (k = kept; *k; k++)
+		if (n >= strlen(*k) && strncasecmp(f, *k, strlen(*k)) == 0)
+			return 1;
+	return 0;
+}
+
+char *notice_relay(const struct notice_relay *r, size_t *len)
+{
+	struct mbuf out = {0};
+	const char *p = r->raw, *end = r->raw + r->len, *body = end;
+
+	mailbox_field(&out, "From", r->from_name, r->from_addr);
+	to_field(&out, r->to);
+	mailbox_field(&out, "Reply-To", r->reply_name, r->reply_to);
+	(void)mailfmt_field(&out, "Message-ID", r->msgid);
+	(void)mailfmt_field(&out, "X-Loop", r->list->address);
+	while (p < end) {
+		const char *f = p, *nl;
+		int keep;
+		if (*p == '\r' || *p == '\n') {	/* the empty line */
+			body = p + (*p == '\r' && p + 1 < end && p[1] == '\n' ? 2 : 1);
+			break;
+		}
+		do {	/* one field with its continuation lines */
+			nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl ? nl + 1 : end;
+		} while (p < end && (*p == ' ' || *p == '\t'));
+		keep = relay_kept(f, (size_t)(p - f));
+		if (keep)
+			mbuf_add(&out, f, (size_t)(p - f));
+	}
+	mbuf_add(&out, "\r\n", 2);
+	if (body < end)
+		mbuf_add(&out, body, (size_t)(end - body));
 	*len = out.n;
 	return out.p;
 }

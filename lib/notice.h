@@ -28,11 +28,32 @@ struct notice_msg {
 	const char *auto_submitted;	/* "auto-replied" or "auto-generated" */
 	long long date;
 	const char *body;		/* UTF-8 text, LF line ends */
+	const char *attach;		/* a message to attach (message/rfc822), or NULL */
+	size_t attach_len;
 };
 
 /* notice_compose: the message, CRLF line ends; malloc'd, its length in
- * *LEN. */
+ * *LEN. With ATTACH, a multipart/mixed of the text and the message. */
 char *notice_compose(const struct notice_msg *m, size_t *len);
+
+/* A message relayed to someone (the owners, a post's author) as it came,
+ * From rewritten to the list (DMARC) and the sender in Reply-To. */
+struct notice_relay {
+	const struct cfg_list *list;	/* X-Loop */
+	const char *from_name;		/* "Sender via L" */
+	const char *from_addr;		/* an address of the list */
+	const struct strv *to;
+	const char *reply_name;		/* or NULL */
+	const char *reply_to;		/* the original sender */
+	const char *msgid;
+	const char *raw;		/* the message as received (CRLF) */
+	size_t len;
+};
+
+/* notice_relay: the relayed message: our From, To, Reply-To, Message-ID and
+ * X-Loop, then its Subject, Date, In-Reply-To, References, MIME-Version and
+ * Content-* fields and its body as they came. malloc'd, length in *LEN. */
+char *notice_relay(const struct notice_relay *r, size_t *len);
 
 /* notice_msgid: a new unique "<parley.TIME.RANDOM@HOST>" into OUT. */
 void notice_msgid(const struct config *cfg, long long now, char *out, size_t len);

@@ -24,7 +24,7 @@ long long store_held_add(struct store *st, const struct held_new *h)
 	sqlite3_stmt *s = store_prepare(
 		st, STMT_HELD_ADD,
 		"INSERT INTO held(inbound_id, list_id, reason, state, author_addr, expires_at,"
-		" created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		" created_at, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, COALESCE(?8, 'post'))"
 		" ON CONFLICT (inbound_id, list_id) DO NOTHING");
 
 	if (s == NULL)
@@ -38,6 +38,7 @@ long long store_held_add(struct store *st, const struct held_new *h)
 	if (h->expires_at > 0)
 		sqlite3_bind_int64(s, 6, h->expires_at);
 	sqlite3_bind_int64(s, 7, h->now);
+	bind_opt(s, 8, h->kind);
 	if (store_step_done(st, s) < 0)
 		return -1;
 	return sqlite3_changes(store_db(st)) > 0 ? sqlite3_last_insert_rowid(store_db(st)) : 0;
@@ -48,7 +49,8 @@ int store_held_get(struct store *st, long long id, struct held *out)
 	sqlite3_stmt *s = store_prepare(
 		st, STMT_HELD_GET,
 		"SELECT h.id, h.inbound_id, COALESCE(h.list_id, 0), h.state, l.name, h.author_addr,"
-		" h.reason, COALESCE(h.expires_at, 0), h.created_at, i.sender, i.raw FROM held h"
+		" h.reason, COALESCE(h.expires_at, 0), h.created_at, i.sender, i.raw, h.kind,"
+		" h.decided_by FROM held h"
 		" JOIN inbound i ON i.id = h.inbound_id LEFT JOIN lists l ON l.id = h.list_id"
 		" WHERE h.id = ?1");
 	int rc;
@@ -73,6 +75,8 @@ int store_held_get(struct store *st, long long id, struct held *out)
 	out->created_at = sqlite3_column_int64(s, 8);
 	out->sender = store_col_text(s, 9);
 	out->raw = store_col_blob(s, 10, &out->len);
+	snprintf(out->kind, sizeof(out->kind), "%s", (const char *)sqlite3_column_text(s, 11));
+	out->decided_by = store_col_text(s, 12);
 	sqlite3_reset(s);
 	return 1;
 }
@@ -84,7 +88,20 @@ void held_free(struct held *h)
 	free(h->reason);
 	free(h->sender);
 	free(h->raw);
+	free(h->decided_by);
 	memset(h, 0, sizeof(*h));
+}
+
+int store_held_decided_by(struct store *st, long long id, const char *who)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_HELD_DECIDED_BY,
+					"UPDATE held SET decided_by = ?2 WHERE id = ?1");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, who, -1, SQLITE_STATIC);
+	return store_step_done(st, s);
 }
 
 int store_held_decide(struct store *st, long long id, const char *from, const char *to,

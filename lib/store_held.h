@@ -28,6 +28,7 @@ struct held_new {
 	const char *state;		/* "held" or "confirm" */
 	const char *author_addr;	/* the author asked to confirm, or NULL */
 	long long expires_at;		/* 'confirm': when the request lapses */
+	const char *kind;		/* "post" (NULL), "reply" or "thread" (a new one) */
 	long long now;
 };
 
@@ -48,6 +49,8 @@ struct held {
 	char *sender;			/* the envelope sender */
 	char *raw;			/* the message as received, NUL-terminated */
 	size_t len;
+	char kind[16];			/* "post", "reply", "thread" */
+	char *decided_by;		/* who decided, or NULL */
 };
 
 /* store_held_get: 1 and OUT filled (free with held_free), 0 if there is no
@@ -60,6 +63,9 @@ void held_free(struct held *h);
  * was not in state FROM, -1 on error. */
 int store_held_decide(struct store *st, long long id, const char *from, const char *to,
 		      long long archive_id, long long now);
+
+/* store_held_decided_by: record WHO decided held row ID. 0 or -1. */
+int store_held_decided_by(struct store *st, long long id, const char *who);
 
 /* store_held_expire: posts still waiting for a confirmation whose time is
  * up at NOW become 'expired' (nobody is told: the author never answered).
