@@ -189,7 +189,7 @@ static int tree_cmp_time(const void *a, const void *b)
 static void tree_link(struct tree *t)
 {
 	struct tree_node **ord = xreallocarray(NULL, t->n ? t->n : 1, sizeof(*ord));
-	size_t i, k, *first, *last;
+	size_t i, k;
 
 	t->first = t->last = TREE_NONE;
 	for (i = 0; i < t->n; i++) {
@@ -200,9 +200,11 @@ static void tree_link(struct tree *t)
 	}
 	qsort(ord, t->n, sizeof(*ord), tree_cmp_time);
 	for (k = 0; k < t->n; k++) {
+		size_t p = ord[k]->parent;
+		size_t *first = p == TREE_NONE ? &t->first : &t->v[p].first;
+		size_t *last = p == TREE_NONE ? &t->last : &t->v[p].last;
+
 		i = (size_t)(ord[k] - t->v);
-		first = ord[k]->parent == TREE_NONE ? &t->first : &t->v[ord[k]->parent].first;
-		last = ord[k]->parent == TREE_NONE ? &t->last : &t->v[ord[k]->parent].last;
 		if (*last == TREE_NONE)
 			*first = i;
 		else
@@ -276,12 +278,12 @@ static int thread_find(struct cli *cli, const char *arg, long long *tid, char **
 		       char **list)
 {
 	sqlite3_stmt *s;
-	char id[1024];
 	int rc;
 
 	if (arg[0] != '\0' && strspn(arg, "0123456789") == strlen(arg) && strlen(arg) < 19) {
 		*tid = strtoll(arg, NULL, 10);
 	} else {
+		char id[1024];
 		s = store_prepare_once(cli->store, "SELECT thread_id FROM archive WHERE"
 						   " list_msgid = ?1 OR orig_msgid = ?1 ORDER BY id LIMIT 1");
 		if (s == NULL)
@@ -349,12 +351,13 @@ static void put_summary(const char *body)
  * trailing blank lines. */
 static void put_body(const char *text, int indent)
 {
-	const char *p = text ? text : "", *end = p + strlen(p), *nl, *e;
+	const char *p = text ? text : "", *end = p + strlen(p);
 
 	while (end > p && isspace((unsigned char)end[-1]))
 		end--;
 	while (p < end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *e;
+
 		e = nl != NULL ? nl : end;
 		if (e > p && e[-1] == '\r')
 			e--;
@@ -400,7 +403,7 @@ static void thread_json(const struct tree *t, long long tid, const char *subject
 	struct json j;
 	char date[32];
 	size_t i;
-	int open = 0, level;
+	int open = 0;
 
 	json_init(&j, stdout);
 	json_object_open(&j, NULL);
@@ -410,7 +413,7 @@ static void thread_json(const struct tree *t, long long tid, const char *subject
 	json_array_open(&j, "messages");
 	for (i = t->first; i != TREE_NONE; i = tree_next(t, i)) {
 		const struct tree_node *n = &t->v[i];
-		level = n->depth < THREAD_JSON_LEVELS ? n->depth : THREAD_JSON_LEVELS - 1;
+		int level = n->depth < THREAD_JSON_LEVELS ? n->depth : THREAD_JSON_LEVELS - 1;
 		for (; open > level; open--) {
 			json_array_close(&j);
 			json_object_close(&j);
@@ -643,14 +646,12 @@ static int archive_show(struct cli *cli, int argc, char **argv)
 static const struct cli_cmd archive_cmds[] = {
 	{"ls", archive_ls, "LIST", "the archived messages of a list, with their copies sent"},
 	{"thread", archive_thread, "ID|MSGID [--full]",
-	 "a thread (by its id or any of its Message-IDs) as a tree of replies;\n"
-	 "      --full: each message's trimmed text"},
+	 "a thread, by its id or any of its Message-IDs, as a tree; --full: the trimmed texts"},
 	{"search", archive_search, "LIST QUERY [--limit N]",
-	 "full-text search (FTS5 syntax) of subjects, authors and trimmed texts,\n"
-	 "      best match first (default limit 20)"},
+	 "full-text search (FTS5 query) of subjects, authors, trimmed texts; best first"},
 	{"show", archive_show, "MSGID [--raw|--trimmed|--elided]",
-	 "one archived message (by the list's or the author's Message-ID); --raw: as received;\n"
-	 "      --trimmed: the text without quotes; --elided: what trimming cut"},
+	 "one archived message (by the list's or the author's Message-ID); --raw: as received,\n"
+	 "      --trimmed: its text without quotes, --elided: what trimming cut"},
 	{NULL, NULL, NULL, NULL}};
 
 int cmd_archive(struct cli *cli, int argc, char **argv)
