@@ -10,7 +10,9 @@
 
 #include <stdio.h>
 
-#define JSON_MAX_DEPTH 16
+/* Deep enough for a thread's tree of replies nested by `parley archive thread`
+ * (it flattens below a bound of its own); 256 bytes per writer. */
+#define JSON_MAX_DEPTH 64
 
 struct json {
 	FILE *f;
