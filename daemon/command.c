@@ -50,22 +50,6 @@ static int limited(struct store *st, const struct classify_in *in)
 	return 1;
 }
 
-static long long active_id(struct store *st, long long list_id, const char *addr)
-{
-	struct sub s;
-	long long id = 0;
-	int rc = store_sub_get(st, list_id, addr, &s);
-
-	if (rc < 0)
-		return -1;
-	if (rc > 0) {
-		if (s.status == SUB_ACTIVE)
-			id = s.id;
-		sub_clear(&s);
-	}
-	return id;
-}
-
 static void list_addr(const struct classify_in *in, const struct cfg_list *l, const char *what,
 		      const char *token, char *out, size_t len)
 {
@@ -303,7 +287,7 @@ int command_classify(struct store *st, const struct classify_in *in, const struc
 		return help(st, in, l, list_id, addr);
 	if (in->key == NULL)
 		return 0;
-	if ((sub = active_id(st, list_id, addr)) < 0)
+	if ((sub = store_sub_active_id(st, list_id, addr)) < 0)
 		return -1;
 	if (t->kind == RCPT_SUBSCRIBE && sub > 0) {
 		log_info("%s: <%s> asked to subscribe to %s and already is: no answer (it would "

@@ -48,25 +48,6 @@ static int is_author(const struct cfg_list *l, const char *addr)
 	return 0;
 }
 
-/* active_sub: the id of ADDR as an active subscriber of LIST_ID, 0 if it
- * is none, -1 on error. */
-static long long active_sub(struct store *st, long long list_id, const char *addr)
-{
-	struct sub s;
-	long long id = 0;
-	int rc;
-
-	if (addr == NULL)
-		return 0;
-	if ((rc = store_sub_get(st, list_id, addr, &s)) < 0)
-		return -1;
-	if (rc > 0 && s.status == SUB_ACTIVE)
-		id = s.id;
-	if (rc > 0)
-		sub_clear(&s);
-	return id;
-}
-
 /* who: R for IN's message to L; TOK_SUB the token's subscriber (0 none).
  * 0 or -1. */
 static int who(struct store *st, const struct classify_in *in, const struct cfg_list *l,
@@ -78,7 +59,7 @@ static int who(struct store *st, const struct classify_in *in, const struct cfg_
 	memset(r, 0, sizeof(*r));
 	r->addr = in->msg->from_addr ? in->msg->from_addr : in->env->sender;
 	r->name = in->msg->from_name;
-	if ((r->sub_id = active_sub(st, list_id, r->addr)) < 0)
+	if ((r->sub_id = store_sub_active_id(st, list_id, r->addr)) < 0)
 		return -1;
 	if (tok_sub > 0 && (rc = store_sub_address(st, tok_sub, list_id, tok_addr,
 						   sizeof(tok_addr))) < 0)

@@ -164,6 +164,24 @@ int store_sub_address(struct store *st, long long sub_id, long long list_id, cha
 	return rc == SQLITE_ROW;
 }
 
+long long store_sub_active_id(struct store *st, long long list_id, const char *address)
+{
+	struct sub s;
+	long long id = 0;
+	int rc;
+
+	if (address == NULL)
+		return 0;
+	if ((rc = store_sub_get(st, list_id, address, &s)) < 0)
+		return -1;
+	if (rc > 0) {
+		if (s.status == SUB_ACTIVE)
+			id = s.id;
+		sub_clear(&s);
+	}
+	return id;
+}
+
 long long store_sub_list_of(struct store *st, long long sub_id)
 {
 	sqlite3_stmt *s = store_prepare(st, STMT_SUB_LIST_OF,

@@ -70,6 +70,10 @@ int store_sub_remove(struct store *st, long long list_id, const char *address, c
 int store_sub_address(struct store *st, long long sub_id, long long list_id, char *out,
 		      size_t len);
 
+/* store_sub_active_id: the id of ADDRESS (may be NULL) as an active
+ * subscriber of LIST_ID, 0 if it is none, -1 on error. */
+long long store_sub_active_id(struct store *st, long long list_id, const char *address);
+
 /* store_sub_list_of: the list id of subscriber SUB_ID, 0 if there is no
  * such subscriber, -1 on error. */
 long long store_sub_list_of(struct store *st, long long sub_id);

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "thread.h"
 #include "message.h"
 #include "publish.h"
 #include "store_held.h"
@@ -183,6 +184,26 @@ static int undecided(const struct held *h)
 	       strcmp(h->state, "expired") == 0;
 }
 
+/* approve_reply: a held reply, threaded now as ingest would (its parent
+ * may have arrived since), published under its parent or as a post. */
+static long long approve_reply(struct cli *cli, const struct cfg_list *l, const struct publish_in *p)
+{
+	struct thread_in ti;
+	const char *how;
+	long long list_id = store_list_id(cli->store, l->name), parent;
+
+	if (list_id < 0)
+		return -1;
+	memset(&ti, 0, sizeof(ti));
+	ti.list = l;
+	ti.list_id = list_id;
+	ti.msg = p->msg;
+	ti.now = p->now;
+	if ((parent = thread_find(cli->store, &ti, &how)) < 0)
+		return -1;
+	return parent > 0 ? publish_reply(cli->store, p, parent) : publish_post(cli->store, p);
+}
+
 /* approve_one: publish held message H as a post of its list; 0 or -1. */
 static int approve_one(struct cli *cli, const struct held *h, long long now)
 {
@@ -226,9 +247,10 @@ static int approve_one(struct cli *cli, const struct held *h, long long now)
 	p.author_addr = author;
 	p.now = now;
 	p.tag = tag;
-	aid = publish_post(cli->store, &p);
+	aid = strcmp(h->kind, "reply") == 0 ? approve_reply(cli, l, &p) : publish_post(cli->store, &p);
 	message_free(&m);
-	if (aid < 0 || store_held_decide(cli->store, h->id, h->state, "published", aid, now) != 1)
+	if (aid < 0 || store_held_decide(cli->store, h->id, h->state, "published", aid, now) != 1 ||
+	    store_held_decided_by(cli->store, h->id, "parley mod approve") < 0)
 		return -1;
 	return 0;
 }
