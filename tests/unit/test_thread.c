@@ -1,0 +1,146 @@
+/*
+ * test_thread.c - the threader (lib/thread.c): by In-Reply-To, by the
+ * nearest archived ancestor in References (newest first, 10,000 of them in
+ * bounded work, repeated ids), by subject within the window only, and the
+ * References chain of copies capped at 20 with the root kept.
+ */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store_archive.h"
+#include "tap.h"
+#include "thread.h"
+#include "strv.h"
+#include "xalloc.h"
+
+static long long add(struct store *st, long long list, long long thread, long long parent,
+		     const char *lmid, const char *omid, const char *subj, long long now)
+{
+	struct archive_new a;
+
+	memset(&a, 0, sizeof(a));
+	a.list_id = list;
+	a.thread_id = thread;
+	a.parent_id = parent;
+	a.kind = parent ? "reply" : "post";
+	a.list_msgid = lmid;
+	a.orig_msgid = omid;
+	a.author_addr = "alice@example.org";
+	a.subject = subj;
+	a.base_subject = "fence";
+	a.raw = "x";
+	a.size = 1;
+	a.now = now;
+	return store_archive_add(st, &a);
+}
+
+/* keep_str: a copy of S kept in KEEP until the end (message fields are char *). */
+static char *keep_str(struct strv *keep, const char *s)
+{
+	strv_push(keep, s);
+	return keep->v[keep->n - 1];
+}
+
+int main(void)
+{
+	struct strv keep = {NULL, 0};
+	char path[] = "/tmp/parley-test-thread.XXXXXX";
+	struct cfg_list l;
+	struct message m;
+	struct thread_in ti;
+	struct store *st;
+	const char *how;
+	char *refs, big_id[64];
+	long long list, post, reply, now = 1800000000;
+	int fd = mkstemp(path), i;
+	size_t n = 0;
+
+	log_init("test_thread", LOG_DEST_STDERR);
+	if (fd < 0 || (st = store_open(path)) == NULL)
+		return 99;
+	close(fd);
+	list = store_list_id(st, "dev");
+	store_begin(st);
+	post = add(st, list, 0, 0, "<l1@x>", "<o1@x>", "Fence", now);
+	reply = add(st, list, 1, post, "<l2@x>", "<o2@x>", "Re: Fence", now);
+	store_commit(st);
+	memset(&l, 0, sizeof(l));
+	l.name = keep_str(&keep, "dev");
+	l.subject_prefix = keep_str(&keep, "[dev]");
+	l.subject_window = 30;
+	memset(&m, 0, sizeof(m));
+	memset(&ti, 0, sizeof(ti));
+	ti.list = &l;
+	ti.list_id = list;
+	ti.msg = &m;
+	ti.now = now + 60;
+
+	m.in_reply_to = keep_str(&keep, "<o2@x>");
+	is_int(thread_find(st, &ti, &how), reply, "In-Reply-To: the author's Message-ID");
+	is_str(how, "In-Reply-To", "found by In-Reply-To");
+	m.in_reply_to = keep_str(&keep, "<missing@x>");
+	m.references = keep_str(&keep, "<o1@x> <missing@x>");
+	is_int(thread_find(st, &ti, &how), post, "missing parent: under the archived ancestor");
+	is_str(how, "References", "found by References");
+	m.references = keep_str(&keep, "<l1@x> <l2@x> <l1@x> <l2@x>");
+	is_int(thread_find(st, &ti, &how), reply, "repeated ids (a cycle): the newest archived one");
+	ti.token_archive_id = post;
+	is_int(thread_find(st, &ti, &how), post, "the token comes first");
+	ti.token_archive_id = 0;
+
+	/* 10,000 References, the archived ancestor among the newest */
+	{
+		size_t cap = 10000 * 24 + 32;
+		char *r = xmalloc(cap);
+		r[0] = '\0';
+		for (i = 0; i < 10000; i++) {
+			snprintf(big_id, sizeof(big_id), "%s<r%d@x>", i ? " " : "", i);
+			if (i == 9990)
+				snprintf(big_id, sizeof(big_id), " <l2@x>");
+			n += strlen(big_id);
+			strcat(r + n - strlen(big_id), big_id);
+		}
+		m.references = r;
+		m.in_reply_to = NULL;
+		is_int(thread_find(st, &ti, &how), reply, "10,000 References: the archived one found");
+		snprintf(strstr(r, " <l2@x>"), 8, " <zz@x>");
+		r[strlen(r)] = ' ';
+		m.subject = keep_str(&keep, "AW: [dev] Fence");
+		is_int(thread_find(st, &ti, &how), post, "none archived among them: by subject");
+		is_str(how, "subject", "found by subject");
+		free(r);
+	}
+	m.references = NULL;
+	m.subject = keep_str(&keep, "Fence");
+	is_int(thread_find(st, &ti, &how), 0, "a subject without a reply prefix: a new thread");
+	m.subject = keep_str(&keep, "Re: Fence");
+	ti.now = now + 31LL * 86400;
+	is_int(thread_find(st, &ti, &how), 0, "outside the subject window: a new thread");
+
+	refs = thread_refs(NULL, "<p@x>");
+	is_str(refs, "<p@x>", "a reply to a post: References is the post");
+	free(refs);
+	{
+		char chain[2000] = "<root@x>";
+		for (i = 1; i < 30; i++)
+			snprintf(chain + strlen(chain), sizeof(chain) - strlen(chain), " <m%d@x>", i);
+		refs = thread_refs(chain, "<parent@x>");
+		n = 1;
+		for (i = 0; refs[i]; i++)
+			n += refs[i] == ' ';
+		is_int(n, THREAD_REFS_MAX, "capped at 20 ids");
+		ok(strncmp(refs, "<root@x> ", 9) == 0, "the root kept first");
+		ok(strlen(refs) > 10 && strcmp(refs + strlen(refs) - 10, "<parent@x>") == 0,
+		   "the parent last");
+		free(refs);
+	}
+	store_close(st);
+	strv_free(&keep);
+	unlink(path);
+	return tap_done();
+}
