@@ -161,22 +161,31 @@ const char *classify_not_for_lists(const struct config *cfg, const struct envelo
 	return NULL;
 }
 
+void classify_publish_in(const struct classify_in *in, const struct cfg_list *l,
+			 const char *author_addr, const char *author_name, long long sub_id,
+			 struct publish_in *out)
+{
+	*out = (struct publish_in){.cfg = in->cfg,
+				   .list = l,
+				   .msg = in->msg,
+				   .raw = in->raw,
+				   .len = in->len,
+				   .inbound_id = in->inbound_id,
+				   .author_addr = author_addr,
+				   .author_name = author_name,
+				   .subscriber_id = sub_id,
+				   .now = in->now,
+				   .tag = in->env->queue_id};
+}
+
 /* publish: archive IN's message as a new post of L by AUTHOR_ADDR
  * (AUTHOR_NAME) and queue its copies; the archive id or -1. */
 static long long publish(struct store *st, const struct classify_in *in, const struct cfg_list *l,
 			 const char *author_addr, const char *author_name)
 {
-	struct publish_in p = {.cfg = in->cfg,
-			       .list = l,
-			       .msg = in->msg,
-			       .raw = in->raw,
-			       .len = in->len,
-			       .inbound_id = in->inbound_id,
-			       .author_addr = author_addr,
-			       .author_name = author_name,
-			       .now = in->now,
-			       .tag = in->env->queue_id};
+	struct publish_in p;
 
+	classify_publish_in(in, l, author_addr, author_name, 0, &p);
 	return publish_post(st, &p);
 }
 

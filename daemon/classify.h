@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "message.h"
+#include "publish.h"
 #include "spool.h"
 #include "store.h"
 
@@ -42,6 +43,12 @@ struct classify_in {
  * X-Loop), or NULL. */
 const char *classify_not_for_lists(const struct config *cfg, const struct envelope *env,
 				   const struct message *m);
+
+/* classify_publish_in: OUT describes IN's message, to be published in L by
+ * AUTHOR_ADDR (AUTHOR_NAME, subscriber SUB_ID or 0). */
+void classify_publish_in(const struct classify_in *in, const struct cfg_list *l,
+			 const char *author_addr, const char *author_name, long long sub_id,
+			 struct publish_in *out);
 
 /* classify_message: act on every recipient of IN (inside the caller's
  * transaction). 0, or -1 on a store error (the caller rolls back). */

@@ -73,10 +73,8 @@ int moderate_publish(struct store *st, const struct config *cfg, const unsigned 
 	t.list = l;
 	t.kind = RCPT_LIST;
 	if (strcmp(h->kind, "post") == 0) {
-		struct publish_in p = {.cfg = cfg, .list = l, .msg = &m, .raw = h->raw, .len = h->len,
-				       .inbound_id = h->inbound_id,
-				       .author_addr = m.from_addr ? m.from_addr : h->sender,
-				       .author_name = m.from_name, .now = now, .tag = tag};
+		struct publish_in p;
+		classify_publish_in(&in, l, m.from_addr ? m.from_addr : h->sender, m.from_name, 0, &p);
 		rc = publish_post(st, &p) < 0 ? -1 : 1;
 	} else {
 		rc = reply_classify(st, &in, &t, 0) < 0 ? -1 : 1;

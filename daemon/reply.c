@@ -109,18 +109,9 @@ static long long token_parent(struct store *st, const struct classify_in *in,
 static long long do_publish(struct store *st, const struct classify_in *in,
 			    const struct cfg_list *l, const struct replier *r, long long parent)
 {
-	struct publish_in p = {.cfg = in->cfg,
-			       .list = l,
-			       .msg = in->msg,
-			       .raw = in->raw,
-			       .len = in->len,
-			       .inbound_id = in->inbound_id,
-			       .author_addr = r->addr,
-			       .author_name = r->name,
-			       .subscriber_id = r->sub_id,
-			       .now = in->now,
-			       .tag = in->env->queue_id};
+	struct publish_in p;
 
+	classify_publish_in(in, l, r->addr, r->name, r->sub_id, &p);
 	return parent > 0 ? publish_reply(st, &p, parent) : publish_post(st, &p);
 }
 
@@ -157,11 +148,7 @@ int reply_classify(struct store *st, const struct classify_in *in, const struct 
 	}
 	if ((list_id = store_list_id(st, l->name)) < 0)
 		return -1;
-	memset(&ti, 0, sizeof(ti));
-	ti.list = l;
-	ti.list_id = list_id;
-	ti.msg = in->msg;
-	ti.now = in->now;
+	thread_in_set(&ti, l, list_id, in->msg, in->now);
 	if ((ti.token_archive_id = token_parent(st, in, t, list_id, &tok_sub)) < 0 ||
 	    (pid = thread_find(st, &ti, &how)) < 0 || who(st, in, l, list_id, tok_sub, &r) < 0)
 		return -1;

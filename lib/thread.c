@@ -64,6 +64,16 @@ static long long by_subject(struct store *st, const struct thread_in *in)
 	return store_thread_find_subject(st, in->list_id, base, in->now - window);
 }
 
+void thread_in_set(struct thread_in *in, const struct cfg_list *l, long long list_id,
+		   const struct message *m, long long now)
+{
+	memset(in, 0, sizeof(*in));
+	in->list = l;
+	in->list_id = list_id;
+	in->msg = m;
+	in->now = now;
+}
+
 long long thread_find(struct store *st, const struct thread_in *in, const char **how)
 {
 	long long id;

@@ -29,6 +29,11 @@ struct thread_in {
 	long long now;
 };
 
+/* thread_in_set: IN for message M to list L (store id LIST_ID) at NOW,
+ * with no reply token. */
+void thread_in_set(struct thread_in *in, const struct cfg_list *l, long long list_id,
+		   const struct message *m, long long now);
+
 /* thread_find: the archive id of the message IN answers, 0 if none, -1 on
  * a store error. *HOW names the rule that found it ("token", "In-Reply-To",
  * "References", "subject") or is "" . */

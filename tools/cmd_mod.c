@@ -194,11 +194,7 @@ static long long approve_reply(struct cli *cli, const struct cfg_list *l, const 
 
 	if (list_id < 0)
 		return -1;
-	memset(&ti, 0, sizeof(ti));
-	ti.list = l;
-	ti.list_id = list_id;
-	ti.msg = p->msg;
-	ti.now = p->now;
+	thread_in_set(&ti, l, list_id, p->msg, p->now);
 	if ((parent = thread_find(cli->store, &ti, &how)) < 0)
 		return -1;
 	return parent > 0 ? publish_reply(cli->store, p, parent) : publish_post(cli->store, p);

@@ -74,11 +74,7 @@ int main(void)
 	l.subject_prefix = keep_str(&keep, "[dev]");
 	l.subject_window = 30;
 	memset(&m, 0, sizeof(m));
-	memset(&ti, 0, sizeof(ti));
-	ti.list = &l;
-	ti.list_id = list;
-	ti.msg = &m;
-	ti.now = now + 60;
+	thread_in_set(&ti, &l, list, &m, now + 60);
 
 	m.in_reply_to = keep_str(&keep, "<o2@x>");
 	is_int(thread_find(st, &ti, &how), reply, "In-Reply-To: the author's Message-ID");
