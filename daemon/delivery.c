@@ -350,7 +350,8 @@ struct personal {
 	char utok[TOKEN_MAX + 1];	/* "" for a copy to no subscriber */
 	char priv[ADDRESS_MAX + 1];	/* L+p-TOKEN@ */
 	char mute[ADDRESS_MAX + 1];	/* L+mute-TOKEN@ */
-	char footer[3 * ADDRESS_MAX + 400];
+	char follow[ADDRESS_MAX + 1];	/* L+follow-TOKEN@ (on a post's copies) */
+	char footer[4 * ADDRESS_MAX + 400];
 };
 
 /* addresses: the tokens of D and the addresses made of them: C->from
@@ -360,7 +361,8 @@ static int addresses(const struct delivery_pool *p, const struct config *cfg,
 		     const struct wstate *ws, const struct delivery *d, struct copy *c,
 		     struct personal *ps)
 {
-	char btok[TOKEN_MAX + 1], rtok[TOKEN_MAX + 1], vtok[TOKEN_MAX + 1], mtok[TOKEN_MAX + 1];
+	char btok[TOKEN_MAX + 1], rtok[TOKEN_MAX + 1], vtok[TOKEN_MAX + 1], mtok[TOKEN_MAX + 1],
+		ftok[TOKEN_MAX + 1];
 	unsigned long sub = (unsigned long)d->subscriber_id;
 	const char *name = ws->a.author_name ? ws->a.author_name : ws->a.author_addr;
 
@@ -368,6 +370,7 @@ static int addresses(const struct delivery_pool *p, const struct config *cfg,
 	token_for(p, TOKEN_REPLY, (unsigned long long)d->archive_id, sub, rtok);
 	token_for(p, TOKEN_PRIVATE, (unsigned long long)d->archive_id, sub, vtok);
 	token_for(p, TOKEN_MUTE, (unsigned long long)ws->a.thread_id, sub, mtok);
+	token_for(p, TOKEN_FOLLOW, (unsigned long long)ws->a.thread_id, sub, ftok);
 	ps->utok[0] = '\0';
 	if (d->subscriber_id != 0)
 		token_for(p, TOKEN_UNSUBSCRIBE, (unsigned long long)d->subscriber_id, 0, ps->utok);
@@ -376,11 +379,18 @@ static int addresses(const struct delivery_pool *p, const struct config *cfg,
 	    subaddr_list(ps->unsub, sizeof(ps->unsub), cfg, c->list, "unsubscribe",
 			 ps->utok[0] ? ps->utok : NULL) < 0 ||
 	    subaddr_list(ps->priv, sizeof(ps->priv), cfg, c->list, "p", vtok) < 0 ||
-	    subaddr_list(ps->mute, sizeof(ps->mute), cfg, c->list, "mute", mtok) < 0)
+	    subaddr_list(ps->mute, sizeof(ps->mute), cfg, c->list, "mute", mtok) < 0 ||
+	    subaddr_list(ps->follow, sizeof(ps->follow), cfg, c->list, "follow", ftok) < 0)
 		return -1;
-	snprintf(ps->footer, sizeof(ps->footer), "Reply to %.100s only: mailto:%s\n%s%s",
-		 name, ps->priv, d->subscriber_id ? "Mute this thread: mailto:" : "",
-		 d->subscriber_id ? ps->mute : "");
+	/* every copy offers the private reply and the mute; a post's copies
+	 * also offer to follow its replies (for readers who get posts only) */
+	snprintf(ps->footer, sizeof(ps->footer), "Reply to %.100s only: mailto:%s", name, ps->priv);
+	if (d->subscriber_id != 0) {
+		size_t n = strlen(ps->footer);
+		snprintf(ps->footer + n, sizeof(ps->footer) - n, "\nMute this thread: mailto:%s%s%s",
+			 ps->mute, ws->a.refs ? "" : "\nFollow the replies to this post: mailto:",
+			 ws->a.refs ? "" : ps->follow);
+	}
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """test_conversation.py - the conversation (issue 8), end to end through a
-parleyd on loopback into a Maildir sink: replies written the way mail
+parleyd on loopback into a Maildir sink (test_conversation_mta.py runs the
+same through a real Postfix into Dovecot, read back over IMAP): replies written the way mail
 clients write them are threaded, trimmed and carried on by each reply policy
 with In-Reply-To/References of list Message-IDs, never echoed to the
 replier; automatic messages and our own copies go nowhere; forged tokens
@@ -11,6 +12,7 @@ sentinel: a later message that must arrive."""
 import email
 import email.policy
 import email.utils
+import imaplib
 import os
 import re
 import smtplib
@@ -19,7 +21,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PARLEY, Daemon, Tap, maildir_box, parley, wait_for  # noqa: E402
+from harness import PARLEY, Daemon, Tap, free_port, maildir_box, parley, wait_for  # noqa: E402
 
 t = Tap()
 SECRET = "k3vq9t2mxw8rz5pa"
@@ -38,7 +40,11 @@ LISTS = """lists = (
 );
 """ % {"s": SECRET}
 READERS = ("alice", "bob", "carol", "dave")
+MAILBOXES = READERS + ("eve", "frank", "grace", "henry")
+SRV = os.path.join(os.environ.get("TESTS_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                   "e2e", "servers.sh")
 seq = [0]
+IMAP = {"port": None}  # set: the boxes are read from Dovecot over IMAP
 
 
 def send(d, rcpt, frm, subject, body, extra="", sender=None, mid=None):
@@ -53,7 +59,25 @@ def send(d, rcpt, frm, subject, body, extra="", sender=None, mid=None):
     return mid
 
 
+def imap_box(user):
+    try:
+        m = imaplib.IMAP4("127.0.0.1", IMAP["port"])
+        m.login(user, "pw")
+        m.select("INBOX", readonly=True)
+        _, data = m.search(None, "ALL")
+        out = []
+        for n in data[0].split():
+            _, msg = m.fetch(n, "(BODY.PEEK[])")
+            out.append(email.message_from_bytes(msg[0][1], policy=email.policy.default))
+        m.logout()
+        return out
+    except (OSError, imaplib.IMAP4.error):
+        return []
+
+
 def box(d, user):
+    if IMAP["port"]:
+        return imap_box(user)
     return [m for _, m in maildir_box(os.path.join(d.dir, "maildir"), user + "@example.org")]
 
 
@@ -167,8 +191,8 @@ def carried_on(d, p):
              "no automatic reply reaches %s" % u)
     t.ok("dropped (never redistributed nor answered)" in d.logtext(), "the drops are logged")
     t.ok(not having(d, "bob", "Eve the outsider"), "the outsider is not redistributed")
-    t.eq(len([m for m in box(d, "eve") if m]) if os.path.isdir(os.path.join(d.dir, "maildir", "eve@example.net")) else 0,
-         0, "and nothing goes back to the outsider")
+    t.eq(d.query("SELECT count(*) FROM deliveries WHERE address LIKE 'eve@%'")[0][0], 0,
+         "and nothing goes back to the outsider")
     notes = [m for m in box(d, "carol") if "Eve the outsider" in m.as_string() and "Held for dev" in str(m["Subject"])]
     t.ok(notes, "the owner's note")
     if notes:
@@ -225,6 +249,42 @@ def policies(d):
         t.ok(wait_for(lambda: having(d, "bob", "Please stay on topic", listid=False), 20),
              "rejected by reply: the sender gets the decider's text")
         t.ok(d.query("SELECT count(*) FROM held WHERE state = 'rejected'")[0][0] >= 1, "recorded as rejected")
+    send(d, reply_to(p), "Carol <carol@example.org>", "Re: Moderated", "Carol in the moderated thread.")
+    t.ok(wait_for(lambda: [m for m in box(d, "alice") if "Held for mod" in str(m["Subject"])
+                           and "Carol in the moderated" in m.as_string()], 20), "the author is asked again")
+    note = [m for m in box(d, "alice") if "Held for mod" in str(m["Subject"]) and "Carol in the moderated" in m.as_string()]
+    ap = re.search(r"(mod\+approve-[a-z2-7]+@lists\.example\.org)", text(note[0])) if note else None
+    if t.ok(ap, "with an approve address"):
+        send(d, ap.group(1), "Alice <alice@example.org>", "Re: Held", "")
+        t.ok(wait_for(lambda: having(d, "dave", "Carol in the moderated"), 20),
+             "approved by the post's author: it reaches the readers")
+        t.ok(d.query("SELECT count(*) FROM held WHERE state = 'published' AND decided_by = 'the post''s author by email'")[0][0] == 1,
+             "the author is recorded as the decider")
+
+
+def follow_and_modes(d):
+    """dave takes posts only (set-posts, confirmed), then follows one thread"""
+    send(d, "dev+set-posts@lists.example.org", "dave@example.org", "posts only", "")
+    t.ok(wait_for(lambda: [m for m in box(d, "dave") if "Confirm: set dev" in str(m["Subject"])], 20),
+         "set-MODE: a confirmation first")
+    c = [m for m in box(d, "dave") if "Confirm: set dev" in str(m["Subject"])][0]
+    rc, out, _ = parley(d, "--json", "sub", "show", "dev", "dave@example.org")
+    t.ok('"mode":"all"' in out.replace(" ", ""), "the mode is unchanged before it", out[:300])
+    send(d, email.utils.parseaddr(str(c["Reply-To"]))[1], "dave@example.org", "Re: confirm", "yes")
+    t.ok(wait_for(lambda: '"mode":"posts"' in parley(d, "--json", "sub", "show", "dev", "dave@example.org")[1]
+                  .replace(" ", ""), 20), "posts only once confirmed")
+    p = post(d, "dev", "Followed topic", "A topic to follow.")
+    send(d, reply_to(p), "Bob <bob@example.org>", "Re: Followed topic", "Bob before the follow.")
+    t.ok(wait_for(lambda: having(d, "carol", "Bob before the follow"), 20), "the reply reaches an all reader")
+    sentinel(d, "dev", "9")
+    t.ok(not having(d, "dave", "Bob before the follow"), "a posts reader gets no replies")
+    fa = re.search(r"mailto:(dev\+follow-[a-z2-7]+@lists\.example\.org)", text(having(d, "dave", "A topic to follow")[0]))
+    if t.ok(fa, "a post's copy offers to follow its replies"):
+        send(d, fa.group(1), "dave@example.org", "follow", "")
+        t.ok(wait_for(lambda: "follows thread" in d.logtext(), 20), "the follow is recorded")
+        send(d, reply_to(p), "Bob <bob@example.org>", "Re: Followed topic", "Bob after the follow.")
+        t.ok(wait_for(lambda: having(d, "dave", "Bob after the follow"), 20),
+             "a followed thread reaches even a posts reader")
 
 
 def private_and_outsiders(d):
@@ -297,11 +357,26 @@ def commands(d):
     t.ok(wait_for(lambda: len(box(d, "henry")) == 3, 20), "three confirmation mails, no more", len(box(d, "henry")))
 
 
-def main():
+def main(mta=False):
+    """With MTA, copies go to a real Postfix (the relay), which delivers
+    example.org into a real Dovecot; boxes are read over IMAP."""
     d = Daemon(lists=LISTS)
-    text_ = open(d.conf).read().replace("    port = 25;", '    port = 25;\n    maildir = "%s/maildir";' % d.dir, 1)
+    pf, dv = os.path.join(d.dir, "pf"), os.path.join(d.dir, "dv")
+    text_ = open(d.conf).read()
+    if mta:
+        imap_port, lmtp_port, relay_port = free_port(), free_port(), free_port()
+        text_ = text_.replace("    port = 25;", "    port = %d;" % relay_port, 1)
+        text_ = text_.replace('starttls = "auto";', 'starttls = "no";')
+    else:
+        text_ = text_.replace("    port = 25;", '    port = 25;\n    maildir = "%s/maildir";' % d.dir, 1)
     open(d.conf, "w").write(text_)
     try:
+        if mta:
+            r = sh("dovecot_start '%s' %d %d %s" % (dv, imap_port, lmtp_port, " ".join(MAILBOXES)))
+            t.ok(r.returncode == 0, "dovecot started", r.stdout + r.stderr)
+            r = sh("postfix_start '%s' %d 'example.org=lmtp:inet:127.0.0.1:%d'" % (pf, relay_port, lmtp_port))
+            t.ok(r.returncode == 0, "postfix started as the relay", r.stdout + r.stderr)
+            IMAP["port"] = imap_port
         for lst in ("dev", "news", "talk", "mod", "open"):
             subprocess.run([PARLEY, "-c", d.conf, "sub", "add", lst] + ["%s@example.org" % u for u in READERS]
                            + ["--no-confirm"], check=True, capture_output=True)
@@ -311,10 +386,19 @@ def main():
         policies(d)
         private_and_outsiders(d)
         commands(d)
+        follow_and_modes(d)
     finally:
         d.stop()
+        if mta:
+            sh("postfix_stop '%s'; dovecot_stop '%s'" % (pf, dv))
+        if t.failed:
+            print("\n".join("#   " + line for line in d.logtext().splitlines()[-40:]))
         d.cleanup()
     t.done()
+
+
+def sh(cmd):
+    return subprocess.run(["sh", "-c", ". '%s'; %s" % (SRV, cmd)], capture_output=True, text=True, timeout=120)
 
 
 if __name__ == "__main__":
