@@ -63,7 +63,7 @@ static long long archive(struct store *st, const struct publish_in *p, long long
 	char base[BASE_SUBJECT_MAX];
 	struct archive_new a;
 	struct trim_result tr;
-	char *auth = joined(&m->auth_results), *refs = NULL;
+	char *auth = joined(&m->auth_results), *refs = NULL, *hint;
 	long long id;
 
 	notice_msgid(p->cfg, p->now, msgid, msgid_len);
@@ -87,6 +87,7 @@ static long long archive(struct store *st, const struct publish_in *p, long long
 	a.raw = p->raw;
 	a.size = p->len;
 	a.now = p->now;
+	a.parent_hint = hint = thread_parent_hint(m);
 	if (parent != NULL) {
 		a.thread_id = parent->thread_id;
 		a.parent_id = parent->id;
@@ -96,6 +97,7 @@ static long long archive(struct store *st, const struct publish_in *p, long long
 	trim_result_free(&tr);
 	free(auth);
 	free(refs);
+	free(hint);
 	return id;
 }
 

@@ -238,7 +238,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	/* 5 -> 6: the conversation. Archived messages get the quote-trimmed
 	 * text and what was cut (elided), the author's Authentication-Results
 	 * (removed from copies), the chain of list Message-IDs from the root
-	 * (the References of their copies), and an FTS5 index over subject,
+	 * (the References of their copies), the Message-ID its author named as
+	 * its parent (a reply that came before its parent moves under it when
+	 * the parent arrives), and an FTS5 index over subject,
 	 * author and trimmed text kept by triggers in the same transaction;
 	 * threads their normalised subject and root; readers follow or mute a
 	 * thread (a mute cancels the queued copies of that thread at once);
@@ -252,7 +254,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE archive ADD COLUMN auth_results TEXT;"
 	"ALTER TABLE archive ADD COLUMN refs TEXT;"
 	"ALTER TABLE archive ADD COLUMN subscriber_id INTEGER REFERENCES subscribers(id);"
+	"ALTER TABLE archive ADD COLUMN parent_hint TEXT;"
 	"UPDATE archive SET trimmed = text;"
+	"CREATE INDEX archive_parent_hint ON archive(list_id, parent_hint);"
 	"CREATE INDEX archive_thread ON archive(thread_id, created_at);"
 	"CREATE INDEX archive_list_msgid ON archive(list_id, list_msgid);"
 	"ALTER TABLE threads ADD COLUMN base_subject TEXT;"

@@ -73,6 +73,25 @@ static int list_posted(struct store *st, long long list_id, long long now)
 	return store_step_done(st, s);
 }
 
+/* adopt: the replies of thread THREAD that named MSGID as their parent
+ * before it was archived (they went under an ancestor) move under ID, so
+ * that arrival order does not change the tree. 0 or -1. */
+static int adopt(struct store *st, long long list_id, long long thread, long long id,
+		 const char *msgid)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_ARCHIVE_ADOPT,
+					"UPDATE archive SET parent_id = ?3 WHERE list_id = ?1 AND"
+					" parent_hint = ?4 AND thread_id = ?2 AND id < ?3");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, list_id);
+	sqlite3_bind_int64(s, 2, thread);
+	sqlite3_bind_int64(s, 3, id);
+	sqlite3_bind_text(s, 4, msgid, -1, SQLITE_STATIC);
+	return store_step_done(st, s);
+}
+
 long long store_archive_add(struct store *st, const struct archive_new *a)
 {
 	long long thread = a->thread_id, id;
@@ -85,9 +104,9 @@ long long store_archive_add(struct store *st, const struct archive_new *a)
 	s = store_prepare(st, STMT_ARCHIVE_ADD,
 			  "INSERT INTO archive(list_id, thread_id, parent_id, inbound_id, kind,"
 			  " list_msgid, orig_msgid, author_addr, author_name, subject, text, raw,"
-			  " created_at, trimmed, elided, auth_results, refs, subscriber_id)"
-			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-			  " ?16, ?17, ?18)");
+			  " created_at, trimmed, elided, auth_results, refs, subscriber_id,"
+			  " parent_hint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+			  " ?14, ?15, ?16, ?17, ?18, ?19)");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, a->list_id);
@@ -111,9 +130,12 @@ long long store_archive_add(struct store *st, const struct archive_new *a)
 	bind_opt(s, 17, a->refs);
 	if (a->subscriber_id > 0)
 		sqlite3_bind_int64(s, 18, a->subscriber_id);
+	bind_opt(s, 19, a->parent_hint);
 	if (store_step_done(st, s) < 0)
 		return -1;
 	id = sqlite3_last_insert_rowid(store_db(st));
+	if (a->orig_msgid != NULL && adopt(st, a->list_id, thread, id, a->orig_msgid) < 0)
+		return -1;
 	if (strcmp(a->kind, "post") == 0 && list_posted(st, a->list_id, a->now) < 0)
 		return -1;
 	if (thread_root(st, thread, id) < 0)

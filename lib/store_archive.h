@@ -37,6 +37,7 @@ struct archive_new {
 	const char *auth_results;	/* the author's Authentication-Results, or NULL */
 	const char *refs;		/* list Message-IDs from the root to the parent */
 	long long subscriber_id;	/* the author's subscriber row, or 0 */
+	const char *parent_hint;	/* the Message-ID its author named as parent, or NULL */
 	const char *raw;
 	size_t size;
 	long long now;
@@ -90,7 +91,8 @@ struct reply_rcpts {
 long long store_reply_deliveries(struct store *st, const struct reply_rcpts *r);
 
 /* store_archive_add: insert (and the thread when thread_id is 0); the new
- * archive id, or -1. */
+ * archive id, or -1. Earlier replies of the thread whose parent_hint is this
+ * message's orig_msgid (they arrived before it) move under it. */
 long long store_archive_add(struct store *st, const struct archive_new *a);
 
 /* store_deliveries_create: one queued copy of ARCHIVE_ID per active

@@ -97,6 +97,23 @@ long long thread_find(struct store *st, const struct thread_in *in, const char *
 	return id;
 }
 
+char *thread_parent_hint(const struct message *m)
+{
+	const char *r = m->references, *last;
+	size_t n;
+
+	if (m->in_reply_to != NULL)
+		return xstrdup(m->in_reply_to);
+	if (r == NULL)
+		return NULL;
+	n = strlen(r);
+	while (n > 0 && (r[n - 1] == ' ' || r[n - 1] == '\t'))
+		n--;
+	for (last = r + n; last > r && last[-1] != ' ' && last[-1] != '\t'; last--)
+		;
+	return last < r + n ? xstrndup(last, (size_t)(r + n - last)) : NULL;
+}
+
 char *thread_refs(const char *parent_refs, const char *parent_msgid)
 {
 	struct strv ids = {NULL, 0};

@@ -39,6 +39,10 @@ void thread_in_set(struct thread_in *in, const struct cfg_list *l, long long lis
  * "References", "subject") or is "" . */
 long long thread_find(struct store *st, const struct thread_in *in, const char **how);
 
+/* thread_parent_hint: the Message-ID M names as its parent (In-Reply-To,
+ * else the last of References), malloc'd, or NULL. */
+char *thread_parent_hint(const struct message *m);
+
 /* thread_refs: the References of the copies of a reply to a message whose
  * own References were PARENT_REFS (NULL for a post) and whose list
  * Message-ID is PARENT_MSGID: the chain from the root, at most

@@ -1,8 +1,9 @@
 /*
  * test_thread.c - the threader (lib/thread.c): by In-Reply-To, by the
  * nearest archived ancestor in References (newest first, 10,000 of them in
- * bounded work, repeated ids), by subject within the window only, and the
- * References chain of copies capped at 20 with the root kept.
+ * bounded work, repeated ids), by subject within the window only, the
+ * References chain of copies capped at 20 with the root kept, and the same
+ * tree whatever order the messages arrive in.
  */
 #include "autoconf.h"
 
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "publish.h"
 #include "store_archive.h"
 #include "tap.h"
 #include "thread.h"
@@ -44,6 +46,88 @@ static char *keep_str(struct strv *keep, const char *s)
 {
 	strv_push(keep, s);
 	return keep->v[keep->n - 1];
+}
+
+/* arrive: parse RAW and publish it in list L (a reply when it threads);
+ * its archive id. */
+static long long arrive(struct store *st, const struct config *cfg, const struct cfg_list *l,
+			const char *raw, long long now)
+{
+	struct thread_in ti;
+	struct publish_in p;
+	struct message m;
+	const char *how;
+	char err[200];
+	long long parent, id, list_id = store_list_id(st, l->name);
+
+	if (message_parse(raw, strlen(raw), 100, &m, err, sizeof(err)) < 0)
+		return -1;
+	thread_in_set(&ti, l, list_id, &m, now);
+	memset(&p, 0, sizeof(p));
+	p.cfg = cfg;
+	p.list = l;
+	p.msg = &m;
+	p.raw = raw;
+	p.len = strlen(raw);
+	p.author_addr = m.from_addr;
+	p.now = now;
+	p.tag = "test";
+	store_begin(st);
+	parent = thread_find(st, &ti, &how);
+	id = parent > 0 ? publish_reply(st, &p, parent) : publish_post(st, &p);
+	store_commit(st);
+	message_free(&m);
+	return id;
+}
+
+/* tree: "orig_msgid<parent's orig_msgid" of every message of list NAME,
+ * sorted, into OUT. */
+static void tree(struct store *st, const char *name, char *out, size_t len)
+{
+	sqlite3_stmt *s = store_prepare_once(
+		st, "SELECT a.orig_msgid || '<' || COALESCE(p.orig_msgid, '-') FROM archive a"
+		    " LEFT JOIN archive p ON p.id = a.parent_id JOIN lists l ON l.id = a.list_id"
+		    " WHERE l.name = ?1 ORDER BY 1");
+
+	out[0] = '\0';
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		snprintf(out + strlen(out), len - strlen(out), "%s ", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+}
+
+static void out_of_order(struct store *st)
+{
+	static const char a[] = "From: alice@example.org\r\nSubject: Fence\r\nMessage-ID: <A@x>\r\n\r\nA\r\n";
+	static const char b[] = "From: bob@example.org\r\nSubject: Re: Fence\r\nMessage-ID: <B@x>\r\n"
+				"In-Reply-To: <A@x>\r\nReferences: <A@x>\r\n\r\nB\r\n";
+	static const char c[] = "From: carol@example.org\r\nSubject: Re: Fence\r\nMessage-ID: <C@x>\r\n"
+				"In-Reply-To: <B@x>\r\nReferences: <A@x> <B@x>\r\n\r\nC\r\n";
+	static const char d[] = "From: dave@example.org\r\nSubject: Re: Fence\r\nMessage-ID: <D@x>\r\n"
+				"References: <A@x> <B@x> <C@x>\r\n\r\nD\r\n";
+	struct config cfg;
+	struct cfg_list l1, l2;
+	char t1[400], t2[400];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.daemon.hostname = (char *)"lists.example.org";
+	memset(&l1, 0, sizeof(l1));
+	l1.name = (char *)"inorder";
+	l1.subject_window = 30;
+	l2 = l1;
+	l2.name = (char *)"shuffled";
+	arrive(st, &cfg, &l1, a, 1000);
+	arrive(st, &cfg, &l1, b, 1001);
+	arrive(st, &cfg, &l1, c, 1002);
+	arrive(st, &cfg, &l1, d, 1003);
+	arrive(st, &cfg, &l2, a, 1000);
+	arrive(st, &cfg, &l2, d, 1001);
+	arrive(st, &cfg, &l2, c, 1002);
+	arrive(st, &cfg, &l2, b, 1003);
+	tree(st, "inorder", t1, sizeof(t1));
+	tree(st, "shuffled", t2, sizeof(t2));
+	is_str(t1, "<A@x><- <B@x><<A@x> <C@x><<B@x> <D@x><<C@x> ", "in order: the tree of the References");
+	is_str(t2, t1, "arrival out of order (A, D, C, B) gives the same tree");
 }
 
 int main(void)
@@ -135,6 +219,7 @@ int main(void)
 		   "the parent last");
 		free(refs);
 	}
+	out_of_order(st);
 	store_close(st);
 	strv_free(&keep);
 	unlink(path);
