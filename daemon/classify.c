@@ -431,6 +431,8 @@ static long long token_list(struct store *st, const struct token *tok)
 
 	if (tok->kind == TOKEN_UNSUBSCRIBE)
 		return store_sub_list_of(st, (long long)tok->a);
+	if (tok->kind == TOKEN_REQUEST)
+		return command_request_list(st, (long long)tok->a);
 	if ((rc = store_held_get(st, (long long)tok->a, &h)) <= 0)
 		return rc;
 	id = h.list_id;
@@ -507,13 +509,15 @@ int classify_click(struct store *st, const struct config *cfg, const unsigned ch
 
 	memset(out, 0, sizeof(*out));
 	if (key == NULL || (trc = token_check(key, token, &tok, now)) == -1 ||
-	    (tok.kind != TOKEN_UNSUBSCRIBE && tok.kind != TOKEN_PUBLISH))
+	    (tok.kind != TOKEN_UNSUBSCRIBE && tok.kind != TOKEN_PUBLISH && tok.kind != TOKEN_REQUEST))
 		return 0;
 	out->kind = tok.kind;
 	if ((list_id = token_list(st, &tok)) <= 0)
 		return list_id < 0 ? -1 : 0;
 	if ((out->list = list_by_id(st, cfg, list_id)) == NULL)
 		return 0;
+	if (tok.kind == TOKEN_REQUEST)
+		return command_click(st, &tok, trc, act, now, tag, out);
 	if (tok.kind == TOKEN_UNSUBSCRIBE)
 		return trc == 0 ? click_unsubscribe(st, &tok, list_id, act, now, tag, out) : 0;
 	memset(&env, 0, sizeof(env));

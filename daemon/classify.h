@@ -65,10 +65,11 @@ enum click_state {
 
 struct click {
 	enum click_state state;
-	char kind;				/* 'u' unsubscribe, 'p' publish */
+	char kind;				/* 'u' unsubscribe, 'p' publish, 's' a request */
 	const struct cfg_list *list;		/* into the configuration */
-	char address[ADDRESS_MAX + 1];		/* 'u': the subscriber */
-	char subject[256];			/* 'p': the held post's subject */
+	char address[ADDRESS_MAX + 1];		/* 'u': the subscriber; 's': who asked */
+	char subject[256];			/* 'p': the held post's subject; 's': what
+						 * is asked ("subscribe this address to") */
 };
 
 /* classify_click: what TOKEN (from a List-Unsubscribe https URL or a

@@ -306,20 +306,21 @@ int command_classify(struct store *st, const struct classify_in *in, const struc
 		       t->kind == RCPT_SET ? t->token : NULL);
 }
 
-static int apply(struct store *st, const struct classify_in *in, long long list_id,
-		 const struct request *r, const char *actor)
+/* apply: do request R of list LIST_ID, confirmed by ACTOR, at NOW. */
+static int apply(struct store *st, long long now, long long list_id, const struct request *r,
+		 const char *actor)
 {
 	struct sub_request q;
 
 	if (strcmp(r->action, "unsubscribe") == 0)
-		return store_sub_remove(st, list_id, r->address, "email", actor, in->now) < 0 ? -1 : 0;
+		return store_sub_remove(st, list_id, r->address, "email", actor, now) < 0 ? -1 : 0;
 	memset(&q, 0, sizeof(q));
 	q.address = r->address;
 	q.status = SUB_ACTIVE;
 	q.how = CONSENT_EMAIL;
 	q.actor = actor;
 	q.resubscribe = 1;
-	q.now = in->now;
+	q.now = now;
 	if (strcmp(r->action, "set") == 0) {
 		if (sub_mode_parse(r->mode, &q.mode) < 0)
 			return 0;
@@ -351,10 +352,55 @@ int command_confirm(struct store *st, const struct classify_in *in, const struct
 	snprintf(actor, sizeof(actor), "%s confirmed by reply %.300s from <%.254s>",
 		 r.message_id[0] ? r.message_id : "(no Message-ID)",
 		 in->msg->message_id ? in->msg->message_id : "(no Message-ID)", in->env->sender);
-	if (apply(st, in, list_id, &r, actor) < 0 ||
+	if (apply(st, in->now, list_id, &r, actor) < 0 ||
 	    store_request_close(st, r.id, "done", in->now) < 0)
 		return -1;
 	log_info("%s: %s%s%s of <%s> to %s confirmed by email: done", q, r.action,
 		 r.mode[0] ? " " : "", r.mode, r.address, l->name);
+	return 0;
+}
+
+long long command_request_list(struct store *st, long long request_id)
+{
+	struct request r;
+	int rc = store_request_get(st, request_id, &r);
+
+	return rc <= 0 ? rc : r.list_id;
+}
+
+int command_click(struct store *st, const struct token *tok, int trc, int act, long long now,
+		  const char *tag, struct click *out)
+{
+	struct request r;
+	char what[160], actor[400];
+	int rc;
+
+	if ((rc = store_request_get(st, (long long)tok->a, &r)) <= 0)
+		return rc;
+	snprintf(out->address, sizeof(out->address), "%.254s", r.address);
+	snprintf(out->subject, sizeof(out->subject), "%s",
+		 action_text(r.action, r.mode, what, sizeof(what)));
+	if (strcmp(r.state, "done") == 0) {
+		out->state = CLICK_ALREADY;
+		return 0;
+	}
+	if (strcmp(r.state, "pending") != 0 || trc == -2 || r.expires_at <= now) {
+		out->state = CLICK_EXPIRED;
+		if (act && strcmp(r.state, "pending") == 0 &&
+		    store_request_close(st, r.id, "expired", now) < 0)
+			return -1;
+		return 0;
+	}
+	out->state = CLICK_READY;
+	if (!act)
+		return 0;
+	snprintf(actor, sizeof(actor), "%s confirmed on the web page",
+		 r.message_id[0] ? r.message_id : "(no Message-ID)");
+	if (apply(st, now, r.list_id, &r, actor) < 0 ||
+	    store_request_close(st, r.id, "done", now) < 0)
+		return -1;
+	out->state = CLICK_DONE;
+	log_info("%s: %s%s%s of <%s> to %s confirmed on the web page: done", tag, r.action,
+		 r.mode[0] ? " " : "", r.mode, r.address, out->list ? out->list->name : "?");
 	return 0;
 }

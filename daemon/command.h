@@ -28,4 +28,15 @@ int command_classify(struct store *st, const struct classify_in *in, const struc
 int command_confirm(struct store *st, const struct classify_in *in, const struct cfg_list *l,
 		    long long list_id, const struct token *tok, int trc);
 
+/* command_request_list: the list id of request REQUEST_ID, 0 if there is
+ * none, -1 on error. */
+long long command_request_list(struct store *st, long long request_id);
+
+/* command_click: the confirmation page of request TOK->a (valid, or
+ * expired: TRC -2) into OUT (OUT->list set by the caller): its address, what
+ * it asks (in OUT->subject) and its state; with ACT, do it (recorded as
+ * confirmed on the web page). 0, or -1 on a store error. */
+int command_click(struct store *st, const struct token *tok, int trc, int act, long long now,
+		  const char *tag, struct click *out);
+
 #endif

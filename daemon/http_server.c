@@ -190,6 +190,33 @@ static void page(struct mbuf *b, const char *title, const char *text, const char
 	mbuf_str(b, "</body></html>\n");
 }
 
+/* describe_request: the page of a request (subscribe, unsubscribe, a mode
+ * change) confirmed by a click; its HTTP status. */
+static int describe_request(const struct click *k, struct mbuf *b)
+{
+	char what[ADDRESS_MAX + 600];
+	const char *list = k->list ? k->list->name : "";
+
+	switch (k->state) {
+	case CLICK_READY:
+		snprintf(what, sizeof(what), "Confirm: %s, %s the list %s?", k->address, k->subject,
+			 list);
+		page(b, "Confirm?", what, "Confirm");
+		return 200;
+	case CLICK_DONE:
+	case CLICK_ALREADY:
+		snprintf(what, sizeof(what), "Done: the request to %s the list %s for %s is "
+			 "confirmed.", k->subject, list, k->address);
+		page(b, "Confirmed", what, NULL);
+		return 200;
+	default:
+		snprintf(what, sizeof(what), "This confirmation came too late: nothing was changed "
+			 "for %s. To ask again, write to the list's address again.", k->address);
+		page(b, "Expired", what, NULL);
+		return 410;
+	}
+}
+
 /* describe: the page for click K; its HTTP status. */
 static int describe(const struct click *k, struct mbuf *b)
 {
@@ -216,6 +243,8 @@ static int describe(const struct click *k, struct mbuf *b)
 		}
 		return 200;
 	}
+	if (k->kind == TOKEN_REQUEST)
+		return describe_request(k, b);
 	switch (k->state) {
 	case CLICK_READY:
 		snprintf(what, sizeof(what), "Publish your post \"%s\" to the list %s?", k->subject,

@@ -154,6 +154,31 @@ def confirm(d, port):
     t.ok(wait_for(lambda: len(box(d, "bob@example.org")) == 3, 10), "and the author is told by email")
 
 
+def subscribe_by_web(d, port):
+    """L+subscribe@ mails a confirmation whose confirm_url page subscribes"""
+    send(d, "dev+subscribe@lists.example.org", "zoe1@example.org", frm="zoe@example.org",
+         sender="zoe@example.org", subject="subscribe")
+    t.ok(wait_for(lambda: box(d, "zoe@example.org"), 10), "a subscribe request is answered with a confirmation")
+    body = box(d, "zoe@example.org")[0].get_content() if box(d, "zoe@example.org") else ""
+    m = re.search(r"https://lists\.example\.org/c\?t=(s[a-z2-7]{15,32})", body)
+    t.ok(m is not None, "with the confirm_url link", body[-400:])
+    tok = m.group(1) if m else "s" + "a" * 20
+    code, _, page = http(port, "/c?t=" + tok)
+    t.ok(code == 200 and "Confirm?" in page and "zoe@example.org" in page and "subscribe this address" in page,
+         "GET shows what is asked and changes nothing", page[-400:])
+    t.eq(d.query("SELECT count(*) FROM subscribers WHERE address = 'zoe@example.org'"), [(0,)],
+         "not subscribed by a GET (a link preview)")
+    code, _, page = http(port, "/c?t=" + tok, "POST", b"")
+    t.ok(code == 200 and "Confirmed" in page, "POST confirms", page[-300:])
+    t.eq(status_of(d, "zoe@example.org"), "active", "subscribed")
+    t.eq(d.query("SELECT consent_how FROM subscribers WHERE address = 'zoe@example.org'"), [("email-confirmed",)],
+         "consent recorded as email-confirmed")
+    code, _, page = http(port, "/c?t=" + tok, "POST", b"")
+    t.ok(code == 200 and "Confirmed" in page, "a second POST: already done", page[-300:])
+    t.eq(d.query("SELECT count(*) FROM subscriber_events e JOIN subscribers s ON s.id = e.subscriber_id"
+                 " WHERE s.address = 'zoe@example.org'"), [(1,)], "and done once")
+
+
 def hostile(port):
     r = raw(port, b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     t.ok(r.startswith("HTTP/1.1 414 "), "a 5000-byte request line: 414", r[:60])
@@ -227,6 +252,7 @@ def main():
         t.ok(wait_for(lambda: "listening: HTTP 127.0.0.1:%d" % port in d.logtext(), 10), "parleyd listens for HTTP")
         unsubscribe(d, port)
         confirm(d, port)
+        subscribe_by_web(d, port)
         hostile(port)
         trickle(port)
         t.ok(d.proc.poll() is None, "parleyd is still running")
