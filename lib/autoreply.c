@@ -96,11 +96,14 @@ static const struct {
     SUBJ("Undelivered Mail Returned to Sender"),
     SUBJ("Delivery Status Notification"),
     SUBJ("Mail delivery failed"),
-    SUBJ("Returned mail"),
+    SUBJ("Returned mail:"),	/* sendmail's; "Returned mail service" is a person's */
     SUBJ("Delivery Failure"),
     SUBJ("failure notice"),
     SUBJ("Warning: could not send message"),
-    SUBJ("Vacation"),
+    /* not "Vacation" alone: "Vacation policy" is a person's post; vacation(1)
+     * and its kind add Precedence or Auto-Submitted, caught above */
+    SUBJ("Vacation reply"),
+    SUBJ("Vacation:"),
     SUBJ("On vacation"),
 };
 
