@@ -1,11 +1,13 @@
 /*
  * cmd_mod.c - `parley mod ls|show|approve|reject`: the messages held back
  * from the lists (unproven posts, posts waiting for their author's
- * confirmation, loops and automatic mail sent to a post address).
+ * confirmation, loops, replies from outsiders or in moderated threads, new
+ * threads from subscribers).
  *
- * approve publishes a held message as a post, in one transaction with its
- * decision, exactly as parleyd does for a proven author; parleyd's workers
- * send the copies within a second. reject only records the decision. Neither
+ * approve publishes a held message in one transaction with its decision: a
+ * post exactly as parleyd does for a proven author, a reply threaded as
+ * parleyd would thread it now; parleyd's workers send the copies within a
+ * second. reject only records the decision. Neither
  * ever writes to the sender (no backscatter), and a message is decided once.
  */
 #include "autoconf.h"
@@ -24,7 +26,8 @@
 
 #define MOD_LS_SQL                                                                            \
 	"SELECT h.id, COALESCE(l.name, '-'), h.state, h.created_at, COALESCE(i.from_addr, ''),"  \
-	" COALESCE(i.subject, ''), h.reason, COALESCE(h.expires_at, 0), i.sender FROM held h"    \
+	" COALESCE(i.subject, ''), h.reason, COALESCE(h.expires_at, 0), i.sender, h.kind,"      \
+	" h.decided_by FROM held h"                                                               \
 	" JOIN inbound i ON i.id = h.inbound_id LEFT JOIN lists l ON l.id = h.list_id"          \
 	" WHERE (?1 = 0 OR h.list_id = ?1) AND (?2 OR h.state = 'held' OR h.state = 'confirm')" \
 	" ORDER BY h.id"
@@ -43,6 +46,8 @@ static void mod_row_json(struct json *j, sqlite3_stmt *s)
 	json_str(j, "reason", (const char *)sqlite3_column_text(s, 6));
 	json_str(j, "expires", cli_time(sqlite3_column_int64(s, 7), t, sizeof(t)));
 	json_str(j, "sender", (const char *)sqlite3_column_text(s, 8));
+	json_str(j, "kind", (const char *)sqlite3_column_text(s, 9));
+	json_str(j, "decided_by", (const char *)sqlite3_column_text(s, 10));
 	json_object_close(j);
 }
 
@@ -78,11 +83,14 @@ static int mod_ls(struct cli *cli, int argc, char **argv)
 			mod_row_json(&j, s);
 			continue;
 		}
-		printf("%-6lld %-10s %-9s %s  <%s>  %s\n       %s\n", sqlite3_column_int64(s, 0),
-		       (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2),
+		const unsigned char *by = sqlite3_column_text(s, 10);
+		printf("%-6lld %-10s %-9s %-6s %s  <%s>  %s\n       %s%s%s\n",
+		       sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+		       (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 9),
 		       cli_time(sqlite3_column_int64(s, 3), t, sizeof(t)),
 		       (const char *)sqlite3_column_text(s, 4), (const char *)sqlite3_column_text(s, 5),
-		       (const char *)sqlite3_column_text(s, 6));
+		       (const char *)sqlite3_column_text(s, 6), by ? "; decided by " : "",
+		       by ? (const char *)by : "");
 	}
 	return cli_rows_end(cli, &j, s, rc, "mod ls");
 }
@@ -155,6 +163,8 @@ static int mod_show(struct cli *cli, int argc, char **argv)
 		json_int(&j, "id", h.id);
 		json_str(&j, "list", h.list_name);
 		json_str(&j, "state", h.state);
+		json_str(&j, "kind", h.kind);
+		json_str(&j, "decided_by", h.decided_by);
 		json_str(&j, "reason", h.reason);
 		json_str(&j, "held_at", cli_time(h.created_at, t, sizeof(t)));
 		json_str(&j, "sender", h.sender);
@@ -165,9 +175,11 @@ static int mod_show(struct cli *cli, int argc, char **argv)
 		json_object_close(&j);
 		json_end(&j);
 	} else {
-		printf("Held:       %lld (%s) %s\nList:       %s\nWhy:        %s\n", h.id, h.state,
-		       cli_time(h.created_at, t, sizeof(t)), h.list_name ? h.list_name : "-",
-		       h.reason);
+		printf("Held:       %lld (%s, a %s) %s\nList:       %s\nWhy:        %s\n", h.id,
+		       h.state, h.kind, cli_time(h.created_at, t, sizeof(t)),
+		       h.list_name ? h.list_name : "-", h.reason);
+		if (h.decided_by)
+			printf("Decided by: %s\n", h.decided_by);
 		printf("Sender:     <%s>\nFrom:       %s <%s>\nSubject:    %s\nMessage-ID: %s\n\n%s\n",
 		       h.sender ? h.sender : "", m.from_name ? m.from_name : "",
 		       m.from_addr ? m.from_addr : "", m.subject ? m.subject : "(no subject)",

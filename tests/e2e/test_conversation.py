@@ -13,6 +13,7 @@ import email
 import email.policy
 import email.utils
 import imaplib
+import json
 import os
 import re
 import smtplib
@@ -205,6 +206,9 @@ def carried_on(d, p):
             t.ok(wait_for(lambda: having(d, "bob", "Eve the outsider"), 20), "approved by reply: published")
             t.ok(d.query("SELECT decided_by FROM held WHERE state = 'published' AND decided_by LIKE"
                          " '%carol@example.org%'"), "who decided is recorded")
+            rc, out, _ = parley(d, "--json", "mod", "ls", "dev", "--all")
+            by = [h.get("decided_by") for h in json.loads(out)["held"]] if rc == 0 else []
+            t.ok("owner carol@example.org by email" in by, "and parley mod ls shows it", out[-500:])
 
 
 def policies(d):
