@@ -41,7 +41,8 @@ LISTS = """lists = (
 );
 """ % {"s": SECRET}
 READERS = ("alice", "bob", "carol", "dave")
-MAILBOXES = READERS + ("eve", "frank", "grace", "henry")
+MAILBOXES = READERS + ("eve", "frank", "grace", "henry", "ivan")
+COMMANDS_PER_HOUR = 6
 SRV = os.path.join(os.environ.get("TESTS_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                    "e2e", "servers.sh")
 seq = [0]
@@ -187,6 +188,9 @@ def carried_on(d, p):
     t.ok(wait_for(lambda: having(d, "carol", "Eve the outsider", listid=False), 20),
          "an outsider's reply is held and the owner gets it attached")
     sentinel(d, "dev", "2")
+    t.eq(len(having(d, "carol", "What do you think about the fence?")), 1,
+         "our own copy sent back to L@ is not redistributed")
+    t.ok("our own List-Id" in d.logtext(), "it is dropped as a loop")
     for u in READERS:
         t.ok(not having(d, u, "away until Monday") and not having(d, u, "back soon"),
              "no automatic reply reaches %s" % u)
@@ -320,6 +324,10 @@ def commands(d):
     ca = email.utils.parseaddr(str(c["Reply-To"] or c["From"]))[1]
     t.ok("+confirm-" in ca and "Auto-Submitted" in c and c["Auto-Submitted"] != "no", "a confirm address, marked automatic")
     send(d, ca, "Frank <frank@example.org>", "Re: " + str(c["Subject"]), "Out of office", "Auto-Submitted: auto-replied\r\n")
+    send(d, ca, "Frank <frank@example.org>", "Re: " + str(c["Subject"]), "I am away", "Precedence: bulk\r\n")
+    sentinel(d, "dev", "8a")
+    t.ok('"active"' not in parley(d, "--json", "sub", "show", "dev", "frank@example.org")[1],
+         "a vacation reply (Auto-Submitted, or only Precedence: bulk) to the confirm address confirms nothing")
     send(d, ca, "Frank <frank@example.org>", "Re: " + str(c["Subject"]), "yes")
     t.ok(wait_for(lambda: '"active"' in parley(d, "--json", "sub", "show", "dev", "frank@example.org")[1], 20),
          "active once confirmed by a real reply")
@@ -359,6 +367,14 @@ def commands(d):
              "henry@example.org", "subscribe", "")
     t.ok(wait_for(lambda: "confirmation mails to it today already" in d.logtext(), 20), "the fourth is not mailed")
     t.ok(wait_for(lambda: len(box(d, "henry")) == 3, 20), "three confirmation mails, no more", len(box(d, "henry")))
+    # limits.commands_per_hour answers per sender
+    for i in range(COMMANDS_PER_HOUR + 2):
+        send(d, "dev+help@lists.example.org", "ivan@example.org", "help %d" % i, "")
+    t.ok(wait_for(lambda: "commands in the last hour (limits.commands_per_hour): no answer" in d.logtext(), 20),
+         "commands over the hourly limit are not answered (logged)")
+    sentinel(d, "dev", "10")
+    t.eq(len([m for m in box(d, "ivan") if "Help for the list" in str(m["Subject"])]), COMMANDS_PER_HOUR,
+         "%d help mails to a sender who asked %d times" % (COMMANDS_PER_HOUR, COMMANDS_PER_HOUR + 2))
 
 
 def main(mta=False):
@@ -366,7 +382,7 @@ def main(mta=False):
     example.org into a real Dovecot; boxes are read over IMAP."""
     d = Daemon(lists=LISTS)
     pf, dv = os.path.join(d.dir, "pf"), os.path.join(d.dir, "dv")
-    text_ = open(d.conf).read()
+    text_ = open(d.conf).read().replace("commands_per_hour = 20;", "commands_per_hour = %d;" % COMMANDS_PER_HOUR)
     if mta:
         imap_port, lmtp_port, relay_port = free_port(), free_port(), free_port()
         text_ = text_.replace("    port = 25;", "    port = %d;" % relay_port, 1)

@@ -607,6 +607,43 @@ static void test_threading(void)
 	free(out);
 }
 
+/* test_conversation_headers: what would take replies away from the list
+ * or leak the author's receipts is not in a copy; the personal footer is. */
+static void test_conversation_headers(void)
+{
+	static const char *const gone[] = {"Mail-Followup-To", "Mail-Reply-To", "Resent-From",
+					   "Resent-Message-ID", "Authentication-Results",
+					   "Disposition-Notification-To", "Return-Receipt-To", NULL};
+	static const char msg[] =
+		"From: Bob <bob@example.org>\r\nTo: dev@lists.example.org\r\nSubject: Re: x\r\n"
+		"Message-ID: <b1@example.org>\r\nMail-Followup-To: bob@example.org\r\n"
+		"Mail-Reply-To: bob@example.org\r\nResent-From: eve@example.org\r\n"
+		"Resent-Message-ID: <r@x>\r\nAuthentication-Results: mx.example.org; dkim=pass\r\n"
+		"Disposition-Notification-To: bob@example.org\r\nReturn-Receipt-To: bob@example.org\r\n"
+		"X-Kept: yes\r\n\r\nA reply.\r\n";
+	struct render_in in = base;
+	const char *const *g;
+	size_t n;
+	char *out;
+	int none = 1;
+
+	in.personal_footer = "Mute this thread: mailto:dev+mute-mtok@lists.example.org";
+	out = render_with(&in, "conversation", msg, strlen(msg), &n);
+	if (!ok(out != NULL, "a reply with conversation-breaking headers renders"))
+		return;
+	for (g = gone; *g; g++)
+		if (hcount(out, n, *g) != 0) {
+			none = 0;
+			printf("#   still there: %s\n", *g);
+		}
+	ok(none, "Mail-Followup-To, Mail-Reply-To, Resent-*, Authentication-Results and receipt "
+		 "requests are removed");
+	is_header(out, n, "X-Kept", "yes", "conversation");
+	ok(memmem(out, n, "Mute this thread: mailto:dev+mute-mtok@lists.example.org", 56) != NULL,
+	   "the personal footer is added after the list's");
+	free(out);
+}
+
 static void test_variants(void)
 {
 	struct render_in in = base;
@@ -882,6 +919,7 @@ int main(void)
 	test_encoded_words();
 	test_folding();
 	test_threading();
+	test_conversation_headers();
 	test_date();
 	test_variants();
 	test_long_url();
