@@ -37,7 +37,10 @@ LISTS = """lists = (
   { name = "mod"; address = "mod@lists.example.org"; reply_policy = "moderated";
     authors = ( { address = "alice@example.org"; secret = "%(s)s"; } ); owners = [ "carol@example.org" ]; },
   { name = "open"; address = "open@lists.example.org"; outsiders = "reject"; subscriber_posts = true;
-    authors = ( { address = "alice@example.org"; secret = "%(s)s"; } ); owners = [ "carol@example.org" ]; }
+    authors = ( { address = "alice@example.org"; secret = "%(s)s"; } ); owners = [ "carol@example.org" ]; },
+  { name = "mixed"; address = "mixed@lists.example.org"; reply_policy = "list";
+    authors = ( { address = "alice@example.org"; secret = "%(s)s"; reply_policy = "author"; } );
+    owners = [ "carol@example.org" ]; }
 );
 """ % {"s": SECRET}
 READERS = ("alice", "bob", "carol", "dave")
@@ -120,7 +123,9 @@ def client_styles(d):
     rt = reply_to(p)
     orig = "<conv%d@example.org>" % seq[0]
     styles = [
-        ("thunderbird", rt, "Re: [dev] Backyard fence", "In-Reply-To: %s\r\nReferences: %s\r\n" % (pid, pid),
+        ("thunderbird", rt, "Re: [dev] Backyard fence", "In-Reply-To: %s\r\nReferences: %s\r\n"
+         "Authentication-Results: mx.example.org; dkim=pass header.d=example.org\r\n"
+         "Mail-Followup-To: bob@example.org\r\n" % (pid, pid),
          "Thunderbird says fences are good.\r\n\r\nOn 01/12/2026 10:00, Alice wrote:\r\n> What do you think?\r\n"),
         ("irt-only", "dev@lists.example.org", "Re: Backyard fence", "In-Reply-To: %s\r\n" % orig,
          "Only In-Reply-To, the author's own id.\r\n"),
@@ -147,6 +152,8 @@ def client_styles(d):
                  "%r: a list Message-ID of its own" % n, str(c["Message-ID"]))
             t.ok("via dev" in str(c["From"]) and "bob@example.org" in str(c["Author"] or ""),
                  "%r: From Bob via dev, Author: Bob" % n, str(c["From"]))
+            t.ok(c["Authentication-Results"] is None and c["Mail-Followup-To"] is None,
+                 "%r: no Authentication-Results or Mail-Followup-To in the copy" % n)
     sentinel(d, "dev", "1")
     t.eq([n for n in needles if having(d, "bob", n)], [], "the replier gets none of his replies back")
     rows = d.query("SELECT a.kind, a.parent_id, a.trimmed, a.elided FROM archive a JOIN threads th"
@@ -162,6 +169,8 @@ def client_styles(d):
     t.ok("> What do you think" in trimmed.get("Inline answer", ""), "trimmed: an inline answer keeps its quote",
          trimmed.get("Inline answer"))
     t.ok(any(r[3] and "Alice wrote" in r[3] for r in rows), "what was cut is kept as elided")
+    t.ok(d.query("SELECT count(*) FROM archive WHERE auth_results LIKE '%dkim=pass header.d=example.org%'")[0][0] == 1,
+         "the author's Authentication-Results are recorded in the archive")
     raw = d.query("SELECT raw FROM archive WHERE orig_msgid = ?", ("<conv%d@example.org>" % (seq[0] - 5 - 5),))
     rc, out, _ = parley(d, "archive", "thread", pid)
     t.ok(rc == 0 and "Thunderbird says" in out, "parley archive thread shows the tree", out[:500])
@@ -295,6 +304,24 @@ def follow_and_modes(d):
              "a followed thread reaches even a posts reader")
 
 
+def post_address_and_author_policy(d):
+    """a subscriber replying to the post address is a reply; an author's own
+    reply_policy overrides the list's for the threads that author starts"""
+    p = post(d, "dev", "Post address reply", "Reply to me at the post address.")
+    send(d, "dev+post@lists.example.org", "Bob <bob@example.org>", "Re: Post address reply",
+         "Bob answers at the post address.", "In-Reply-To: %s\r\n" % p["Message-ID"].strip())
+    t.ok(wait_for(lambda: having(d, "carol", "Bob answers at the post address"), 20),
+         "a reply sent to L+post@ by a subscriber is threaded and carried on")
+    c = having(d, "carol", "Bob answers at the post address")
+    t.ok(c and (c[0]["In-Reply-To"] or "").strip() == p["Message-ID"].strip(), "under the post")
+    p = post(d, "mixed", "Author's own policy", "The list says list, the author says author.")
+    send(d, reply_to(p), "Bob <bob@example.org>", "Re: Author's own policy", "Bob on mixed.")
+    t.ok(wait_for(lambda: having(d, "alice", "Bob on mixed"), 20), "the author gets the reply")
+    sentinel(d, "mixed", "11")
+    t.ok(not having(d, "carol", "Bob on mixed") and not having(d, "dave", "Bob on mixed"),
+         "the author's reply_policy (author) overrides the list's (list)")
+
+
 def private_and_outsiders(d):
     p = having(d, "dave", "What do you think about the fence")[0]
     priv = re.search(r"mailto:(dev\+p-[a-z2-7]+@lists\.example\.org)", text(p))
@@ -397,13 +424,14 @@ def main(mta=False):
             r = sh("postfix_start '%s' %d 'example.org=lmtp:inet:127.0.0.1:%d'" % (pf, relay_port, lmtp_port))
             t.ok(r.returncode == 0, "postfix started as the relay", r.stdout + r.stderr)
             IMAP["port"] = imap_port
-        for lst in ("dev", "news", "talk", "mod", "open"):
+        for lst in ("dev", "news", "talk", "mod", "open", "mixed"):
             subprocess.run([PARLEY, "-c", d.conf, "sub", "add", lst] + ["%s@example.org" % u for u in READERS]
                            + ["--no-confirm"], check=True, capture_output=True)
         d.start()
         p = client_styles(d)
         carried_on(d, p)
         policies(d)
+        post_address_and_author_policy(d)
         private_and_outsiders(d)
         commands(d)
         follow_and_modes(d)
