@@ -16,6 +16,25 @@ static void bind_opt(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
+/* supersede: the other pending requests of (LIST_ID, ADDRESS) give way to a
+ * new one of ACTION (one pending request per list and address). */
+static int supersede(struct store *st, long long list_id, const char *address,
+		     const char *action, long long now)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_REQUEST_SUPERSEDE,
+					"UPDATE requests SET state = 'superseded', decided_at = ?4"
+					" WHERE list_id = ?1 AND address = ?2 AND action <> ?3"
+					" AND state = 'pending'");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, list_id);
+	sqlite3_bind_text(s, 2, address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, action, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now);
+	return store_step_done(st, s);
+}
+
 long long store_request_open(struct store *st, long long list_id, const char *address,
 			     const char *action, const char *mode, const char *msgid,
 			     long long inbound_id, long long now, long long expires)
@@ -30,7 +49,7 @@ long long store_request_open(struct store *st, long long list_id, const char *ad
 	long long id = -1;
 	int rc;
 
-	if (s == NULL)
+	if (s == NULL || supersede(st, list_id, address, action, now) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, list_id);
 	sqlite3_bind_text(s, 2, address, -1, SQLITE_STATIC);

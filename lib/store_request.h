@@ -2,7 +2,8 @@
  * store_request.h - requests made by email that wait for their
  * confirmation (design §2: L+subscribe@, L+unsubscribe@, L+set-MODE@), and
  * the counts that rate-limit commands. One pending request per (list,
- * address, action): a unique index guards it. Writers run inside the
+ * address): a new one supersedes the others, and a unique index guards
+ * (list, address, action). Writers run inside the
  * caller's transaction.
  */
 #ifndef PARLEY_STORE_REQUEST_H
@@ -21,7 +22,8 @@ struct request {
 
 /* store_request_open: the pending request of (LIST_ID, ADDRESS, ACTION),
  * made (with MODE, MSGID, INBOUND_ID, expiring at EXPIRES) if there is
- * none, or renewed (mode and expiry) if there is; its id, or -1. */
+ * none, or renewed (mode and expiry) if there is; pending requests of that
+ * address for other actions are superseded. Its id, or -1. */
 long long store_request_open(struct store *st, long long list_id, const char *address,
 			     const char *action, const char *mode, const char *msgid,
 			     long long inbound_id, long long now, long long expires);

@@ -363,10 +363,16 @@ def commands(d):
     post(d, "dev", "For Frank", "Frank should get this.") if False else None
     send(d, "dev+post-%s@lists.example.org" % SECRET, "Alice <alice@example.org>", "For Frank", "Frank should get this.")
     t.ok(wait_for(lambda: having(d, "frank", "Frank should get this"), 20), "frank receives posts")
-    n = len(box(d, "frank"))
+    send(d, "dev+set-nomail@lists.example.org", "frank@example.org", "nomail", "")
+    t.ok(wait_for(lambda: [m for m in box(d, "frank") if "Confirm: set dev" in str(m["Subject"])], 20),
+         "a mode change asked")
     send(d, "dev+unsubscribe@lists.example.org", "frank@example.org", "unsubscribe", "")
-    t.ok(wait_for(lambda: len(box(d, "frank")) > n, 20), "unsubscribe: a confirmation first")
-    u = [m for m in box(d, "frank") if "unsubscribe" in str(m["Subject"])][-1]
+    unsub_mail = lambda: [m for m in box(d, "frank") if "Confirm: unsubscribe dev" in str(m["Subject"])]
+    t.ok(wait_for(unsub_mail, 20), "unsubscribe: a confirmation first")
+    t.eq(d.query("SELECT action, state FROM requests WHERE address = 'frank@example.org' AND action <> 'subscribe'"
+                 " ORDER BY id"), [("set", "superseded"), ("unsubscribe", "pending")],
+         "one pending request per address: the mode change gave way")
+    u = unsub_mail()[-1]
     send(d, email.utils.parseaddr(str(u["Reply-To"]))[1], "frank@example.org", "Re: unsubscribe", "ok")
     t.ok(wait_for(lambda: '"unsubscribed"' in parley(d, "--json", "sub", "show", "dev", "frank@example.org")[1], 20),
          "unsubscribed once confirmed")
