@@ -526,6 +526,19 @@ sqlite3_stmt *store_prepare_once(struct store *st, const char *sql)
 	return s;
 }
 
+long long store_step_int(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	long long v = 0;
+	int rc;
+
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_error(st, what);
+	return v;
+}
+
 int store_step_done(struct store *st, sqlite3_stmt *s)
 {
 	int rc = sqlite3_step(s);

@@ -133,6 +133,11 @@ char *store_col_blob(sqlite3_stmt *s, int i, size_t *len);
  * with ?1 bound to NOW; the number of rows changed, or -1 (logged). */
 long long store_update_now(struct store *st, enum store_stmt id, const char *sql, long long now);
 
+/* store_step_int: step S (bound by the caller) and return the first
+ * column of its first row as an integer, 0 if it returns no row, -1 on an
+ * error (logged as WHAT); S is reset. */
+long long store_step_int(struct store *st, sqlite3_stmt *s, const char *what);
+
 /* store_step_done: step a statement that returns no rows; 0 or -1 (logged). */
 int store_step_done(struct store *st, sqlite3_stmt *s);
 

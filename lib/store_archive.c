@@ -235,19 +235,12 @@ long long store_archive_find_msgid(struct store *st, long long list_id, const ch
 	sqlite3_stmt *s = store_prepare(st, STMT_ARCHIVE_FIND_MSGID,
 					"SELECT id FROM archive WHERE list_id = ?1 AND"
 					" (list_msgid = ?2 OR orig_msgid = ?2) ORDER BY id LIMIT 1");
-	long long id = 0;
-	int rc;
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, list_id);
 	sqlite3_bind_text(s, 2, msgid, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_error(st, "look up a Message-ID in the archive");
-	return id;
+	return store_step_int(st, s, "look up a Message-ID in the archive");
 }
 
 long long store_thread_find_subject(struct store *st, long long list_id, const char *base,
@@ -257,20 +250,13 @@ long long store_thread_find_subject(struct store *st, long long list_id, const c
 					"SELECT root_id FROM threads WHERE list_id = ?1 AND"
 					" base_subject = ?2 AND last_at >= ?3 AND root_id IS NOT NULL"
 					" ORDER BY last_at DESC LIMIT 1");
-	long long id = 0;
-	int rc;
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, list_id);
 	sqlite3_bind_text(s, 2, base, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, since);
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_error(st, "look up a thread by subject");
-	return id;
+	return store_step_int(st, s, "look up a thread by subject");
 }
 
 void archive_row_clear(struct archive_row *r)
@@ -407,17 +393,10 @@ long long store_thread_of(struct store *st, long long thread_id, long long list_
 {
 	sqlite3_stmt *s = store_prepare(st, STMT_THREAD_OF,
 					"SELECT id FROM threads WHERE id = ?1 AND list_id = ?2");
-	long long id = 0;
-	int rc;
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, thread_id);
 	sqlite3_bind_int64(s, 2, list_id);
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_error(st, "read a thread");
-	return id;
+	return store_step_int(st, s, "read a thread");
 }

@@ -121,19 +121,6 @@ int store_request_close(struct store *st, long long id, const char *state, long 
 	return sqlite3_changes(store_db(st)) > 0;
 }
 
-static long long count1(struct store *st, sqlite3_stmt *s, const char *what)
-{
-	long long n = 0;
-	int rc;
-
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_error(st, what);
-	return n;
-}
-
 long long store_requests_mailed(struct store *st, const char *address, long long since)
 {
 	sqlite3_stmt *s = store_prepare(st, STMT_REQUESTS_MAILED,
@@ -145,7 +132,7 @@ long long store_requests_mailed(struct store *st, const char *address, long long
 		return -1;
 	sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, since);
-	return count1(st, s, "count confirmation mails");
+	return store_step_int(st, s, "count confirmation mails");
 }
 
 long long store_commands_since(struct store *st, const char *sender, long long since,
@@ -163,5 +150,5 @@ long long store_commands_since(struct store *st, const char *sender, long long s
 	sqlite3_bind_text(s, 1, sender, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, since);
 	sqlite3_bind_int64(s, 3, except);
-	return count1(st, s, "count commands");
+	return store_step_int(st, s, "count commands");
 }

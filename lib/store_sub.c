@@ -186,18 +186,11 @@ long long store_sub_list_of(struct store *st, long long sub_id)
 {
 	sqlite3_stmt *s = store_prepare(st, STMT_SUB_LIST_OF,
 					"SELECT list_id FROM subscribers WHERE id = ?1");
-	long long id = 0;
-	int rc;
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, sub_id);
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_error(st, "read a subscriber");
-	return id;
+	return store_step_int(st, s, "read a subscriber");
 }
 
 int store_sub_bounce(struct store *st, long long sub_id, const char *why, long long now)

@@ -91,6 +91,25 @@ def token_check(key, tok):
     return kind, a, b
 
 
+def imap_inbox(port, user, password="pw"):
+    """USER's INBOX on the IMAP server at 127.0.0.1:PORT, parsed, read-only;
+    [] while it cannot be read."""
+    import imaplib
+    try:
+        m = imaplib.IMAP4("127.0.0.1", port)
+        m.login(user, password)
+        m.select("INBOX", readonly=True)
+        _, data = m.search(None, "ALL")
+        out = []
+        for n in data[0].split():
+            _, msg = m.fetch(n, "(BODY.PEEK[])")
+            out.append(email.message_from_bytes(msg[0][1], policy=email.policy.default))
+        m.logout()
+        return out
+    except (OSError, imaplib.IMAP4.error):
+        return []
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

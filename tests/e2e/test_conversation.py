@@ -12,7 +12,6 @@ sentinel: a later message that must arrive."""
 import email
 import email.policy
 import email.utils
-import imaplib
 import json
 import os
 import re
@@ -22,7 +21,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PARLEY, Daemon, Tap, free_port, maildir_box, parley, wait_for  # noqa: E402
+from harness import PARLEY, Daemon, Tap, free_port, imap_inbox, maildir_box, parley, wait_for  # noqa: E402
 
 t = Tap()
 SECRET = "k3vq9t2mxw8rz5pa"
@@ -64,25 +63,9 @@ def send(d, rcpt, frm, subject, body, extra="", sender=None, mid=None):
     return mid
 
 
-def imap_box(user):
-    try:
-        m = imaplib.IMAP4("127.0.0.1", IMAP["port"])
-        m.login(user, "pw")
-        m.select("INBOX", readonly=True)
-        _, data = m.search(None, "ALL")
-        out = []
-        for n in data[0].split():
-            _, msg = m.fetch(n, "(BODY.PEEK[])")
-            out.append(email.message_from_bytes(msg[0][1], policy=email.policy.default))
-        m.logout()
-        return out
-    except (OSError, imaplib.IMAP4.error):
-        return []
-
-
 def box(d, user):
     if IMAP["port"]:
-        return imap_box(user)
+        return imap_inbox(IMAP["port"], user)
     return [m for _, m in maildir_box(os.path.join(d.dir, "maildir"), user + "@example.org")]
 
 

@@ -8,7 +8,6 @@ unchanged apart from the footer (plain, multipart/alternative with an
 attachment, 8-bit UTF-8, RFC 2047 subject and author name)."""
 import email
 import email.policy
-import imaplib
 import os
 import re
 import smtplib
@@ -17,7 +16,7 @@ import sys
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PARLEY, Daemon, Tap, free_port, wait_for  # noqa: E402
+from harness import PARLEY, Daemon, Tap, free_port, imap_inbox, wait_for  # noqa: E402
 
 t = Tap()
 SRV = os.path.join(os.environ.get("TESTS_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -33,19 +32,7 @@ def sh(cmd):
 
 
 def inbox(port, user):
-    try:
-        m = imaplib.IMAP4("127.0.0.1", port)
-        m.login(user, "pw")
-        m.select("INBOX")
-        _, data = m.search(None, "ALL")
-        out = []
-        for n in data[0].split():
-            _, msg = m.fetch(n, "(BODY.PEEK[])")
-            out.append(email.message_from_bytes(msg[0][1], policy=email.policy.default))
-        m.logout()
-        return out
-    except (OSError, imaplib.IMAP4.error):
-        return []
+    return imap_inbox(port, user)
 
 
 def posts():
