@@ -7,10 +7,13 @@
  * refused, so no request can hide inside another), all within
  * limits.command_timeout but at most HTTP_DEADLINE_MS, however slowly the
  * bytes come (conn_set_deadline). The token is the "t" parameter of the query; the path is
- * not looked at, so the proxy may map any prefix here.
+ * not looked at, so the proxy may map any prefix here. A POST with an
+ * unsubscribe token acts only if its body holds List-Unsubscribe=One-Click
+ * (RFC 8058 §3.2; form-urlencoded or multipart/form-data), else 400.
  *
  * Must never act on a GET, write a byte of its input into a page unescaped,
- * log a whole token, or keep a connection for a second request.
+ * log a token or the request's path (log the kind of link instead), or keep
+ * a connection for a second request.
  */
 #include "autoconf.h"
 
@@ -41,6 +44,8 @@ struct request {
 	char token[TOKEN_MAX + 1];	/* "" when the query has none that could be ours */
 	long long length;		/* Content-Length, or -1 */
 	int chunked;			/* a Transfer-Encoding field was sent */
+	int multipart;			/* Content-Type: multipart/form-data */
+	char body[HTTP_BODY_MAX + 1];	/* NUL-terminated (a NUL inside ends it) */
 };
 
 /* ---- reading ---- */
@@ -99,6 +104,8 @@ static int field(struct request *r, const char *line)
 	v = colon + 1 + strspn(colon + 1, " \t");
 	if ((size_t)(colon - line) == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0)
 		r->chunked = 1;
+	if ((size_t)(colon - line) == 12 && strncasecmp(line, "Content-Type", 12) == 0)
+		r->multipart = strncasecmp(v, "multipart/form-data", 19) == 0;
 	if ((size_t)(colon - line) == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
 		n = strtoll(v, &end, 10);
 		if (end == v || n < 0 || (r->length >= 0 && r->length != n) ||
@@ -109,11 +116,11 @@ static int field(struct request *r, const char *line)
 	return 0;
 }
 
-/* read_request: the request into R, its body read and dropped; 0 or an
- * HTTP status (0 with nothing read: the client went away). */
+/* read_request: the request into R, with its body; 0 or an HTTP status (0
+ * with nothing read: the client went away). */
 static int read_request(struct conn *c, struct request *r, int *gone)
 {
-	char line[HTTP_FIELD_MAX], body[HTTP_BODY_MAX];
+	char line[HTTP_FIELD_MAX];
 	size_t len;
 	int rc, i;
 
@@ -147,9 +154,54 @@ static int read_request(struct conn *c, struct request *r, int *gone)
 		return 501;
 	if (r->length > HTTP_BODY_MAX)
 		return 413;
-	if (r->length > 0 && conn_read(c, body, (size_t)r->length) != CONN_OK)
+	if (r->length > 0 && conn_read(c, r->body, (size_t)r->length) != CONN_OK)
 		return 400;
+	r->body[r->length > 0 ? r->length : 0] = '\0';
 	return 0;
+}
+
+/* one_click: R's body asks to unsubscribe as RFC 8058 §3.2 says: the pair
+ * List-Unsubscribe=One-Click, form-urlencoded (one of the &-separated
+ * pairs), or a multipart/form-data field named List-Unsubscribe whose value
+ * is One-Click. */
+static int one_click(const struct request *r)
+{
+	static const char pair[] = "List-Unsubscribe=One-Click";
+	const char *p = r->body, *v;
+	size_t n;
+
+	if (r->multipart) {
+		while ((p = strstr(p, "name=\"List-Unsubscribe\"")) != NULL) {
+			p += 23;
+			if ((v = strstr(p, "\r\n\r\n")) != NULL &&
+			    strncmp(v + 4, "One-Click\r\n", 11) == 0)
+				return 1;
+		}
+		return 0;
+	}
+	for (;;) {
+		n = strcspn(p, "&");
+		while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n'))
+			n--;
+		if (n == sizeof(pair) - 1 && memcmp(p, pair, n) == 0)
+			return 1;
+		p += strcspn(p, "&");
+		if (*p++ == '\0')
+			return 0;
+	}
+}
+
+/* route: what kind of link a request followed, for the log (never the
+ * token nor the path, which may carry one). */
+static const char *route(const struct request *r)
+{
+	switch (r->token[0]) {
+	case '\0': return "(no token)";
+	case TOKEN_UNSUBSCRIBE: return "unsubscribe";
+	case TOKEN_PUBLISH: return "publish";
+	case TOKEN_REQUEST: return "request";
+	default: return "(other token)";
+	}
 }
 
 /* ---- pages ---- */
@@ -357,15 +409,20 @@ void http_session(const struct smtp_session_args *a)
 	status = read_request(c, &r, &gone);
 	if (status == 0 && strcmp(r.method, "GET") != 0 && strcmp(r.method, "POST") != 0)
 		status = 405;
-	if (status == 0) {
+	if (status == 0 && strcmp(r.method, "POST") == 0 && r.token[0] == TOKEN_UNSUBSCRIBE &&
+	    !one_click(&r)) {
+		status = 400;
+		page(&body, "Nothing was changed", "An unsubscribe request must carry "
+		     "List-Unsubscribe=One-Click (RFC 8058). Use the button on this link's page.",
+		     NULL);
+	} else if (status == 0) {
 		status = click(g->cfg, r.token, strcmp(r.method, "POST") == 0, tag, &body);
 	} else if (!gone) {
 		page(&body, reason(status), "The list server could not read this request.", NULL);
 	}
 	if (!gone || status == 408)
 		respond(c, status, &body);
-	log_info("%s: %s %.*s%s -> %d", tag, r.method[0] ? r.method : "-",
-		 (int)strcspn(r.target, "?"), r.target, r.token[0] ? "?t=(token)" : "", status);
+	log_info("%s: %s %s -> %d", tag, r.method[0] ? r.method : "-", route(&r), status);
 	runtime_release(a->rt, g);
 	mbuf_free(&body);
 	close(a->fd);

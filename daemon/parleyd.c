@@ -285,6 +285,10 @@ int main(int argc, char **argv)
 		path = abspath;	/* daemon() moves to /: reloads need the full name */
 	if ((cfg = load(path)) == NULL)
 		return 1;
+	if (privilege_check_files(cfg, path) < 0) {
+		config_free(cfg);
+		return 1;
+	}
 	snprintf(pid_path, sizeof(pid_path), "%s", cfg->daemon.pid_file);
 	if ((pidfd = pidfile_claim(pid_path)) < 0) {
 		config_free(cfg);

@@ -259,6 +259,7 @@ struct ctx {
 	const struct render_in *in;
 	struct strv footer; /* lines without trailing blanks; n == 0: none */
 	int footer_ascii;
+	int footer_sep;     /* the configured footer began with its own "-- " line */
 	const char *bounds[MAX_DEPTH + 1]; /* boundaries of the enclosing multiparts */
 	size_t nbounds;
 };
@@ -285,6 +286,14 @@ static void footer_load(struct ctx *c, const char *text)
 	}
 	while (c->footer.n > keep)
 		free(c->footer.v[--c->footer.n]);
+	if (c->footer.n > 0 && strcmp(c->footer.v[0], "--") == 0) {
+		/* "-- " already written by the owner: the separator is ours to add
+		 * (once), so that a copy never gets two */
+		free(c->footer.v[0]);
+		memmove(c->footer.v, c->footer.v + 1, (c->footer.n - 1) * sizeof(c->footer.v[0]));
+		c->footer.n--;
+		c->footer_sep = 1;
+	}
 	for (i = 0; i < c->footer.n; i++)
 		for (p = c->footer.v[i]; *p; p++)
 			if ((unsigned char)*p >= 0x80)
@@ -949,6 +958,8 @@ static void footer_part(const struct ctx *c, struct mbuf *out)
 	struct mbuf t = {0};
 	int cte;
 
+	if (c->footer_sep)
+		mbuf_str(&t, "-- \r\n");	/* the owner's own separator, kept whole */
 	footer_text(c, &t, "\r\n");
 	cte = lines_ok(t.p, t.n, 1) ? MAILMIME_MECHANISM_7BIT : MAILMIME_MECHANISM_QUOTED_PRINTABLE;
 	mbuf_str(out, "Content-Type: text/plain; charset=utf-8\r\n"

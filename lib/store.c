@@ -11,10 +11,12 @@
 
 #include "store.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xalloc.h"
@@ -447,12 +449,25 @@ fail:
 	return -1;
 }
 
+/* create_private: PATH made empty with mode 0600 if it does not exist, so
+ * that the database, and the -wal and -shm SQLite gives the database's
+ * mode, are never readable by others. */
+static void create_private(const char *path)
+{
+	int fd = path[0] == ':' ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+						  O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		close(fd);
+}
+
 struct store *store_open_at(const char *path, int version)
 {
 	struct store *st = xcalloc(1, sizeof(*st));
 	int rc, mode;
 
 	st->path = xstrdup(path);
+	create_private(path);
 	rc = sqlite3_open_v2(path, &st->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

@@ -67,9 +67,29 @@ static int layout_of(char kind)
 	return -1;
 }
 
-/* key_create: a new random key at PATH, made whole in a temporary file and
- * linked into place, so that a reader never sees half a key. 0 created
- * (KEY holds it), 1 someone else created it first, -1 logged. */
+/* dir_sync: fsync the directory holding PATH, so that a name just linked
+ * there survives a crash. 0 or -1 (errno set). */
+static int dir_sync(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int fd, rc;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* key_create: a new random key at PATH, made whole and synced in a
+ * temporary file, linked into place, and the directory synced, so that a
+ * reader never sees half a key and a crash never loses one handed out.
+ * 0 created (KEY holds it), 1 someone else created it first, -1 logged. */
 static int key_create(const char *path, unsigned char key[TOKEN_KEY_LEN])
 {
 	char tmp[4096];
@@ -96,23 +116,72 @@ static int key_create(const char *path, unsigned char key[TOKEN_KEY_LEN])
 	if (rc < 0)
 		log_error("%s: cannot create the token key: %s", path, strerror(errno));
 	unlink(tmp);
+	if (rc == 0 && dir_sync(path) < 0) {
+		log_error("%s: cannot sync its directory: %s", path, strerror(errno));
+		return -1;
+	}
 	if (rc == 0)
 		log_info("%s: created a new token key", path);
 	return rc;
 }
 
+/* key_trusted: 0 if the open key FD (at PATH) is a regular file that only
+ * its owner can read or write, owned by us or by root (root itself trusts
+ * the owner: parleyd checks it against daemon.user before it starts);
+ * else -1, logged. */
+static int key_trusted(int fd, const char *path)
+{
+	struct stat st;
+	uid_t me = geteuid();
+
+	if (fstat(fd, &st) < 0) {
+		log_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_error("%s: the token key is not a regular file: refusing it", path);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		log_error("%s: the token key is readable or writable by group or others "
+			  "(mode %04o): refusing it (chmod 600 %s)", path,
+			  (unsigned)(st.st_mode & 07777), path);
+		return -1;
+	}
+	if (st.st_uid != me && st.st_uid != 0 && me != 0) {
+		log_error("%s: the token key belongs to uid %ld, not to us (uid %ld): refusing it",
+			  path, (long)st.st_uid, (long)me);
+		return -1;
+	}
+	return 0;
+}
+
+/* key_open: PATH opened for reading, never through a symbolic link (nor
+ * blocking on a FIFO); -1 with errno set. */
+static int key_open(const char *path)
+{
+	return open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+}
+
 int token_key_load(const char *path, unsigned char key[TOKEN_KEY_LEN])
 {
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	int fd = key_open(path), rc;
 
 	if (fd < 0 && errno == ENOENT) {
 		if ((rc = key_create(path, key)) <= 0)
 			return rc;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = key_open(path);
 	}
 	if (fd < 0) {
-		log_error("%s: %s", path, strerror(errno));
+		if (errno == ELOOP)
+			log_error("%s: the token key is a symbolic link: refusing it", path);
+		else
+			log_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (key_trusted(fd, path) < 0) {
+		close(fd);
 		return -1;
 	}
 	n = read(fd, key, TOKEN_KEY_LEN);

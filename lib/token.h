@@ -45,8 +45,11 @@ struct token {
 	long long expires;		/* seconds since the epoch (hour precision), 0: never */
 };
 
-/* token_key_load: read the 32-byte key from PATH, creating it (0600, random)
- * if missing. 0, or -1 logged. */
+/* token_key_load: read the 32-byte key from PATH, creating it (0600, random,
+ * file and directory synced) if missing. Refuses (-1, logged with the path)
+ * a key that is a symbolic link or not a regular file, that group or others
+ * may read or write, or that belongs to a user other than us or root (root
+ * reads any owner's key). 0, or -1 logged. */
 int token_key_load(const char *path, unsigned char key[TOKEN_KEY_LEN]);
 
 /* token_make: write T sealed under KEY into OUT (TOKEN_MAX + 1 bytes), in

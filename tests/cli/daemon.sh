@@ -72,14 +72,14 @@ check "and stops on SIGTERM" wait_for sh -c "! kill -0 $BPID 2>/dev/null"
 
 # dropping root: daemon.user must exist, own the spool, be able to write the database directory
 if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
-	sed 's/^  # user = "parley";/  user = "no-such-user-xyz";/' "$T/good.conf" > "$T/user.conf"
+	sed 's/^  user = "root";/  user = "no-such-user-xyz";/' "$T/good.conf" > "$T/user.conf"
 	"$PARLEYD" -c "$T/user.conf" -f > "$T/out" 2> "$T/err"
 	ok $(($? == 1 ? 0 : 1)) "a daemon.user that does not exist: exit 1"
 	check "and says so" has "$T/err" "daemon.user 'no-such-user-xyz' does not exist"
 	P=$T/priv
 	mkdir -p "$P"
 	chmod 755 "$T" "$P"
-	sed -e 's/^  # user = "parley";/  user = "nobody";/' -e "s#$T/parley.db#$P/parley.db#" "$T/good.conf" > "$T/nobody.conf"
+	sed -e 's/^  user = "root";/  user = "nobody";/' -e "s#$T/parley.db#$P/parley.db#" "$T/good.conf" > "$T/nobody.conf"
 	"$PARLEYD" -c "$T/nobody.conf" -f > "$T/out" 2> "$T/err"
 	ok $(($? == 1 ? 0 : 1)) "a database directory the user cannot write: exit 1"
 	check "with the reason" has "$T/err" "its directory must be writable by user 'nobody'"

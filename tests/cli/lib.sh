@@ -41,7 +41,10 @@ SMTP_PORT=$(free_port)
 # listeners on free loopback ports (LMTP_PORT, SMTP_PORT, unix:$T/lmtp.sock).
 mkconf() {
 	mkdir -p "$T/spool"
-	sed -e "s#^\([[:space:]]*spool[[:space:]]*=[[:space:]]*\)\"[^\"]*\"#\1\"$T/spool\"#" \
+	# as root, stay root (the files are in $T), even where the user parley exists
+	stay='s/^  # user = "parley";/&/'
+	[ "$(id -u)" = 0 ] && stay='s/^  # user = "parley";/  user = "root";/'
+	sed -e "$stay" -e "s#^\([[:space:]]*spool[[:space:]]*=[[:space:]]*\)\"[^\"]*\"#\1\"$T/spool\"#" \
 	    -e "s#^\([[:space:]]*database[[:space:]]*=[[:space:]]*\)\"[^\"]*\"#\1\"$T/parley.db\"#" \
 	    -e "s#^\([[:space:]]*pid_file[[:space:]]*=[[:space:]]*\)\"[^\"]*\"#\1\"$T/parleyd.pid\"#" \
 	    -e "s#\"127.0.0.1:2424\", \"unix:/run/parley/lmtp.sock\"#\"127.0.0.1:$LMTP_PORT\", \"unix:$T/lmtp.sock\"#" \

@@ -175,6 +175,10 @@ class Daemon:
                             '"127.0.0.1:%d", "[::1]:%d"' % (self.smtp_port, self.smtp_port))
         # a token key of its own: the default path is outside the test's directory
         text = text.replace("daemon = {", 'daemon = {\n  secret_file = "%s/secret";' % d, 1)
+        if os.geteuid() == 0 and not re.search(r"(?m)^\s*user\s*=", extra_daemon):
+            # as root, stay root (the files are in a root temp dir), even where
+            # the user parley exists
+            extra_daemon += '\n  user = "root";'
         if extra_daemon:
             text = text.replace("daemon = {", "daemon = {\n" + extra_daemon + "\n", 1)
         if lists is not None:

@@ -410,6 +410,41 @@ static void test_ascii_footer(void)
 	free(out);
 }
 
+/* test_footer_separator: a footer that begins with its own "-- " line (as
+ * parley.conf(5)'s example does) gets no second separator, in plain text,
+ * in HTML and in a footer part of its own. */
+static void test_footer_separator(void)
+{
+	static char sep_footer[] = "-- \nUnsubscribe: https://lists.example.org/u";
+	struct render_in in = base;
+	struct cfg_list l = list;
+	const char *tail = "Hello list,\r\n\r\nthis is plain ASCII.\r\n\r\n-- \r\n"
+			   "Unsubscribe: https://lists.example.org/u\r\n";
+	size_t n;
+	char *out, *img;
+
+	l.footer = sep_footer;
+	in.list = &l;
+	out = render_with(&in, "sep_footer", plain_msg, strlen(plain_msg), &n);
+	if (ok(out != NULL, "a footer beginning with \"-- \" renders"))
+		is_str(body_of(out, n), tail, "plain: one separator, not two");
+	free(out);
+	out = render_with(&in, "sep_footer_html", html_msg, strlen(html_msg), &n);
+	if (ok(out != NULL, "HTML with that footer renders"))
+		ok(strstr(out, "<div class=\"parley-footer\">-- <br>\r\nUnsubscribe:") != NULL &&
+			   strstr(out, "--<br>") == NULL,
+		   "html: one separator, not two");
+	free(out);
+	img = image_msg();
+	out = render_with(&in, "sep_footer_image", img, strlen(img), &n);
+	if (ok(out != NULL, "image-only with that footer renders"))
+		ok(strstr(out, "\r\n\r\n-- \r\nUnsubscribe: https://lists.example.org/u") != NULL &&
+			   strstr(out, "--\r\nUnsubscribe") == NULL,
+		   "footer part: the owner's separator once, whole");
+	free(out);
+	free(img);
+}
+
 static void test_encodings(void)
 {
 	size_t n;
@@ -913,6 +948,7 @@ int main(void)
 	setup();
 	test_plain();
 	test_ascii_footer();
+	test_footer_separator();
 	test_encodings();
 	test_structures();
 	test_no_footer();

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -56,7 +57,7 @@ int main(void)
 				     TOKEN_APPROVE, TOKEN_REJECT};
 	unsigned char key[TOKEN_KEY_LEN], key2[TOKEN_KEY_LEN], other[TOKEN_KEY_LEN];
 	char tok[TOKEN_MAX + 1], bad[TOKEN_MAX + 1], dir[] = "/tmp/parley-test-token.XXXXXX",
-							path[64];
+							path[64], lnk[64];
 	struct token t = {TOKEN_REPLY, 1099511627775ULL, 4294967295UL, 0}, got;
 	struct stat st;
 	size_t i, n, longest = 0;
@@ -158,6 +159,40 @@ int main(void)
 			break;
 	}
 	is_int(i, 8, "the last character's 3 spare bits set: refused (one token, one spelling)");
+	/* the key's file is checked before it is believed */
+	chmod(path, 0640);
+	ok(token_key_load(path, key2) == -1, "a key the group can read: refused");
+	chmod(path, 0602);
+	ok(token_key_load(path, key2) == -1, "a key others can write: refused");
+	chmod(path, 0600);
+	ok(token_key_load(path, key2) == 0, "0600 again: read");
+	snprintf(lnk, sizeof(lnk), "%s/link", dir);
+	ok(symlink(path, lnk) == 0 && token_key_load(lnk, key2) == -1,
+	   "a key that is a symbolic link: refused");
+	unlink(lnk);
+	ok(mkdir(lnk, 0700) == 0 && token_key_load(lnk, key2) == -1, "a directory: refused");
+	rmdir(lnk);
+	ok(mkfifo(lnk, 0600) == 0 && token_key_load(lnk, key2) == -1,
+	   "a FIFO: refused, without blocking");
+	unlink(lnk);
+	if (geteuid() == 0) {
+		pid_t pid;
+		int wst = 0;
+		chmod(dir, 0711);
+		ok(chown(path, 12345, 12345) == 0, "(the key given to uid 12345)");
+		if ((pid = fork()) == 0) {
+			if (setgid(65534) < 0 || setuid(65534) < 0)
+				_exit(3);
+			_exit(token_key_load(path, key2) == -1 ? 0 : 1);
+		}
+		waitpid(pid, &wst, 0);
+		ok(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+		   "a key owned by another user (not root): refused");
+		chown(path, 0, 0);
+	} else {
+		ok(1, "# SKIP not root: cannot give the key to another user");
+		ok(1, "# SKIP not root");
+	}
 	unlink(path);
 	rmdir(dir);
 	return tap_done();

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""test_privileges.py - parleyd started as root (issue 9, "Privileges and
+files"; defects 4, 13 and 16): it binds, then runs as daemon.user with no
+supplementary groups; the spool, database and token key become that user's
+(directories 0700, files 0600); a symbolic link or hard link planted in the
+spool or as the database's -wal/-shm never hands a root file over (it is
+logged and left); a configuration or secret file others can write, or that
+another user owns, stops the start with the path named; and a new token key
+is fsynced with its directory (strace). Skipped unless run as root."""
+import os
+import pwd
+import re
+import shutil
+import smtplib
+import stat
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import PARLEYD, Daemon, Tap, wait_for  # noqa: E402
+
+t = Tap()
+USER = "nobody"
+
+
+def mode(p):
+    return stat.S_IMODE(os.lstat(p).st_mode)
+
+
+def owner(p):
+    return os.lstat(p).st_uid
+
+
+def status_ids(pid):
+    """(uids, gids, groups) from /proc/PID/status."""
+    out = {}
+    for line in open("/proc/%d/status" % pid):
+        k, _, v = line.partition(":")
+        out[k] = v.split()
+    return out.get("Uid"), out.get("Gid"), out.get("Groups")
+
+
+def targets(top, n):
+    """N root-owned 0600 files under TOP (a root-only directory)."""
+    paths = []
+    for i in range(n):
+        p = os.path.join(top, "root-secret-%d" % i)
+        with open(p, "w") as f:
+            f.write("root only\n")
+        os.chmod(p, 0o600)
+        paths.append(p)
+    return paths
+
+
+def send(d, mid):
+    s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=10)
+    s.sendmail("alice@example.org", ["dev+post-k3vq9t2mxw8rz5pa@lists.example.org"],
+               "From: alice@example.org\r\nTo: dev@lists.example.org\r\nSubject: hi\r\n"
+               "Message-ID: <%s>\r\n\r\nHello\r\n" % mid)
+    s.quit()
+
+
+def planted_spool(pw, top):
+    """Symlinks and a hard link to root files in incoming/new and quarantine:
+    none is handed over; the daemon runs as the user, with private files."""
+    d = Daemon(extra_daemon='  user = "%s";' % USER)
+    os.chown(d.dir, pw.pw_uid, pw.pw_gid)
+    new = os.path.join(d.spool, "incoming", "new")
+    quar = os.path.join(d.spool, "quarantine")
+    os.makedirs(new)
+    os.makedirs(os.path.join(d.spool, "incoming", "tmp"))
+    os.makedirs(quar)
+    tg = targets(top, 4)
+    os.symlink(tg[0], os.path.join(new, "evil-link"))
+    os.symlink(tg[1], os.path.join(quar, "evil-link"))
+    os.link(tg[2], os.path.join(quar, "evil-hardlink"))
+    rootdir = os.path.join(top, "rootdir")
+    os.mkdir(rootdir, 0o700)
+    os.symlink(rootdir, os.path.join(quar, "evil-dir"))
+    try:
+        d.start()
+        t.ok(wait_for(lambda: "running as user %s" % USER in d.logtext(), 10), "parleyd switches to %s" % USER,
+             d.logtext())
+        uid, gid, groups = status_ids(d.proc.pid)
+        t.eq(uid, [str(pw.pw_uid)] * 4, "after binding, every uid of the process is %s's" % USER)
+        t.eq(gid, [str(pw.pw_gid)] * 4, "and every gid")
+        t.eq(groups, [], "and no supplementary groups")
+        for i, what in enumerate(("incoming/new", "quarantine", "quarantine (hard link)")):
+            t.ok(owner(tg[i]) == 0 and mode(tg[i]) == 0o600,
+                 "a root file linked from %s still belongs to root, 0600" % what,
+                 (owner(tg[i]), oct(mode(tg[i]))))
+        t.ok(owner(rootdir) == 0, "a root directory linked from quarantine still belongs to root")
+        log = d.logtext()
+        t.ok(re.search(r"incoming/new/evil-link: a symbolic link, not a regular file: left as it is", log),
+             "the symlink in incoming/new is logged", log)
+        t.ok(re.search(r"quarantine/evil-link: a symbolic link, not a regular file: left as it is", log),
+             "the symlink in quarantine is logged", log)
+        t.ok(re.search(r"quarantine/evil-hardlink: a regular file with other hard links, not a regular file", log),
+             "the hard link is logged", log)
+        t.ok(re.search(r"quarantine/evil-dir: a symbolic link, not a regular file: left as it is", log),
+             "the linked directory is logged", log)
+        send(d, "priv1@example.org")
+        t.ok(d.wait_ingested(1), "a message is taken and ingested as %s" % USER)
+        for p in (d.spool, os.path.join(d.spool, "incoming"), new, quar):
+            t.ok(owner(p) == pw.pw_uid and mode(p) == 0o700, "%s: %s's, 0700" % (os.path.relpath(p, d.dir), USER),
+                 (owner(p), oct(mode(p))))
+        for p in (d.db, d.db + "-wal", d.db + "-shm", os.path.join(d.dir, "secret")):
+            t.ok(os.path.exists(p) and owner(p) == pw.pw_uid and mode(p) == 0o600,
+                 "%s: %s's, 0600" % (os.path.basename(p), USER),
+                 (os.path.exists(p) and (owner(p), oct(mode(p)))))
+        t.ok(mode(d.dir) == 0o700, "the database's directory (the user's) is 0700", oct(mode(d.dir)))
+    finally:
+        d.cleanup()
+
+
+def planted_wal(pw, top):
+    """The database's -wal and -shm as symlinks to root files: left as they
+    are, logged."""
+    d = Daemon(extra_daemon='  user = "%s";' % USER)
+    os.chown(d.dir, pw.pw_uid, pw.pw_gid)
+    tg = targets(top, 2)
+    os.symlink(tg[0], d.db + "-wal")
+    os.symlink(tg[1], d.db + "-shm")
+    try:
+        d.start(wait=False)
+        t.ok(wait_for(lambda: "parley.db-shm: a symbolic link" in d.logtext(), 10), "the -shm link is logged",
+             d.logtext())
+        t.ok("parley.db-wal: a symbolic link, not a regular file: left as it is, not given to user %s" % USER
+             in d.logtext(), "the -wal link is logged", d.logtext())
+        for i, what in enumerate(("-wal", "-shm")):
+            t.ok(owner(tg[i]) == 0 and mode(tg[i]) == 0o600,
+                 "a root file linked as the database's %s still belongs to root, 0600" % what)
+    finally:
+        d.cleanup()
+
+
+def refused(pw, top):
+    """A configuration or secret file others can write, or another user owns:
+    parleyd refuses to start and names it."""
+    d = Daemon(extra_daemon='  user = "%s";' % USER)
+    try:
+        for m in (0o666, 0o620):
+            os.chmod(d.conf, m)
+            r = subprocess.run([PARLEYD, "-c", d.conf, "-f"], capture_output=True, text=True, timeout=30)
+            t.ok(r.returncode == 1 and "%s: the configuration is writable by" % d.conf in r.stderr and
+                 "refusing to start" in r.stderr, "a %o configuration: exit 1, the file named" % m, r.stderr)
+        os.chmod(d.conf, 0o644)
+        os.chown(d.conf, 12345, 12345)
+        r = subprocess.run([PARLEYD, "-c", d.conf, "-f"], capture_output=True, text=True, timeout=30)
+        t.ok(r.returncode == 1 and "%s: the configuration belongs to uid 12345" % d.conf in r.stderr,
+             "a configuration owned by another user: exit 1, the file named", r.stderr)
+        os.chown(d.conf, 0, 0)
+        key = os.path.join(d.dir, "secret")
+        with open(key, "wb") as f:
+            f.write(os.urandom(32))
+        for m in (0o622, 0o640):
+            os.chmod(key, m)
+            r = subprocess.run([PARLEYD, "-c", d.conf, "-f"], capture_output=True, text=True, timeout=30)
+            t.ok(r.returncode == 1 and "%s: the token key (daemon.secret_file) is" % key in r.stderr,
+                 "a %o token key: exit 1, the file named" % m, r.stderr)
+        t.ok(not os.path.exists(d.db), "nothing was started: no database made")
+    finally:
+        d.cleanup()
+
+
+def key_fsync():
+    """A new token key: the file is fsynced, linked, then its directory is
+    opened and fsynced (strace)."""
+    if shutil.which("strace") is None:
+        t.ok(True, "# SKIP strace is not installed (scripts/deps --test)")
+        return
+    d = Daemon(extra_daemon='  user = "root";')
+    trace = os.path.join(d.dir, "strace.out")
+    logf = open(d.log, "a")
+    p = subprocess.Popen(["strace", "-f", "-qq", "-o", trace, "-e", "trace=link,openat,fsync",
+                          PARLEYD, "-c", d.conf, "-f"], stdout=logf, stderr=subprocess.STDOUT)
+    try:
+        t.ok(wait_for(lambda: "created a new token key" in d.logtext(), 30), "parleyd makes a token key",
+             d.logtext())
+        pidfile = os.path.join(d.dir, "parleyd.pid")
+        wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip(), 10)
+        os.kill(int(open(pidfile).read()), 15)
+        p.wait(30)
+        lines = open(trace).read().splitlines()
+        key = os.path.join(d.dir, "secret")
+        i = next((n for n, l in enumerate(lines) if re.search(r'link\("%s\.\w+", "%s"\) = 0' % (key, key), l)),
+                 None)
+        t.ok(i is not None, "the key is linked into place", "\n".join(lines[-40:]))
+        tid = lines[i].split()[0] if i is not None else "-"
+        after = [l for l in lines[i + 1:] if l.split()[0] == tid] if i is not None else []
+        m = next((re.search(r'openat\(AT_FDCWD, "%s", [A-Z_|]*O_DIRECTORY[A-Z_|]*\) = (\d+)' % d.dir, l)
+                  for l in after if l.split(None, 1)[1].startswith('openat(AT_FDCWD, "%s", ' % d.dir)), None)
+        fd = m.group(1) if m else None
+        t.ok(fd is not None and any(re.search(r"fsync\(%s[ )]" % fd, l) for l in after),
+             "then, in the same thread, its directory is opened and fsynced", "\n".join(after[:20]))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+        d.cleanup()
+
+
+def main():
+    if os.geteuid() != 0:
+        print("1..0 # SKIP not root: cannot test dropping privileges")
+        return
+    pw = pwd.getpwnam(USER)
+    top = tempfile.mkdtemp(prefix="parley-root.")
+    os.chmod(top, 0o700)
+    try:
+        planted_spool(pw, top)
+        planted_wal(pw, top)
+        refused(pw, top)
+        key_fsync()
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
