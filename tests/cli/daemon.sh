@@ -31,6 +31,8 @@ DPID=$!
 check "parleyd writes its pid file" wait_for sh -c "[ \"\$(cat '$T/parleyd.pid' 2>/dev/null)\" = $DPID ]"
 check "parleyd created the database" [ -f "$T/parley.db" ]
 check "parleyd logs its start" wait_for has "$T/d.log" "started: $CONF, 2 lists"
+check "the database is 0600, as are its -wal and -shm" sh -c \
+	"[ \"\$(stat -c %a '$T/parley.db' '$T/parley.db-wal' '$T/parley.db-shm' | sort -u)\" = 600 ]"
 
 "$PARLEYD" -c "$CONF" -f > "$T/out" 2> "$T/err"
 ok $(($? == 1 ? 0 : 1)) "a second parleyd on the same pid file exits 1"
@@ -90,9 +92,14 @@ if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
 	check "the process runs as nobody" sh -c "grep '^Uid:' /proc/$NPID/status | grep -q \"\\s$(id -u nobody)\\s\""
 	check "the spool belongs to nobody" [ "$(stat -c %U "$T/spool/incoming/new")" = nobody ]
 	check "the database belongs to nobody" wait_for sh -c "[ \"\$(stat -c %U '$P/parley.db')\" = nobody ]"
+	check "and it is 0600" [ "$(stat -c %a "$P/parley.db")" = 600 ]
+	wait_for has "$T/n.log" "started:"	# its signal handlers are installed
 	kill $NPID
 	wait $NPID
 	ok $? "and stops cleanly"
+	check "the token key was made and given to nobody, 0600" \
+		[ "$(stat -c %U:%a "$T/secret")" = nobody:600 ]
+	chown root "$T/secret"	# root again below: a key of another user is refused
 else
 	tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP not root: cannot test dropping privileges"
 fi

@@ -44,7 +44,8 @@ mkconf() {
 	# as root, stay root (the files are in $T), even where the user parley exists
 	stay='s/^  # user = "parley";/&/'
 	[ "$(id -u)" = 0 ] && stay='s/^  # user = "parley";/  user = "root";/'
-	sed -e "$stay" -e "s#^\([[:space:]]*spool[[:space:]]*=[[:space:]]*\)\"[^\"]*\"#\1\"$T/spool\"#" \
+	# a token key of its own: the default path is outside $T
+	sed -e "$stay" -e "s#^daemon = {#daemon = { secret_file = \"$T/secret\";#" -e "s#^\([[:space:]]*spool[[:space:]]*=[[:space:]]*\)\"[^\"]*\"#\1\"$T/spool\"#" \
 	    -e "s#^\([[:space:]]*database[[:space:]]*=[[:space:]]*\)\"[^\"]*\"#\1\"$T/parley.db\"#" \
 	    -e "s#^\([[:space:]]*pid_file[[:space:]]*=[[:space:]]*\)\"[^\"]*\"#\1\"$T/parleyd.pid\"#" \
 	    -e "s#\"127.0.0.1:2424\", \"unix:/run/parley/lmtp.sock\"#\"127.0.0.1:$LMTP_PORT\", \"unix:$T/lmtp.sock\"#" \

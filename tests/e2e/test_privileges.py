@@ -7,6 +7,7 @@ spool or as the database's -wal/-shm never hands a root file over (it is
 logged and left); a configuration or secret file others can write, or that
 another user owns, stops the start with the path named; and a new token key
 is fsynced with its directory (strace). Skipped unless run as root."""
+import glob
 import os
 import pwd
 import re
@@ -160,6 +161,13 @@ def refused(pw, top):
             t.ok(r.returncode == 1 and "%s: the token key (daemon.secret_file) is" % key in r.stderr,
                  "a %o token key: exit 1, the file named" % m, r.stderr)
         t.ok(not os.path.exists(d.db), "nothing was started: no database made")
+        os.chmod(key, 0o600)
+        tg = targets(top, 1)[0]
+        os.symlink(tg, os.path.join(d.dir, "parleyd.pid"))
+        r = subprocess.run([PARLEYD, "-c", d.conf, "-f"], capture_output=True, text=True, timeout=30)
+        t.ok(r.returncode == 1 and "parleyd.pid: a symbolic link: refusing it" in r.stderr,
+             "a pid file that is a symbolic link: exit 1, refused", r.stderr)
+        t.eq(open(tg).read(), "root only\n", "and the file it points to is untouched")
     finally:
         d.cleanup()
 
@@ -173,7 +181,7 @@ def key_fsync():
     d = Daemon(extra_daemon='  user = "root";')
     trace = os.path.join(d.dir, "strace.out")
     logf = open(d.log, "a")
-    p = subprocess.Popen(["strace", "-f", "-qq", "-o", trace, "-e", "trace=link,openat,fsync",
+    p = subprocess.Popen(["strace", "-ff", "-qq", "-o", trace, "-e", "trace=link,openat,fsync",
                           PARLEYD, "-c", d.conf, "-f"], stdout=logf, stderr=subprocess.STDOUT)
     try:
         t.ok(wait_for(lambda: "created a new token key" in d.logtext(), 30), "parleyd makes a token key",
@@ -182,18 +190,25 @@ def key_fsync():
         wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip(), 10)
         os.kill(int(open(pidfile).read()), 15)
         p.wait(30)
-        lines = open(trace).read().splitlines()
         key = os.path.join(d.dir, "secret")
-        i = next((n for n, l in enumerate(lines) if re.search(r'link\("%s\.\w+", "%s"\) = 0' % (key, key), l)),
-                 None)
-        t.ok(i is not None, "the key is linked into place", "\n".join(lines[-40:]))
-        tid = lines[i].split()[0] if i is not None else "-"
-        after = [l for l in lines[i + 1:] if l.split()[0] == tid] if i is not None else []
-        m = next((re.search(r'openat\(AT_FDCWD, "%s", [A-Z_|]*O_DIRECTORY[A-Z_|]*\) = (\d+)' % d.dir, l)
-                  for l in after if l.split(None, 1)[1].startswith('openat(AT_FDCWD, "%s", ' % d.dir)), None)
-        fd = m.group(1) if m else None
-        t.ok(fd is not None and any(re.search(r"fsync\(%s[ )]" % fd, l) for l in after),
-             "then, in the same thread, its directory is opened and fsynced", "\n".join(after[:20]))
+        linked = synced = False
+        for f in glob.glob(trace + ".*"):   # one file a thread: its calls in order
+            lines = open(f).read().splitlines()
+            i = next((n for n, l in enumerate(lines)
+                      if re.match(r'link\("%s\.\w+", "%s"\)\s+= 0' % (key, key), l)), None)
+            if i is None:
+                continue
+            linked = True
+            fd = None
+            for l in lines[i + 1:]:
+                m = re.match(r'openat\(AT_FDCWD, "%s", [A-Z_|]*O_DIRECTORY[A-Z_|]*\)\s+= (\d+)' % d.dir, l)
+                if m and fd is None:
+                    fd = m.group(1)
+                elif fd is not None and re.match(r"fsync\(%s\)\s+= 0" % fd, l):
+                    synced = True
+                    break
+        t.ok(linked, "the key is linked into place")
+        t.ok(synced, "then, in the same thread, its directory is opened and fsynced")
     finally:
         if p.poll() is None:
             p.kill()
