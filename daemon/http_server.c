@@ -167,20 +167,20 @@ static int read_request(struct conn *c, struct request *r, int *gone)
 static int one_click(const struct request *r)
 {
 	static const char pair[] = "List-Unsubscribe=One-Click";
-	const char *p = r->body, *v;
-	size_t n;
+	const char *p = r->body;
 
 	if (r->multipart) {
 		while ((p = strstr(p, "name=\"List-Unsubscribe\"")) != NULL) {
-			p += 23;
-			if ((v = strstr(p, "\r\n\r\n")) != NULL &&
-			    strncmp(v + 4, "One-Click\r\n", 11) == 0)
+			const char *v;
+			p += 23;	/* past the name */
+			v = strstr(p, "\r\n\r\n");
+			if (v != NULL && strncmp(v + 4, "One-Click\r\n", 11) == 0)
 				return 1;
 		}
 		return 0;
 	}
 	for (;;) {
-		n = strcspn(p, "&");
+		size_t n = strcspn(p, "&");
 		while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n'))
 			n--;
 		if (n == sizeof(pair) - 1 && memcmp(p, pair, n) == 0)

@@ -29,7 +29,7 @@
 #include "token.h"
 
 #define DEFAULT_USER "parley"
-#define TREE_DEPTH   3	/* spool / incoming / new / file */
+#define TREE_DEPTH   3 /* spool / incoming / new / file */
 
 struct owner {
 	const char *name;
@@ -39,8 +39,15 @@ struct owner {
 
 static const char *kind_of(mode_t m)
 {
-	return S_ISLNK(m) ? "a symbolic link" : S_ISDIR(m) ? "a directory" : S_ISREG(m) ? "a regular file"
-	     : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" : "a device";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISREG(m))
+		return "a regular file";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	return S_ISSOCK(m) ? "a socket" : "a device";
 }
 
 /* entry_open: the entry NAME of the directory DFD (SHOWN in messages)
@@ -109,7 +116,7 @@ static int give_tree(int dfd, const char *shown, const struct owner *o, int dept
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", shown, de->d_name);
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;	/* gone meanwhile */
+			continue; /* gone meanwhile */
 		if (S_ISDIR(st.st_mode) && depth > 0) {
 			if ((fd = entry_open(dfd, de->d_name, path, 1, o)) >= 0) {
 				rc |= give_tree(fd, path, o, depth - 1);
@@ -216,7 +223,7 @@ static int dir_writable_by(const char *db, uid_t uid, gid_t gid)
 
 	split(db, dir, sizeof(dir), &base);
 	if (stat(dir, &st) < 0)
-		return 1;	/* store_open reports it */
+		return 1; /* store_open reports it */
 	if (st.st_uid == uid)
 		return (st.st_mode & S_IWUSR) != 0;
 	if (st.st_gid == gid)
@@ -237,7 +244,7 @@ static int file_trusted(const char *path, const char *what, uid_t uid, int priva
 	if (path == NULL)
 		return 0;
 	if (stat(path, &st) < 0)
-		return 0;	/* the configuration check reports what cannot be read */
+		return 0; /* the configuration check reports what cannot be read */
 	if ((st.st_mode & bad) != 0) {
 		log_error("%s: %s is %s by %s (mode %04o): refusing to start; chmod %s %s", path,
 			  what, (st.st_mode & bad & 022) ? "writable" : "readable",
@@ -247,7 +254,8 @@ static int file_trusted(const char *path, const char *what, uid_t uid, int priva
 	}
 	if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != uid) {
 		log_error("%s: %s belongs to uid %ld, neither root nor the daemon's user: "
-			  "refusing to start", path, what, (long)st.st_uid);
+			  "refusing to start",
+			  path, what, (long)st.st_uid);
 		return -1;
 	}
 	return 0;
@@ -279,25 +287,28 @@ int privilege_drop(const struct config *cfg)
 	struct passwd *pw;
 	struct owner o;
 
-	umask(077);	/* everything made from now on is ours alone */
+	umask(077); /* everything made from now on is ours alone */
 	if (geteuid() != 0)
 		return 0;
 	pw = getpwnam(user);
 	if (pw == NULL) {
 		if (cfg->daemon.user != NULL) {
-			log_error("daemon.user '%s' does not exist: create it (useradd --system %s)",
-				  user, user);
+			log_error(
+			    "daemon.user '%s' does not exist: create it (useradd --system %s)",
+			    user, user);
 			return -1;
 		}
 		log_warn("running as root: there is no user '%s' to switch to; create it "
-			 "(useradd --system %s) or set daemon.user", user, user);
+			 "(useradd --system %s) or set daemon.user",
+			 user, user);
 		return 0;
 	}
 	if (pw->pw_uid == 0)
 		return 0;
 	if (!dir_writable_by(cfg->daemon.database, pw->pw_uid, pw->pw_gid)) {
 		log_error("%s: its directory must be writable by user '%s' (SQLite creates its "
-			  "WAL files there)", cfg->daemon.database, user);
+			  "WAL files there)",
+			  cfg->daemon.database, user);
 		return -1;
 	}
 	o.name = user;

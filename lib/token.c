@@ -166,10 +166,11 @@ static int key_open(const char *path)
 int token_key_load(const char *path, unsigned char key[TOKEN_KEY_LEN])
 {
 	ssize_t n;
-	int fd = key_open(path), rc;
+	int fd = key_open(path);
 
 	if (fd < 0 && errno == ENOENT) {
-		if ((rc = key_create(path, key)) <= 0)
+		int rc = key_create(path, key);
+		if (rc <= 0)
 			return rc;
 		fd = key_open(path);
 	}
