@@ -337,6 +337,7 @@ static void test_from_v6(void)
 	store_close(st);
 	if (!ok((st = store_open(path)) != NULL, "version-6 database opens"))
 		return;
+	db = store_db(st);
 	other = store_open(path);
 	is_int(store_version(st), 7, "migrated to version 7");
 	ok(strcmp(store_runner(st), store_runner(other)) != 0, "two opens are two runners");
