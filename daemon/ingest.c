@@ -47,11 +47,11 @@ static int quarantine(struct store *st, const struct config *cfg, const char *id
 static int ingest_failed(struct store *st, const struct config *cfg, const char *id,
 			 const char *why)
 {
-	char reason[512];
 	int n = -1;
 
 	if (store_begin(st) == 0 && (n = store_attempt_fail(st, id, why, store_now())) >= 0 &&
 	    store_commit(st) == 0) {
+		char reason[512];
 		if (n < INGEST_MAX_ATTEMPTS) {
 			log_warn("%s: ingest attempt %d failed: %s", id, n, why);
 			return 0;
@@ -137,10 +137,9 @@ static int new_rcpts(struct store *st, const struct envelope *env, const struct 
 		     const char *hash, struct strv *fresh)
 {
 	size_t i;
-	int rc;
 
 	for (i = 0; i < env->rcpts.n; i++) {
-		rc = m->message_id == NULL
+		int rc = m->message_id == NULL
 			     ? 0
 			     : store_inbound_duplicate(st, m->message_id, hash, env->rcpts.v[i]);
 		if (rc < 0)
@@ -283,7 +282,7 @@ static int ingest_one(struct store *st, const struct config *cfg, const unsigned
 	const char *spool = cfg->daemon.spool;
 	struct envelope env;
 	struct message m;
-	char *raw = NULL, err[256], reason[512];
+	char *raw = NULL, err[256];
 	size_t len;
 	int failures, rc, dealt = 0;
 
@@ -296,6 +295,7 @@ static int ingest_one(struct store *st, const struct config *cfg, const unsigned
 	if ((failures = ingest_attempt(st, id, err, sizeof(err))) < 0)
 		return 0;
 	if (failures >= INGEST_MAX_ATTEMPTS) {
+		char reason[512];
 		snprintf(reason, sizeof(reason), "ingest failed %d times: %s", failures,
 			 err[0] ? err : "the daemon stopped while ingesting it");
 		return quarantine(st, cfg, id, reason);

@@ -15,15 +15,15 @@
 
 #include "config.h"
 
-#define FIELD_MAX 8192	/* longer fields are not ours: ignored */
-#define PROP_MAX 512
-#define HEADER_B_MIN 8	/* RFC 6008: at least 8 characters of b= */
+#define FIELD_MAX    8192 /* longer fields are not ours: ignored */
+#define PROP_MAX     512
+#define HEADER_B_MIN 8 /* RFC 6008: at least 8 characters of b= */
 
 /* A header field, unfolded: NAME (with no colon) and its value. */
 struct field {
 	char name[64];
 	char value[FIELD_MAX];
-	int whole;	/* 0 if cut at FIELD_MAX */
+	int whole; /* 0 if cut at FIELD_MAX */
 };
 
 /* next_field: read the field at *OFF of RAW into F, move *OFF past it;
@@ -53,7 +53,7 @@ static int next_field(const char *raw, size_t len, size_t *off, struct field *f)
 			p++;
 		}
 		if (p < len)
-			p++;	/* the LF */
+			p++; /* the LF */
 		if (p >= len || (raw[p] != ' ' && raw[p] != '\t'))
 			break;
 	}
@@ -210,16 +210,15 @@ static int dkim_proves(const char *raw, size_t len, const char *c, const char *a
 {
 	int aligned = (proof & PROOF_DKIM_ALIGNED) != 0;
 	char d[PROP_MAX], i[PROP_MAX], b[PROP_MAX];
-	const char *at;
 
 	if (!prop(c, "header.d", d, sizeof(d)) || !same_or_aligned(d, strlen(d), domain, aligned))
 		return 0;
 	if (prop(c, "header.i", i, sizeof(i))) {
-		at = strrchr(i, '@');
+		const char *at = strrchr(i, '@');
 		if (at == NULL)
 			return 0;
 		if (at != i && strcasecmp(i, author) != 0)
-			return 0;	/* signed for another user of the domain */
+			return 0; /* signed for another user of the domain */
 		if (!same_or_aligned(at + 1, strlen(at + 1), domain, aligned) ||
 		    !same_or_aligned(at + 1, strlen(at + 1), d, 1))
 			return 0;
@@ -258,8 +257,9 @@ static int result_proves(const char *raw, size_t len, char *v, const char *autho
 			*next = '\0';
 		while (*c == ' ')
 			c++;
-		if ((proof & (PROOF_DKIM | PROOF_DKIM_ALIGNED)) && strncasecmp(c, "dkim=pass", 9) == 0 &&
-		    (c[9] == ' ' || c[9] == '\0') && dkim_proves(raw, len, c, author, domain, proof)) {
+		if ((proof & (PROOF_DKIM | PROOF_DKIM_ALIGNED)) &&
+		    strncasecmp(c, "dkim=pass", 9) == 0 && (c[9] == ' ' || c[9] == '\0') &&
+		    dkim_proves(raw, len, c, author, domain, proof)) {
 			snprintf(how, howlen, "%.200s", c);
 			return 1;
 		}
@@ -290,10 +290,11 @@ int authres_proves(const char *raw, size_t len, const struct strv *trusted, cons
 		first = 0;
 		if (strcasecmp(f->name, "Received") == 0) {
 			if (is_first)
-				continue;	/* ours: parleyd, the poller or inject */
+				continue; /* ours: parleyd, the poller or inject */
 			uncomment(f->value);
-			if (seen_ar || (id = by_host(f->value, &n)) == NULL || !trusted_id(trusted, id, n))
-				break;		/* not our border's: what follows came with the mail */
+			if (seen_ar || (id = by_host(f->value, &n)) == NULL ||
+			    !trusted_id(trusted, id, n))
+				break; /* not our border's: what follows came with the mail */
 			continue;
 		}
 		if (strcasecmp(f->name, "Authentication-Results") != 0 || !f->whole)

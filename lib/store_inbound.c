@@ -114,11 +114,30 @@ int store_inbound_duplicate(struct store *st, const char *message_id, const char
 	return rc == SQLITE_DONE ? 0 : store_error(st, "duplicate lookup");
 }
 
+/* returning: run S, an upsert RETURNING a count (and, with WHY, a text
+ * into WHY); the count, or -1 (logged as WHAT). */
+static int returning(struct store *st, sqlite3_stmt *s, const char *what, char *why,
+		     size_t whylen)
+{
+	int n = -1;
+
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		n = sqlite3_column_int(s, 0);
+		if (why != NULL) {
+			const unsigned char *e = sqlite3_column_text(s, 1);
+			snprintf(why, whylen, "%s", e ? (const char *)e : "");
+		}
+	}
+	if (sqlite3_step(s) != SQLITE_DONE)
+		n = -1;
+	sqlite3_reset(s);
+	return n < 0 ? store_error(st, what) : n;
+}
+
 int store_attempt_begin(struct store *st, const char *spool_id, const char *runner,
 			long long now, char *why, size_t whylen)
 {
 	sqlite3_stmt *s;
-	int n = -1;
 
 	s = store_prepare(
 		st, STMT_ATTEMPT_BUMP,
@@ -133,15 +152,7 @@ int store_attempt_begin(struct store *st, const char *spool_id, const char *runn
 	sqlite3_bind_text(s, 1, spool_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, now);
 	sqlite3_bind_text(s, 3, runner, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		const unsigned char *e = sqlite3_column_text(s, 1);
-		n = sqlite3_column_int(s, 0);
-		snprintf(why, whylen, "%s", e ? (const char *)e : "");
-	}
-	if (sqlite3_step(s) != SQLITE_DONE)
-		n = -1;
-	sqlite3_reset(s);
-	return n < 0 ? store_error(st, "count attempt") : n;
+	return returning(st, s, "count attempt", why, whylen);
 }
 
 int store_attempt_fail(struct store *st, const char *spool_id, const char *error, long long now)
@@ -152,19 +163,13 @@ int store_attempt_fail(struct store *st, const char *spool_id, const char *error
 		" VALUES (?1, 1, ?3, ?2) ON CONFLICT (spool_id) DO UPDATE SET"
 		" attempts = attempts + 1, last_error = ?2, updated_at = ?3, runner = NULL"
 		" RETURNING attempts");
-	int n = -1;
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_text(s, 1, spool_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, now);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int(s, 0);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		n = -1;
-	sqlite3_reset(s);
-	return n < 0 ? store_error(st, "count failure") : n;
+	return returning(st, s, "count failure", NULL, 0);
 }
 
 int store_attempt_release(struct store *st, const char *spool_id)
