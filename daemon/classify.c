@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authres.h"
 #include "autoreply.h"
 #include "command.h"
 #include "log.h"
@@ -30,102 +31,6 @@
 #include "xalloc.h"
 
 #define CONFIRM_PENDING_MAX 5 /* unconfirmed posts per author and list */
-
-/* aligned: the domains D and FROM_DOMAIN are the same or one is a parent of
- * the other (DMARC's relaxed alignment, without a public-suffix list). */
-static int aligned(const char *d, size_t dlen, const char *from_domain)
-{
-	size_t flen = strlen(from_domain);
-
-	if (dlen == 0 || flen == 0)
-		return 0;
-	if (dlen == flen)
-		return strncasecmp(d, from_domain, dlen) == 0;
-	if (dlen < flen)
-		return from_domain[flen - dlen - 1] == '.' &&
-		       strncasecmp(d, from_domain + flen - dlen, dlen) == 0;
-	return d[dlen - flen - 1] == '.' && strncasecmp(d + dlen - flen, from_domain, flen) == 0;
-}
-
-/* prop: the value of "NAME=" within the method clause [START, END), or NULL. */
-static const char *prop(const char *start, const char *end, const char *name, size_t *len)
-{
-	size_t n = strlen(name);
-	const char *p;
-
-	for (p = start; p + n < end; p++) {
-		if ((p == start || p[-1] == ' ' || p[-1] == '\t') && strncasecmp(p, name, n) == 0) {
-			const char *v = p + n;
-			*len = strcspn(v, " \t;");
-			if (v + *len > end)
-				*len = (size_t)(end - v);
-			return v;
-		}
-	}
-	return NULL;
-}
-
-/* One "method=pass ..." clause: does it prove FROM_DOMAIN? */
-static int clause_proves(const char *c, const char *end, const char *from_domain)
-{
-	const char *v, *at;
-	size_t len;
-
-	while (c < end && (*c == ' ' || *c == '\t'))
-		c++;
-	if (strncasecmp(c, "dkim=pass", 9) == 0) {
-		v = prop(c, end, "header.d=", &len);
-		return v != NULL && aligned(v, len, from_domain);
-	}
-	if (strncasecmp(c, "spf=pass", 8) == 0) {
-		v = prop(c, end, "smtp.mailfrom=", &len);
-		if (v == NULL)
-			return 0;
-		at = memchr(v, '@', len);
-		if (at != NULL) {
-			len -= (size_t)(at + 1 - v);
-			v = at + 1;
-		}
-		return aligned(v, len, from_domain);
-	}
-	return 0;
-}
-
-static int one_result_proves(const char *ar, const struct strv *trusted, const char *from_domain)
-{
-	const char *semi = strchr(ar, ';'), *c;
-	size_t idlen, i;
-	int trusted_id = 0;
-
-	if (semi == NULL)
-		return 0;
-	idlen = strcspn(ar, " \t;");
-	for (i = 0; i < trusted->n; i++)
-		if (strlen(trusted->v[i]) == idlen && strncasecmp(ar, trusted->v[i], idlen) == 0)
-			trusted_id = 1;
-	if (!trusted_id)
-		return 0;
-	for (c = semi + 1; c != NULL && *c; c = strchr(c, ';') ? strchr(c, ';') + 1 : NULL) {
-		const char *end = strchr(c, ';');
-		if (clause_proves(c, end ? end : c + strlen(c), from_domain))
-			return 1;
-	}
-	return 0;
-}
-
-int classify_auth_proves(const struct strv *auth_results, const struct strv *trusted,
-			 const char *from)
-{
-	const char *at = from ? strrchr(from, '@') : NULL;
-	size_t i;
-
-	if (at == NULL || trusted->n == 0)
-		return 0;
-	for (i = 0; i < auth_results->n; i++)
-		if (one_result_proves(auth_results->v[i], trusted, at + 1))
-			return 1;
-	return 0;
-}
 
 static const struct cfg_author *author_of(const struct cfg_list *l, const char *addr)
 {
@@ -257,7 +162,7 @@ static int classify_post(struct store *st, const struct classify_in *in,
 	const struct message *m = in->msg;
 	const struct cfg_author *au;
 	const char *why = classify_not_for_lists(in->cfg, in->env, m);
-	char reason[400];
+	char reason[400], how[256];
 	int rc;
 
 	if (why == NULL)
@@ -268,17 +173,20 @@ static int classify_post(struct store *st, const struct classify_in *in,
 		return publish(st, in, t->list, t->author->address,
 				    t->author->name ? t->author->name : m->from_name) < 0 ? -1 : 0;
 	au = author_of(t->list, m->from_addr);
-	if (au != NULL && classify_auth_proves(&m->auth_results, &in->cfg->daemon.authserv_ids,
-					       m->from_addr))
+	if (au != NULL && authres_proves(in->raw, in->len, &in->cfg->daemon.authserv_ids,
+					 au->address, au->proof, how, sizeof(how))) {
+		log_info("%s: post to %s from <%s> proven by our border: %s", in->env->queue_id,
+			 t->list->name, au->address, how);
 		return publish(st, in, t->list, au->address,
 				    au->name ? au->name : m->from_name) < 0 ? -1 : 0;
+	}
 	if (au != NULL && in->key != NULL)
 		return confirm_request(st, in, t->list, au);
 	if (au == NULL && (rc = reply_classify(st, in, t, 1)) != 0)
 		return rc < 0 ? -1 : 0;	/* a reply sent to the post address */
 	snprintf(reason, sizeof(reason),
-		 "post from <%s> without proof of authorship (secret post address, or DKIM/SPF "
-		 "from a trusted authserv-id)%s",
+		 "post from <%s> without proof of authorship (secret post address, or the "
+		 "author's DKIM or chosen SPF pass from our border's trusted authserv-id)%s",
 		 m->from_addr ? m->from_addr : "?",
 		 au != NULL ? ", and no token key to ask the author" : ", not an author");
 	return hold(st, in, t->list, reason, 1);

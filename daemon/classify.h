@@ -3,8 +3,10 @@
  * transaction that stores it.
  *
  * Posts (design §5): an author's secret post address, or an
- * Authentication-Results header from a configured trusted authserv-id with
- * dkim=pass or spf=pass aligned with the From domain, publishes at once: the
+ * Authentication-Results header our border added (from a configured
+ * trusted authserv-id, above the first Received that is not ours) with a
+ * dkim=pass for the author (or an spf=pass, if the author chose so; see
+ * authres.h), publishes at once: the
  * root of a new archived thread with one queued copy per subscriber. A From
  * header naming a configured author, without proof, holds the post and asks
  * that author (at the configured address, never at the sender) to confirm
@@ -80,11 +82,5 @@ struct click {
  * store error. */
 int classify_click(struct store *st, const struct config *cfg, const unsigned char *key,
 		   const char *token, int act, long long now, const char *tag, struct click *out);
-
-/* classify_auth_proves: 1 if one of AUTH_RESULTS, from a trusted authserv-id
- * in TRUSTED, says dkim=pass or spf=pass for a domain aligned with FROM's.
- * Exposed for tests. */
-int classify_auth_proves(const struct strv *auth_results, const struct strv *trusted,
-			 const char *from);
 
 #endif

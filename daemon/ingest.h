@@ -1,12 +1,23 @@
 /*
  * ingest.h - takes accepted mail out of the spool into the store.
  *
- * For each file in incoming/new, oldest first: count the attempt (committed
- * before anything else, so a message that crashes the daemon is recognised
- * after restart), parse it with libetpan, resolve its recipients, commit the
- * raw message and its envelope as one inbound row, then remove the spool
- * file. A message that crashes or fails three times is moved to quarantine/
- * with a log line and never blocks the ones behind it.
+ * For each file in incoming/new, oldest first: mark the attempt as this
+ * process's (committed before anything else, so a message that crashes the
+ * daemon is recognised after restart), parse it with libetpan, refuse it
+ * if it has more than INGEST_HOPS_MAX Received fields before ours (a loop,
+ * whatever way it came in), resolve its recipients, commit the raw message
+ * and its envelope as one inbound row, then remove the spool file.
+ *
+ * A redelivery (a relay's retry after a lost reply, an IMAP refetch after a
+ * UIDVALIDITY change: the same Message-ID and the same bytes but for the
+ * leading trace fields, for a recipient that had it already) is dropped
+ * with a log line; a reused Message-ID with other content is a new message.
+ *
+ * A message that fails three times, or whose ingest never returned three
+ * times (the daemon died in it), is moved to quarantine/ with a log line and
+ * never blocks the ones behind it. A store that cannot be written for a
+ * while (busy, disk full, I/O error) counts against no message: the mail
+ * waits in the spool until the store is back.
  */
 #ifndef PARLEY_INGEST_H
 #define PARLEY_INGEST_H
@@ -15,6 +26,7 @@
 #include "store.h"
 
 #define INGEST_MAX_ATTEMPTS 3
+#define INGEST_HOPS_MAX CONFIG_HOPS_MAX	/* as the listeners' and inject's */
 
 /* ingest_scan: ingest every message waiting in CFG's spool; KEY is the
  * token key (NULL: none, so no confirmation can be asked or checked).

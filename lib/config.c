@@ -166,7 +166,15 @@ static const struct kspec author_spec[] = {
 	{"secret", KT_STRING, offsetof(struct cfg_author, secret), 16, 64, NULL, NULL, 0, NULL},
 	{"reply_policy", KT_CHOICE, offsetof(struct cfg_author, reply_policy), 0, 0, reply_policies,
 	 NULL, 0, NULL},
+	{"proof", KT_STRV, offsetof(struct cfg_author, proof_names), 0, 32, NULL, NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+/* The methods of an author's "proof", as PROOF_* bits (config.h). */
+static const struct {
+	const char *name;
+	int bit;
+} proof_methods[] = {{"dkim", PROOF_DKIM}, {"dkim-aligned", PROOF_DKIM_ALIGNED},
+		     {"spf", PROOF_SPF}};
 
 static const char *const imap_tls_modes[] = {"imaps", "starttls", "none", NULL};
 static const char *const imap_afters[] = {"seen", "delete", "move", NULL};
@@ -708,6 +716,35 @@ static int load_group(struct loader *ld, const config_setting_t *grp, const stru
 	return rc;
 }
 
+/* author_proof: A's proof bits from the "proof" setting of entry E (by
+ * default "dkim"); an unknown method is an error at its line. 0 or -1. */
+static int author_proof(struct loader *ld, const config_setting_t *e, struct cfg_author *a)
+{
+	const config_setting_t *p =
+		config_setting_type(e) == CONFIG_TYPE_GROUP ? config_setting_get_member(e, "proof")
+							    : NULL;
+	size_t i, j;
+	int rc = 0, bit;
+
+	if (p == NULL) {
+		a->proof = PROOF_DKIM;
+		return 0;
+	}
+	a->proof = 0;
+	for (i = 0; i < a->proof_names.n; i++) {
+		for (bit = 0, j = 0; j < sizeof(proof_methods) / sizeof(proof_methods[0]); j++)
+			if (strcmp(a->proof_names.v[i], proof_methods[j].name) == 0)
+				bit = proof_methods[j].bit;
+		if (bit == 0) {
+			err_at(ld, p, "author %s: proof: unknown method '%s' (expected dkim, "
+				      "dkim-aligned or spf)", a->address, a->proof_names.v[i]);
+			rc = -1;
+		}
+		a->proof |= bit;
+	}
+	return rc;
+}
+
 static int load_authors(struct loader *ld, const config_setting_t *s, struct cfg_list *l)
 {
 	int i, n, t = config_setting_type(s), rc = 0;
@@ -730,6 +767,8 @@ static int load_authors(struct loader *ld, const config_setting_t *s, struct cfg
 			   load_group(ld, e, author_spec, a) < 0) {
 			rc = -1;
 		}
+		if (author_proof(ld, e, a) < 0)
+			rc = -1;
 	}
 	return rc;
 }
@@ -1104,6 +1143,7 @@ static void list_free(struct cfg_list *l)
 	for (i = 0; i < l->nauthors; i++) {
 		free(l->authors[i].name);
 		free(l->authors[i].secret);
+		strv_free(&l->authors[i].proof_names);
 	}
 	free(l->authors);
 	strv_free(&l->moderators);

@@ -16,16 +16,24 @@
 #include "strv.h"
 
 #define CONFIG_LIST_NAME_MAX 64
+#define CONFIG_HOPS_MAX 50	/* Received fields before ours: more is a loop (RFC 5321 6.3) */
 
 enum reply_policy { REPLY_LIST, REPLY_AUTHOR, REPLY_THREAD, REPLY_MODERATED };
 enum outsiders { OUTSIDERS_HOLD, OUTSIDERS_ACCEPT, OUTSIDERS_REJECT };
 enum relay_tls { RELAY_TLS_NO, RELAY_TLS_AUTO, RELAY_TLS_REQUIRE };
+
+/* How an author may prove a post without the secret address (authres.h). */
+#define PROOF_DKIM 1		/* "dkim": header.d is the author's domain */
+#define PROOF_DKIM_ALIGNED 2	/* "dkim-aligned": or a parent or child of it */
+#define PROOF_SPF 4		/* "spf": an SPF pass for the author's domain */
 
 struct cfg_author {
 	char address[ADDRESS_MAX + 1];	/* normalised */
 	char *name;			/* optional display name */
 	char *secret;			/* optional: post address L+post-SECRET@ */
 	int reply_policy;		/* enum reply_policy of the threads it starts; -1: the list's */
+	struct strv proof_names;	/* "proof" as given; empty: the default */
+	int proof;			/* PROOF_* bits; default PROOF_DKIM */
 	int line;
 };
 

@@ -1,7 +1,7 @@
 /*
  * recipient.c - maps an address to a list and a purpose (see recipient.h).
- * Local parts compare case-insensitively, as every MTA in front of us does;
- * an author's secret compares in constant time. Never accepts an address
+ * Local parts compare case-insensitively, as every MTA in front of us does,
+ * except an author's secret, which compares exactly and in constant time. Never accepts an address
  * that merely resembles one of ours.
  */
 #include "autoconf.h"
@@ -61,25 +61,22 @@ static int token_ok(const char *t, size_t n)
 	return 1;
 }
 
-/* Secrets compare without regard to case (some MTAs change the case of local
- * parts) and in constant time, looking at every author whatever matches. */
+/* Secrets compare exactly, as parley.conf(5) says (a secret that matched in
+ * any case would lose a bit of entropy per letter), and in constant time,
+ * looking at every author whatever matches. The "post-" before it and the
+ * list's local part and domain compare without regard to case. */
 static const struct cfg_author *author_by_secret(const struct cfg_list *l, const char *s, size_t n)
 {
 	const struct cfg_author *found = NULL;
-	char given[RECIPIENT_TOKEN_MAX + 1], known[RECIPIENT_TOKEN_MAX + 1];
-	size_t i, j;
+	size_t i;
 
 	if (n > RECIPIENT_TOKEN_MAX)
 		return NULL;
-	for (j = 0; j < n; j++)
-		given[j] = (char)tolower((unsigned char)s[j]);
 	for (i = 0; i < l->nauthors; i++) {
 		const char *secret = l->authors[i].secret;
 		if (secret == NULL || strlen(secret) != n)
 			continue;
-		for (j = 0; j < n; j++)
-			known[j] = (char)tolower((unsigned char)secret[j]);
-		if (CRYPTO_memcmp(known, given, n) == 0)
+		if (CRYPTO_memcmp(secret, s, n) == 0)
 			found = &l->authors[i];
 	}
 	return found;
@@ -149,4 +146,23 @@ int recipient_resolve(const struct config *cfg, const char *addr, struct rcpt_ta
 		return suffix_resolve(l, addr + llen + 1, local_len - llen - 1, out);
 	}
 	return -1;
+}
+
+char *recipient_log_form(const struct config *cfg, const char *addr, char *out, size_t len)
+{
+	struct rcpt_target t;
+	const char *at, *lat;
+	int secret;
+
+	snprintf(out, len, "%s", addr);
+	if (recipient_resolve(cfg, addr, &t) < 0)
+		return out;
+	secret = t.kind == RCPT_POST && t.author != NULL;
+	if (!secret && (t.token[0] == '\0' || t.kind == RCPT_SET))
+		return out;
+	at = strrchr(addr, '@');
+	lat = strrchr(t.list->address, '@');
+	snprintf(out, len, "%.*s%c%s-*%s", (int)(lat - t.list->address), t.list->address,
+		 cfg->daemon.delimiter, kind_names[t.kind], at);
+	return out;
 }

@@ -48,4 +48,11 @@ int recipient_resolve(const struct config *cfg, const char *addr, struct rcpt_ta
 
 const char *recipient_kind_name(enum rcpt_kind k);
 
+/* recipient_log_form: ADDR as it may be written to the log, into OUT (LEN
+ * bytes): one of our addresses that carries a token or an author's secret
+ * (L+unsubscribe-TOKEN@, L+post-SECRET@, ...) loses it, and becomes
+ * L+unsubscribe-*@domain (whoever reads the log must not be able to act on
+ * it); any other address is copied as it is. Returns OUT. */
+char *recipient_log_form(const struct config *cfg, const char *addr, char *out, size_t len);
+
 #endif

@@ -27,6 +27,7 @@
 struct store {
 	sqlite3 *db;
 	char *path;
+	char runner[64];	/* store_runner() */
 	sqlite3_stmt *stmts[STMT__COUNT];
 };
 
@@ -340,6 +341,13 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE notices_v6 RENAME TO notices;"
 	"CREATE INDEX notices_list ON notices(list_id, kind, created_at);"
 	"CREATE INDEX deliveries_notice ON deliveries(notice_id);",
+	/* 6 -> 7: redelivery is recognised (the same Message-ID and content for
+	 * the same recipient), and an ingest attempt names the process making
+	 * it, so that only an attempt that never returned counts as a crash. */
+	"ALTER TABLE inbound ADD COLUMN content_hash TEXT;"
+	"CREATE INDEX inbound_dedupe ON inbound(message_id, content_hash)"
+	"  WHERE content_hash IS NOT NULL;"
+	"ALTER TABLE spool_attempts ADD COLUMN runner TEXT;",
 };
 
 int store_error(struct store *st, const char *what)
@@ -461,6 +469,35 @@ static void create_private(const char *path)
 		close(fd);
 }
 
+static void runner_name(struct store *st)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(st->runner, sizeof(st->runner), "%ld.%lld.%09ld.%p", (long)getpid(),
+		 (long long)ts.tv_sec, (long)ts.tv_nsec, (void *)st);
+}
+
+const char *store_runner(struct store *st)
+{
+	return st->runner;
+}
+
+int store_outage(struct store *st)
+{
+	switch (sqlite3_errcode(st->db)) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_NOMEM:
+	case SQLITE_CANTOPEN:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 struct store *store_open_at(const char *path, int version)
 {
 	struct store *st = xcalloc(1, sizeof(*st));
@@ -468,6 +505,7 @@ struct store *store_open_at(const char *path, int version)
 
 	st->path = xstrdup(path);
 	create_private(path);
+	runner_name(st);
 	rc = sqlite3_open_v2(path, &st->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

@@ -16,7 +16,7 @@
 #include <sqlite3.h>
 
 /* The schema version this program writes; see migrations[] in store.c. */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* Identifiers of cached statements: one per SQL text in the program. */
 enum store_stmt {
@@ -38,6 +38,9 @@ enum store_stmt {
 	STMT_ATTEMPT_GET,
 	STMT_ATTEMPT_ERROR,
 	STMT_ATTEMPT_CLEAR,
+	STMT_ATTEMPT_FAIL,
+	STMT_ATTEMPT_RELEASE,
+	STMT_INBOUND_DUPLICATE,
 	STMT_IMAP_GET,
 	STMT_IMAP_SET,
 	STMT_THREAD_ADD,
@@ -104,6 +107,17 @@ void store_close(struct store *st);
 int store_version(struct store *st);
 
 sqlite3 *store_db(struct store *st);
+
+/* store_runner: a name for this open store that no other process, and no
+ * later run, shares (pid, open time, address): what marks an attempt as
+ * this process's (store_attempt_begin). Belongs to the store. */
+const char *store_runner(struct store *st);
+
+/* store_outage: 1 if the last error on ST is one of a store that cannot be
+ * written just now (busy or locked, disk full, I/O error, out of memory),
+ * which passes without anything being wrong with the message; 0 if not.
+ * Ask before store_rollback. */
+int store_outage(struct store *st);
 
 /* Transactions: begin is BEGIN IMMEDIATE (a writer). 0 or -1. */
 int store_begin(struct store *st);

@@ -6,6 +6,7 @@
 
 #include "store_inbound.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int exists(struct store *st, enum store_stmt id, const char *sql, const char *key)
@@ -52,8 +53,8 @@ long long store_inbound_add(struct store *st, const struct inbound_row *row, lon
 	s = store_prepare(st, STMT_INBOUND_INSERT,
 			  "INSERT INTO inbound(spool_id, source, received_at, ingested_at, proto,"
 			  " client, helo, tls, sender, message_id, subject, from_addr, from_name,"
-			  " size, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-			  " ?13, ?14, ?15)");
+			  " size, raw, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+			  " ?11, ?12, ?13, ?14, ?15, ?16)");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_text(s, 1, e->queue_id, -1, SQLITE_STATIC);
@@ -71,6 +72,7 @@ long long store_inbound_add(struct store *st, const struct inbound_row *row, lon
 	bind_opt(s, 13, m->from_name);
 	sqlite3_bind_int64(s, 14, (long long)row->size);
 	sqlite3_bind_blob64(s, 15, row->raw, row->size, SQLITE_STATIC);
+	bind_opt(s, 16, row->content_hash);
 	if (store_step_done(st, s) < 0)
 		return -1;
 	id = sqlite3_last_insert_rowid(store_db(st));
@@ -90,25 +92,95 @@ long long store_inbound_add(struct store *st, const struct inbound_row *row, lon
 	return id;
 }
 
-int store_attempt_bump(struct store *st, const char *spool_id, long long now)
+int store_inbound_duplicate(struct store *st, const char *message_id, const char *content_hash,
+			    const char *address)
 {
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = store_prepare(
+		st, STMT_INBOUND_DUPLICATE,
+		"SELECT 1 FROM inbound i JOIN inbound_rcpts r ON r.inbound_id = i.id"
+		" WHERE i.message_id = ?1 AND i.content_hash = ?2 AND r.address = ?3 COLLATE NOCASE"
+		" LIMIT 1");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, content_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, address, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_error(st, "duplicate lookup");
+}
+
+/* returning: run S, an upsert RETURNING a count (and, with WHY, a text
+ * into WHY); the count, or -1 (logged as WHAT). */
+static int returning(struct store *st, sqlite3_stmt *s, const char *what, char *why,
+		     size_t whylen)
+{
 	int n = -1;
 
-	s = store_prepare(st, STMT_ATTEMPT_BUMP,
-			  "INSERT INTO spool_attempts(spool_id, attempts, updated_at) VALUES (?1, 1, ?2)"
-			  " ON CONFLICT (spool_id) DO UPDATE SET attempts = attempts + 1,"
-			  " updated_at = ?2 RETURNING attempts");
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		n = sqlite3_column_int(s, 0);
+		if (why != NULL) {
+			const unsigned char *e = sqlite3_column_text(s, 1);
+			snprintf(why, whylen, "%s", e ? (const char *)e : "");
+		}
+	}
+	if (sqlite3_step(s) != SQLITE_DONE)
+		n = -1;
+	sqlite3_reset(s);
+	return n < 0 ? store_error(st, what) : n;
+}
+
+int store_attempt_begin(struct store *st, const char *spool_id, const char *runner,
+			long long now, char *why, size_t whylen)
+{
+	sqlite3_stmt *s;
+
+	s = store_prepare(
+		st, STMT_ATTEMPT_BUMP,
+		"INSERT INTO spool_attempts(spool_id, attempts, updated_at, runner)"
+		" VALUES (?1, 0, ?2, ?3) ON CONFLICT (spool_id) DO UPDATE SET"
+		" attempts = attempts + (runner IS NOT NULL AND runner IS NOT ?3),"
+		" last_error = CASE WHEN runner IS NOT NULL AND runner IS NOT ?3"
+		"   THEN 'the daemon stopped while ingesting it' ELSE last_error END,"
+		" updated_at = ?2, runner = ?3 RETURNING attempts, last_error");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_text(s, 1, spool_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, now);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int(s, 0);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		n = -1;
-	sqlite3_reset(s);
-	return n < 0 ? store_error(st, "count attempt") : n;
+	sqlite3_bind_text(s, 3, runner, -1, SQLITE_STATIC);
+	return returning(st, s, "count attempt", why, whylen);
+}
+
+int store_attempt_fail(struct store *st, const char *spool_id, const char *error, long long now)
+{
+	sqlite3_stmt *s = store_prepare(
+		st, STMT_ATTEMPT_FAIL,
+		"INSERT INTO spool_attempts(spool_id, attempts, updated_at, last_error)"
+		" VALUES (?1, 1, ?3, ?2) ON CONFLICT (spool_id) DO UPDATE SET"
+		" attempts = attempts + 1, last_error = ?2, updated_at = ?3, runner = NULL"
+		" RETURNING attempts");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, spool_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now);
+	return returning(st, s, "count failure", NULL, 0);
+}
+
+int store_attempt_release(struct store *st, const char *spool_id)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_ATTEMPT_RELEASE,
+					"UPDATE spool_attempts SET runner = NULL WHERE spool_id = ?1");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, spool_id, -1, SQLITE_STATIC);
+	return store_step_done(st, s);
 }
 
 int store_attempt_error(struct store *st, const char *spool_id, const char *error)

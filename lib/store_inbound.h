@@ -30,6 +30,7 @@ struct inbound_row {
 	size_t size;
 	const struct inbound_rcpt *rcpts;
 	size_t nrcpts;
+	const char *content_hash;	/* hex SHA-256 for store_inbound_duplicate, or NULL */
 };
 
 /* 1 if a row for SPOOL_ID (or SOURCE) exists, 0 if not, -1 on error. */
@@ -40,8 +41,31 @@ int store_inbound_source_exists(struct store *st, const char *source);
  * transaction); the new row id, or -1. */
 long long store_inbound_add(struct store *st, const struct inbound_row *row, long long now);
 
-/* Ingest attempts: bump returns the new count (or -1); clear forgets. */
-int store_attempt_bump(struct store *st, const char *spool_id, long long now);
+/* store_inbound_duplicate: 1 if a row with MESSAGE_ID and CONTENT_HASH
+ * was already stored for recipient ADDRESS (a redelivery), 0 if not, -1
+ * on error. Call it inside the transaction that would store the copy. */
+int store_inbound_duplicate(struct store *st, const char *message_id, const char *content_hash,
+			    const char *address);
+
+/*
+ * Ingest attempts. An attempt is marked with RUNNER (store_runner(): this
+ * process) and committed before the message is touched; a mark left by
+ * another runner is an attempt that never returned (the daemon died in it)
+ * and counts as a failure, with "the daemon stopped while ingesting it".
+ *
+ * store_attempt_begin: mark SPOOL_ID as being ingested by RUNNER; returns
+ * the failures counted so far (0 for a new message) and, in WHY (WHYLEN
+ * bytes), the last error ("" if none), or -1.
+ * store_attempt_fail: count a failure with ERROR and drop the mark; the new
+ * count, or -1.
+ * store_attempt_release: drop the mark without counting (the attempt
+ * returned with a passing store error); 0 or -1.
+ * store_attempt_error: record ERROR; store_attempt_clear: forget SPOOL_ID.
+ */
+int store_attempt_begin(struct store *st, const char *spool_id, const char *runner,
+			long long now, char *why, size_t whylen);
+int store_attempt_fail(struct store *st, const char *spool_id, const char *error, long long now);
+int store_attempt_release(struct store *st, const char *spool_id);
 int store_attempt_error(struct store *st, const char *spool_id, const char *error);
 int store_attempt_clear(struct store *st, const char *spool_id);
 

@@ -7,7 +7,8 @@
  * Exit 0 only once the message is durable in the spool; EX_TEMPFAIL (75)
  * when it cannot be made durable, so that the MTA keeps it and retries;
  * EX_NOUSER (67) for a recipient that is not one of ours, EX_DATAERR (65) for
- * a message over the size limit, EX_USAGE (64) for bad arguments. Never
+ * a message over the size limit or with more than CONFIG_HOPS_MAX Received
+ * fields (a loop), EX_USAGE (64) for bad arguments. Never
  * prints a "success" it cannot stand behind.
  */
 #include "autoconf.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,14 +64,48 @@ static size_t to_crlf(const char *in, size_t n, char *out, int *prev_cr)
 	return o;
 }
 
+/* The Received fields of the header section read so far. */
+struct hops {
+	int done;	/* past the header section */
+	int bol;	/* at the beginning of a line */
+	size_t headn;
+	char head[9];	/* the line's first bytes */
+	int n;
+};
+
+static void hops_feed(struct hops *h, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && !h->done; i++) {
+		if (h->bol) {
+			h->bol = 0;
+			h->headn = 0;
+			if (p[i] == '\r' || p[i] == '\n') {
+				h->done = 1;
+				break;
+			}
+		}
+		if (p[i] == '\n') {
+			h->bol = 1;
+		} else if (h->headn < sizeof(h->head)) {
+			h->head[h->headn++] = p[i];
+			if (h->headn == sizeof(h->head) && strncasecmp(h->head, "Received:", 9) == 0)
+				h->n++;
+		}
+	}
+}
+
 static int inject_copy(struct spool_writer *w, const struct envelope *env)
 {
 	char buf[65536], crlf[2 * 65536];
+	struct hops hops = {0, 1, 0, {0}, 0};
 	size_t n;
 	int over = 0, prev_cr = 0;
 
 	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0) {
 		int r = spool_write(w, crlf, to_crlf(buf, n, crlf, &prev_cr));
+		hops_feed(&hops, buf, n);
 		if (r < 0) {
 			spool_abort(w);
 			log_error("%s: cannot write to the spool: %m", env->queue_id);
@@ -85,6 +121,12 @@ static int inject_copy(struct spool_writer *w, const struct envelope *env)
 	if (over) {
 		spool_abort(w);
 		log_error("%s: message larger than daemon.limits.message_size", env->queue_id);
+		return EX_DATAERR;
+	}
+	if (hops.n > CONFIG_HOPS_MAX) {
+		spool_abort(w);
+		log_error("%s: too many hops: %d Received fields (limit %d): a mail loop?",
+			  env->queue_id, hops.n, CONFIG_HOPS_MAX);
 		return EX_DATAERR;
 	}
 	if (spool_commit(w) < 0) {

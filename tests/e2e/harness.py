@@ -300,3 +300,17 @@ class Raw:
                 x.close()
             except OSError:
                 pass
+
+
+def maildir_relay(d):
+    """D's copies go into a Maildir sink in its directory, never to port 25."""
+    text = open(d.conf).read().replace("    port = 25;", '    port = 25;\n    maildir = "%s/maildir";' % d.dir, 1)
+    with open(d.conf, "w") as f:
+        f.write(text)
+
+
+def subscribe(d, lst, *addrs):
+    """Subscribe ADDRS to LST of D without confirmation (before it starts)."""
+    for a in addrs:
+        subprocess.run([PARLEY, "-c", d.conf, "sub", "add", lst, a, "--no-confirm"], check=True,
+                       capture_output=True)

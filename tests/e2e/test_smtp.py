@@ -43,8 +43,12 @@ def basics(d):
     t.eq(s.docmd("RCPT", "TO:<dev@elsewhere.example>")[0], 550, "other domain: 550 at RCPT")
     t.eq(s.docmd("RCPT", "TO:<dev+post-wrongsecret0000@lists.example.org>")[0], 550,
          "a wrong author secret: 550 at RCPT")
+    t.eq(s.docmd("RCPT", "TO:<dev+post-K3VQ9T2MXW8RZ5PA@lists.example.org>")[0], 550,
+         "the secret in another letter case: 550 at RCPT (secrets compare exactly)")
+    t.eq(s.docmd("RCPT", "TO:<dev+post-k3vq9t2mXw8rz5pa@lists.example.org>")[0], 550,
+         "one letter of the secret in another case: 550 at RCPT")
     for a in ("dev@lists.example.org", "DEV@Lists.Example.Org", "dev+post@lists.example.org",
-              "dev+post-K3VQ9T2MXW8RZ5PA@lists.example.org", "dev+r-abcdefgh234567@lists.example.org",
+              "DEV+Post-k3vq9t2mxw8rz5pa@Lists.Example.Org", "dev+r-abcdefgh234567@lists.example.org",
               "dev+unsubscribe@lists.example.org", "news+owner@lists.example.org"):
         if len(a) and a.startswith("dev+r-"):
             s.docmd("RSET")	# limits.recipients is 5 here

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "store_inbound.h"
 #include "store_sub.h"
 #include "tap.h"
 
@@ -311,6 +312,63 @@ static void test_from_v4(void)
 	store_close(st);
 }
 
+/* A version-6 database moves to version 7 with its ingest attempts; then
+ * only a mark left by another runner (a daemon that died in the attempt)
+ * counts, a counted failure does, a released attempt does not; and a
+ * redelivery is found by Message-ID, content hash and recipient. */
+static void test_from_v6(void)
+{
+	char path[256], why[128];
+	struct store *st, *other;
+	sqlite3 *db;
+
+	path_in(path, sizeof(path), "v6.db");
+	st = store_open_at(path, 6);
+	if (!ok(st != NULL && store_version(st) == 6, "a version-6 database"))
+		return;
+	db = store_db(st);
+	ok(sqlite3_exec(db,
+			"INSERT INTO spool_attempts(spool_id, attempts, updated_at) VALUES ('Q1', 1, 5);"
+			"INSERT INTO inbound(id, spool_id, received_at, ingested_at, sender, message_id,"
+			" size, raw) VALUES (1, 'Q0', 100, 100, 'x@example.org', '<m@x>', 3, 'abc');"
+			"INSERT INTO inbound_rcpts(inbound_id, address) VALUES (1, 'dev@example.org');",
+			NULL, NULL, NULL) == SQLITE_OK,
+	   "version-6 rows written");
+	store_close(st);
+	if (!ok((st = store_open(path)) != NULL, "version-6 database opens"))
+		return;
+	db = store_db(st);
+	other = store_open(path);
+	is_int(store_version(st), 7, "migrated to version 7");
+	ok(strcmp(store_runner(st), store_runner(other)) != 0, "two opens are two runners");
+	is_int(store_attempt_begin(st, "Q1", store_runner(st), 10, why, sizeof(why)), 1,
+	       "an attempt counted by version 6 is kept, unmarked: not a crash");
+	is_int(store_attempt_begin(st, "Q1", store_runner(st), 11, why, sizeof(why)), 1,
+	       "the same runner again (its attempt returned): not counted");
+	is_int(store_attempt_begin(other, "Q1", store_runner(other), 12, why, sizeof(why)), 2,
+	       "a mark left by another runner: counted as a crash");
+	is_str(why, "the daemon stopped while ingesting it", "with that reason");
+	is_int(store_attempt_release(other, "Q1"), 0, "released");
+	is_int(store_attempt_begin(st, "Q1", store_runner(st), 13, why, sizeof(why)), 2,
+	       "after a release, another runner's attempt is no crash");
+	is_int(store_attempt_fail(st, "Q1", "cannot parse", 14), 3, "a counted failure");
+	is_int(store_attempt_begin(other, "Q1", store_runner(other), 15, why, sizeof(why)), 3,
+	       "is not counted twice by the next runner");
+	is_str(why, "cannot parse", "its reason kept");
+	is_int(store_attempt_begin(st, "Q2", store_runner(st), 16, why, sizeof(why)), 0,
+	       "a new message: no failures");
+	ok(sqlite3_exec(db, "UPDATE inbound SET content_hash = 'h1' WHERE id = 1", NULL, NULL,
+			NULL) == SQLITE_OK, "a content hash recorded");
+	is_int(store_inbound_duplicate(st, "<m@x>", "h1", "DEV@example.org"), 1,
+	       "the same Message-ID, content and recipient: a redelivery");
+	is_int(store_inbound_duplicate(st, "<m@x>", "h2", "dev@example.org"), 0,
+	       "other content: new");
+	is_int(store_inbound_duplicate(st, "<m@x>", "h1", "news@example.org"), 0,
+	       "another recipient: new");
+	store_close(other);
+	store_close(st);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -321,6 +379,7 @@ int main(void)
 	test_fresh();
 	test_from_v1();
 	test_from_v4();
+	test_from_v6();
 	test_refusals();
 	test_subscribers();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
