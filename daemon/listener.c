@@ -490,12 +490,12 @@ static int stop_sessions(struct listener *l)
 	return done;
 }
 
-void listener_stop(struct listener *l)
+int listener_stop(struct listener *l)
 {
 	int i;
 
 	if (l == NULL)
-		return;
+		return 0;
 	if (l->stop_pipe[1] >= 0 && write(l->stop_pipe[1], "x", 1) < 0)
 		log_warn("listener: stop: %s", strerror(errno));
 	if (l->started)
@@ -503,7 +503,7 @@ void listener_stop(struct listener *l)
 	for (i = 0; i < l->nsocks; i++)
 		close(l->socks[i].fd);
 	if (!stop_sessions(l))
-		return;	/* a session still uses L: leave it to the exit */
+		return -1;	/* a session still uses L: leave it to the exit */
 	if (l->stop_pipe[0] >= 0)
 		close(l->stop_pipe[0]);
 	if (l->stop_pipe[1] >= 0)
@@ -513,4 +513,5 @@ void listener_stop(struct listener *l)
 	pthread_mutex_destroy(&l->mu);
 	free(l->ips);
 	free(l);
+	return 0;
 }

@@ -251,7 +251,7 @@ int main(int argc, char **argv)
 	struct listener *lst = NULL;
 	struct imap_poller *pollers;
 	struct delivery_pool *delivery;
-	int ch, foreground = 0, pidfd;
+	int ch, foreground = 0, pidfd, stuck;
 
 	if (path == NULL || path[0] == '\0')
 		path = PARLEY_SYSCONFDIR "/parley.conf";
@@ -334,11 +334,12 @@ int main(int argc, char **argv)
 	log_info("stopping: finishing the transactions in progress");
 	runtime_stop(&rt);
 	imap_poller_stop(pollers);	/* bounded: a few seconds at most */
-	listener_stop(lst);
+	stuck = listener_stop(lst) < 0;	/* bounded: limits.stop_grace, then cut */
 	delivery_stop(delivery);	/* the copies in flight finish first */
 	pthread_join(ingest_thread, NULL);
 	log_info("stopped");
-	runtime_destroy(&rt);
+	if (!stuck)	/* else a session may still hold the configuration */
+		runtime_destroy(&rt);
 	unlink(pid_path);
 	close(pidfd);
 	return 0;

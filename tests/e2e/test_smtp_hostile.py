@@ -12,6 +12,8 @@ import os
 import signal
 import smtplib
 import socket
+import ssl
+import subprocess
 import sys
 import time
 
@@ -143,6 +145,45 @@ def non_reader():
         d.cleanup()
 
 
+def tls_non_reader():
+    """Defect 1 over TLS: after STARTTLS, a client that pipelines NOOPs and
+    reads nothing is dropped at its deadline too."""
+    d = daemon("command_timeout = 2; data_timeout = 2; stop_grace = 2; sessions_per_ip = 20;")
+    key, crt = os.path.join(d.dir, "key.pem"), os.path.join(d.dir, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=lists.example.org", "-keyout", key, "-out", crt],
+                   check=True, capture_output=True)
+    text = open(d.conf).read().replace("daemon = {", 'daemon = {\n  tls = { cert = "%s"; key = "%s"; };'
+                                       % (crt, key), 1)
+    open(d.conf, "w").write(text)
+    try:
+        d.start()
+        c = Raw(d.smtp_port)
+        c.reply()
+        c.cmd("EHLO x")
+        t.eq(c.cmd("STARTTLS")[0], 220, "STARTTLS")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(c.s, server_hostname="lists.example.org")
+        s.settimeout(0.5)
+        chunk, dropped, end = b"NOOP\r\n" * 10000, False, time.time() + 40
+        while time.time() < end and not dropped:
+            try:
+                s.send(chunk)
+            except socket.timeout:
+                continue
+            except (OSError, ssl.SSLError):
+                dropped = True
+        t.ok(dropped, "TLS: a client that never reads is dropped at command_timeout")
+        t.ok(wait_for(lambda: "the client does not take its replies" in d.logtext(), 10),
+             "TLS: the daemon closed it and says why")
+        t.eq(served(d, "after-tls-hog@example.net"), 250, "TLS: the next client is served")
+        s.close()
+    finally:
+        d.cleanup()
+
+
 def refused_addresses():
     """Defect 2: refusals at the global limit leave no per-address entry;
     after more than 1,024 distinct refused addresses a new one is admitted."""
@@ -261,7 +302,7 @@ def header_cap():
 
 
 def main():
-    for step in (nul_bytes, header_cap, refused_addresses, non_reader):
+    for step in (nul_bytes, header_cap, refused_addresses, non_reader, tls_non_reader):
         try:
             step()
         except Exception as e:  # a crash of one step is a failure, not the end
