@@ -20,18 +20,14 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
-from harness import Daemon, smtp_read, wait_for  # noqa: E402
+from harness import deep_multipart, limited_daemon, smtp_read, wait_for  # noqa: E402
 
 LIST = "dev@lists.example.org"
 
 
 def daemon():
-    d = Daemon(extra_daemon='  limits = { message_size = "25M"; connections = 100; sessions_per_ip = 10;'
-               ' command_timeout = 5; data_timeout = 5; };')
-    text = open(d.conf).read()
-    start = text.index("  limits = {\n    message_size")
-    open(d.conf, "w").write(text[:start] + text[text.index("};", start) + 2:])
-    return d.start()
+    return limited_daemon('message_size = "25M"; connections = 100; sessions_per_ip = 10;'
+                          ' command_timeout = 5; data_timeout = 5;').start()
 
 
 def status(d, key):
@@ -165,11 +161,7 @@ def continuations(n):
 
 
 def multipart(depth):
-    body = "".join("Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n" % (i, i)
-                   for i in range(depth))
-    body += "Content-Type: text/plain\r\n\r\ndeep\r\n"
-    body += "".join("--b%d--\r\n" % i for i in reversed(range(depth)))
-    return "MIME-Version: 1.0\r\nSubject: deep\r\n" + body
+    return "MIME-Version: 1.0\r\nSubject: deep\r\n" + deep_multipart(depth)
 
 
 def message_attack(builder, n):

@@ -296,3 +296,22 @@ class Raw:
                 x.close()
             except OSError:
                 pass
+
+
+def limited_daemon(limits):
+    """A Daemon whose only daemon.limits group is { LIMITS } (the sample's
+    own group is dropped, so that the two do not clash)."""
+    d = Daemon(extra_daemon="  limits = { %s };" % limits)
+    text = open(d.conf).read()
+    start = text.index("  limits = {\n    message_size")
+    with open(d.conf, "w") as f:
+        f.write(text[:start] + text[text.index("};", start) + 2:])
+    return d
+
+
+def deep_multipart(depth):
+    """The body of a multipart nested DEPTH levels deep, closed properly."""
+    body = "".join("Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n" % (i, i)
+                   for i in range(depth))
+    body += "Content-Type: text/plain\r\n\r\ndeep\r\n"
+    return body + "".join("--b%d--\r\n" % i for i in reversed(range(depth)))

@@ -18,18 +18,14 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Daemon, Tap, smtp_read, wait_for  # noqa: E402
+from harness import Tap, deep_multipart, limited_daemon, smtp_read, wait_for  # noqa: E402
 
 t = Tap()
 LIST = "dev@lists.example.org"
 
 
 def daemon(limits):
-    d = Daemon(extra_daemon="  limits = { %s };" % limits)
-    text = open(d.conf).read()
-    start = text.index("  limits = {\n    message_size")
-    open(d.conf, "w").write(text[:start] + text[text.index("};", start) + 2:])
-    return d
+    return limited_daemon(limits)
 
 
 def served(d, mid):
@@ -50,7 +46,7 @@ def served(d, mid):
 def connect(port, src):
     s = socket.socket()
     s.bind((src, 0))
-    s.settimeout(15)
+    s.settimeout(40)
     s.connect(("127.0.0.1", port))
     return s
 
@@ -66,7 +62,7 @@ def many_sessions(d):
          "1,000 concurrent sessions: limits.connections (100) get 220, the rest 421 at once", codes)
     t.eq(served(d, "while-full@example.net"), 421, "a normal client meanwhile gets 421 at once, not a hang")
     # the admitted ones are idle: each is cut at command_timeout, its slot freed
-    t.ok(wait_for(lambda: served(d, "after-full@example.net") == 250, 30, 0.5),
+    t.ok(wait_for(lambda: served(d, "after-full@example.net") == 250, 60, 0.5),
          "once the idle sessions reach command_timeout, a normal client is served")
     cut = sum(1 for s in socks if b"Timeout" in s.makefile("rb").read())
     t.eq(cut, n, "each admitted idle session got 421 Timeout")
@@ -90,7 +86,7 @@ def slowloris(d):
 
     def trickle():
         n = 0
-        while not stop.is_set() and n < 200:
+        while not stop.is_set() and n < 300:
             for s in cmd + data:
                 if s in closed:
                     continue
@@ -104,7 +100,7 @@ def slowloris(d):
     th.start()
     try:
         t.eq(served(d, "during-loris@example.net"), 250, "a normal client is served during the slow-loris attack")
-        t.ok(wait_for(lambda: len(closed) == 20, 40, 0.2),
+        t.ok(wait_for(lambda: len(closed) == 20, 60, 0.2),
              "every trickling client is cut at its deadline (command_timeout, data_timeout + rate)",
              "%d of 20 closed" % len(closed))
     finally:
@@ -152,12 +148,8 @@ def big_header(d, what, header):
     t.eq(d.spool_files("incoming/tmp"), [], "%s: nothing is left in the spool" % what)
 
 
-def deep_multipart(d, depth=10000):
-    parts = []
-    for i in range(depth):
-        parts.append("Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n" % (i, i))
-    body = "".join(parts) + "Content-Type: text/plain\r\n\r\ndeep\r\n"
-    body += "".join("--b%d--\r\n" % i for i in reversed(range(depth)))
+def multipart(d, depth=10000):
+    body = deep_multipart(depth)
     s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=120)
     s.ehlo("x")
     s.mail("a@example.net")
@@ -168,7 +160,7 @@ def deep_multipart(d, depth=10000):
 
 
 def main():
-    d = daemon('message_size = "25M"; connections = 100; sessions_per_ip = 10; command_timeout = 3;'
+    d = daemon('message_size = "25M"; connections = 100; sessions_per_ip = 10; command_timeout = 15;'
                ' data_timeout = 3; header_count = 1000;')
     try:
         d.start()
@@ -177,7 +169,7 @@ def main():
                                           "".join("To: r%d@example.net\r\n" % i for i in range(500000))),
                      lambda d: big_header(d, "100000 continuation lines",
                                           "X-Long: start\r\n" + " folded\r\n" * 100000),
-                     deep_multipart):
+                     multipart):
             try:
                 step(d)
             except Exception as e:  # a crash of one step is a failure, not the end

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Daemon, Raw, Tap, wait_for  # noqa: E402
+from harness import Raw, Tap, limited_daemon, wait_for  # noqa: E402
 
 t = Tap()
 LIST = "dev@lists.example.org"
@@ -29,12 +29,7 @@ def msg(mid, subject="test", body="hello\r\n"):
 
 
 def daemon(limits):
-    """A Daemon whose only limits group is LIMITS (the sample's is dropped)."""
-    d = Daemon(extra_daemon="  limits = { %s };" % limits)
-    text = open(d.conf).read()
-    start = text.index("  limits = {\n    message_size")
-    open(d.conf, "w").write(text[:start] + text[text.index("};", start) + 2:])
-    return d
+    return limited_daemon(limits)
 
 
 def flood(port, seconds, src=None):

@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Daemon, Tap, wait_for  # noqa: E402
+from harness import Tap, limited_daemon, wait_for  # noqa: E402
 
 t = Tap()
 LIST = "dev@lists.example.org"
@@ -71,10 +71,8 @@ def cleanup(d):
 
 
 def daemon(limits, db_dir=None):
-    d = Daemon(extra_daemon="  limits = { %s };" % limits)
+    d = limited_daemon(limits)
     text = open(d.conf).read()
-    start = text.index("  limits = {\n    message_size")
-    text = text[:start] + text[text.index("};", start) + 2:]
     if db_dir:
         text = text.replace('"%s/parley.db"' % d.dir, '"%s/parley.db"' % db_dir)
         d.db = os.path.join(db_dir, "parley.db")
