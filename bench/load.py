@@ -227,6 +227,18 @@ def main():
         for name, attack in attacks:
             measure(d, name, attack, base)
             wait_for(lambda: False, 6)  # the attack's sessions reach their deadline
+        print("linearity, without other clients (best of 3 DATA times; the client's own work"
+              " included):")
+        for name, builder, n in (("To: lines", to_lines, 500000),
+                                 ("continuation lines", continuations, 400000),
+                                 ("multipart depth", multipart, 10000)):
+            row = []
+            for k in (n // 4, n // 2, n):
+                data = builder(k)
+                row.append((k, min(send_message(d, data)[1] for _ in range(3))))
+            print("  %-20s " % name + "  ".join("%d: %.3f s" % r for r in row) +
+                  "  (x%.2f, x%.2f for each doubling)" % (row[1][1] / row[0][1], row[2][1] / row[1][1]))
+        print("parleyd at the end: VmHWM %d kB, VmRSS %d kB" % (status(d, "VmHWM"), status(d, "VmRSS")))
     finally:
         d.cleanup()
 
