@@ -283,6 +283,9 @@ int main(int argc, char **argv)
 				       : LOG_DEST_STDERR | LOG_DEST_SYSLOG);
 	if (realpath(path, abspath) != NULL)
 		path = abspath;	/* daemon() moves to /: reloads need the full name */
+	/* from here a SIGTERM waits, blocked, for the main loop: one that comes
+	 * during the start-up is a clean stop, not a kill */
+	signals(&waitmask);
 	if ((cfg = load(path)) == NULL)
 		return 1;
 	snprintf(pid_path, sizeof(pid_path), "%s", cfg->daemon.pid_file);
@@ -310,7 +313,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	store_close(st);
-	signals(&waitmask);
 	runtime_init(&rt, cfg);
 	if (pthread_create(&ingest_thread, NULL, ingest_main, &rt) != 0 ||
 	    listener_start(lst, &rt) < 0)
