@@ -1,13 +1,16 @@
 /*
  * conn.c - buffered, time-bounded client I/O with optional TLS (see conn.h).
- * Never blocks longer than the timeout, never reads more than its buffer,
- * and never writes to a client after a write failed.
+ * The socket is non-blocking: every read and every write waits in poll()
+ * against the timeout and the deadline, so a client that never reads can
+ * never hold a session. Never blocks longer than the timeout, never reads
+ * more than its buffer, and never writes to a client after a write failed.
  */
 #include "autoconf.h"
 
 #include "conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +31,11 @@ void conn_init(struct conn *c, int fd, int stop_fd, int timeout_ms)
 	c->timeout_ms = timeout_ms;
 	c->in_off = c->in_len = c->out_len = 0;
 	c->write_failed = 0;
+	if (fd >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl >= 0)
+			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	}
 }
 
 static long long mono_ms(void)
@@ -40,23 +48,87 @@ static long long mono_ms(void)
 
 void conn_set_deadline(struct conn *c, int ms)
 {
-	c->deadline_ms = mono_ms() + ms;
+	c->deadline_base = mono_ms();
+	c->deadline_ms = c->deadline_base + ms;
 }
 
+void conn_extend_deadline(struct conn *c, long long ms)
+{
+	c->deadline_ms = c->deadline_base + ms;
+}
+
+/* wait_ms: how long a wait may last now: the timeout, cut to the deadline;
+ * 0 once the deadline has passed. */
+static int wait_ms(const struct conn *c, long long start)
+{
+	long long end = start + c->timeout_ms, now = mono_ms();
+
+	if (c->deadline_ms > 0 && c->deadline_ms < end)
+		end = c->deadline_ms;
+	return end > now ? (int)(end - now) : 0;
+}
+
+/* conn_poll: wait for EVENTS on the socket until START + timeout (or the
+ * deadline). CONN_OK, CONN_TIMEOUT or CONN_ERROR. */
+static int conn_poll(struct conn *c, short events, long long start)
+{
+	struct pollfd p;
+	int r, ms;
+
+	p.fd = c->fd;
+	p.events = events;
+	do {
+		ms = wait_ms(c, start);
+		if (ms == 0)
+			return CONN_TIMEOUT;
+		r = poll(&p, 1, ms);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return CONN_ERROR;
+	return r == 0 ? CONN_TIMEOUT : CONN_OK;
+}
+
+/* ssl_want: the poll events an OpenSSL call that returned R waits for, or 0
+ * if it failed for good. */
+static short ssl_want(struct conn *c, int r)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return POLLIN;
+	case SSL_ERROR_WANT_WRITE:
+		return POLLOUT;
+	default:
+		ERR_clear_error();
+		return 0;
+	}
+}
+
+/* raw_write: all of P[0..N), waiting for the client to take it at most
+ * until the timeout or the deadline, whichever comes first. 0 or -1. */
 static int raw_write(struct conn *c, const char *p, size_t n)
 {
+	long long start = mono_ms();
+
 	while (n > 0) {
 		ssize_t w;
+		short want = POLLOUT;
 		if (c->ssl != NULL) {
-			int r = SSL_write(c->ssl, p, (int)n);
-			w = r > 0 ? r : -1;
+			int r = SSL_write(c->ssl, p, n > 1 << 30 ? 1 << 30 : (int)n);
+			w = r;
+			if (r <= 0 && (want = ssl_want(c, r)) == 0)
+				return -1;
 		} else {
 			w = send(c->fd, p, n, MSG_NOSIGNAL);
 			if (w < 0 && errno == EINTR)
 				continue;
+			if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+				return -1;
 		}
-		if (w <= 0)
-			return -1;
+		if (w <= 0) {
+			if (conn_poll(c, want, start) != CONN_OK)
+				return -1;	/* the client does not read: give up */
+			continue;
+		}
 		p += w;
 		n -= (size_t)w;
 	}
@@ -65,6 +137,8 @@ static int raw_write(struct conn *c, const char *p, size_t n)
 
 int conn_flush(struct conn *c)
 {
+	if (c->write_failed)
+		c->out_len = 0;	/* nobody will read it */
 	if (c->out_len == 0 || c->write_failed)
 		return c->write_failed ? -1 : 0;
 	if (raw_write(c, c->out, c->out_len) < 0)
@@ -82,12 +156,12 @@ void conn_printf(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0 || c->write_failed)
 		return;
 	if ((size_t)n >= sizeof(line))
 		n = sizeof(line) - 1;
-	if (c->out_len + (size_t)n > sizeof(c->out))
-		conn_flush(c);
+	if (c->out_len + (size_t)n > sizeof(c->out) && conn_flush(c) < 0)
+		return;	/* the client does not read: its replies are dropped */
 	memcpy(c->out + c->out_len, line, (size_t)n);
 	c->out_len += (size_t)n;
 }
@@ -137,9 +211,46 @@ static int conn_wait(struct conn *c)
 	return CONN_OK;
 }
 
+/* read_some: one read into the input buffer after conn_wait said so;
+ * CONN_OK, CONN_EOF, CONN_ERROR, or CONN_TIMEOUT (TLS waiting too long). */
+static int read_some(struct conn *c)
+{
+	size_t room = sizeof(c->in) - c->in_len;
+	long long start = mono_ms();
+	ssize_t n;
+
+	for (;;) {
+		short want = POLLIN;
+		if (c->ssl != NULL) {
+			int k = SSL_read(c->ssl, c->in + c->in_len, (int)room);
+			if (k > 0) {
+				n = k;
+				break;
+			}
+			if (SSL_get_error(c->ssl, k) == SSL_ERROR_ZERO_RETURN)
+				return CONN_EOF;
+			if ((want = ssl_want(c, k)) == 0)
+				return CONN_ERROR;
+		} else {
+			n = recv(c->fd, c->in + c->in_len, room, 0);
+			if (n > 0)
+				break;
+			if (n == 0)
+				return CONN_EOF;
+			if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+				return CONN_ERROR;
+			if (errno == EINTR)
+				continue;
+		}
+		if (conn_poll(c, want, start) != CONN_OK)
+			return CONN_TIMEOUT;
+	}
+	c->in_len += (size_t)n;
+	return CONN_OK;
+}
+
 int conn_fill(struct conn *c)
 {
-	ssize_t n;
 	int r;
 
 	if (conn_flush(c) < 0)
@@ -153,22 +264,7 @@ int conn_fill(struct conn *c)
 		return CONN_OK;	/* full: the caller consumes first */
 	if ((r = conn_wait(c)) != CONN_OK)
 		return r;
-	if (c->ssl != NULL) {
-		int k = SSL_read(c->ssl, c->in + c->in_len, (int)(sizeof(c->in) - c->in_len));
-		if (k <= 0)
-			return SSL_get_error(c->ssl, k) == SSL_ERROR_ZERO_RETURN ? CONN_EOF : CONN_ERROR;
-		n = k;
-	} else {
-		do
-			n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
-		while (n < 0 && errno == EINTR);
-		if (n < 0)
-			return CONN_ERROR;
-		if (n == 0)
-			return CONN_EOF;
-	}
-	c->in_len += (size_t)n;
-	return CONN_OK;
+	return read_some(c);
 }
 
 int conn_line(struct conn *c, char *buf, size_t max, size_t *len)
@@ -223,24 +319,28 @@ void conn_discard_input(struct conn *c)
 
 int conn_starttls(struct conn *c, SSL_CTX *ctx)
 {
-	struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
+	long long start = mono_ms();
 	int r;
 
 	if (conn_flush(c) < 0)
 		return -1;
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	c->ssl = SSL_new(ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
 		return -1;
-	r = SSL_accept(c->ssl);
-	if (r != 1) {
-		unsigned long e = ERR_get_error();
-		log_warn("TLS handshake failed: %s", e ? ERR_reason_error_string(e) : "connection closed");
-		ERR_clear_error();
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-		return -1;
+	/* the handshake is bounded like every other wait */
+	while ((r = SSL_accept(c->ssl)) != 1) {
+		int e = SSL_get_error(c->ssl, r);
+		short want = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+		if (want == 0 || conn_poll(c, want, start) != CONN_OK) {
+			unsigned long err = ERR_get_error();
+			log_warn("TLS handshake failed: %s",
+				 err ? ERR_reason_error_string(err)
+				     : want ? "timeout" : "connection closed");
+			ERR_clear_error();
+			SSL_free(c->ssl);
+			c->ssl = NULL;
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -31,6 +31,7 @@ struct conn {
 	int stop_fd;		/* readable when the daemon stops; -1 once seen */
 	int timeout_ms;
 	long long deadline_ms;	/* monotonic ms after which every wait times out; 0: none */
+	long long deadline_base;	/* when conn_set_deadline was called */
 	char in[CONN_IN_MAX];
 	size_t in_off, in_len;
 	char out[CONN_OUT_MAX];
@@ -44,6 +45,10 @@ void conn_init(struct conn *c, int fd, int stop_fd, int timeout_ms);
  * from now, however the client trickles its bytes. */
 void conn_set_deadline(struct conn *c, int ms);
 
+/* conn_extend_deadline: move the deadline to MS milliseconds after the last
+ * conn_set_deadline call (a transfer that keeps its rate earns more time). */
+void conn_extend_deadline(struct conn *c, long long ms);
+
 /* conn_fill: wait for and read more input (flushing pending output first).
  * CONN_OK, CONN_EOF, CONN_ERROR, CONN_TIMEOUT or CONN_STOP. */
 int conn_fill(struct conn *c);
@@ -56,7 +61,9 @@ int conn_line(struct conn *c, char *buf, size_t max, size_t *len);
 /* conn_read: exactly N bytes into BUF. CONN_OK or what conn_fill returned. */
 int conn_read(struct conn *c, char *buf, size_t n);
 
-/* conn_write: flush what is queued, then write P[0..N) now; 0 or -1. */
+/* conn_write: flush what is queued, then write P[0..N) now; 0 or -1.
+ * Writes wait for the client at most until the timeout or the deadline:
+ * one that does not read fails the write (and every later one). */
 int conn_write(struct conn *c, const char *p, size_t n);
 
 /* conn_printf: queue a reply (flushed before the next wait, or by conn_flush). */

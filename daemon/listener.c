@@ -1,8 +1,10 @@
 /*
  * listener.c - binds the LMTP/SMTP sockets and runs their sessions (see
- * listener.h). Holds the per-client session counts; never lets a session
- * start beyond the configured limits and never returns from listener_stop()
- * while a session still runs.
+ * listener.h). Holds the per-client session counts (an entry only while
+ * that client has a session, so refused connections leave nothing behind);
+ * never lets a session start beyond the configured limits, and never lets
+ * listener_stop() wait for sessions longer than daemon.limits.stop_grace:
+ * past it, their sockets are shut down under them.
  */
 #include "autoconf.h"
 
@@ -19,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -30,7 +33,7 @@
 #include "xalloc.h"
 
 #define LISTENER_MAX_SOCKETS 32
-#define LISTENER_MAX_IPS 1024
+#define LISTENER_LAST_WAIT_MS 2000	/* for the sessions cut at the end of the grace */
 
 enum lproto { L_LMTP, L_SMTP, L_HTTP };
 
@@ -45,6 +48,14 @@ struct ip_count {
 	int n;
 };
 
+/* A running session: the listener keeps its own descriptor of the socket
+ * (closed only in leave(), under the mutex) to shut it down at the end of
+ * the grace without racing the session's close(). */
+struct live {
+	int ctl_fd;
+	struct live *prev, *next;
+};
+
 struct listener {
 	struct lsock socks[LISTENER_MAX_SOCKETS];
 	int nsocks;
@@ -56,12 +67,14 @@ struct listener {
 	pthread_mutex_t mu;
 	pthread_cond_t idle;
 	int active;
-	struct ip_count ips[LISTENER_MAX_IPS];
-	int nips;
+	struct ip_count *ips;	/* clients with a running session; at most `active` */
+	int nips, ipcap;
+	struct live *lives;
 };
 
 struct session_start {
 	struct listener *l;
+	struct live live;
 	enum lproto proto;
 	struct smtp_session_args args;
 };
@@ -218,34 +231,46 @@ struct listener *listener_open(const struct config *cfg)
 	return l;
 }
 
-/* ip_slot: the count for IP, created if needed; NULL if the table is full. */
-static struct ip_count *ip_slot(struct listener *l, const char *ip)
+/* ip_find: the entry of IP, or NULL if it has no session. */
+static struct ip_count *ip_find(struct listener *l, const char *ip)
 {
 	int i;
 
 	for (i = 0; i < l->nips; i++)
 		if (strcmp(l->ips[i].ip, ip) == 0)
 			return &l->ips[i];
-	if (l->nips == LISTENER_MAX_IPS)
-		return NULL;
+	return NULL;
+}
+
+/* ip_add: a new entry for IP (which has none), count 0. The table holds at
+ * most one entry per running session, so it grows only with them. */
+static struct ip_count *ip_add(struct listener *l, const char *ip)
+{
+	if (l->nips == l->ipcap) {
+		l->ipcap = l->ipcap ? l->ipcap * 2 : 64;
+		l->ips = xrealloc(l->ips, (size_t)l->ipcap * sizeof(*l->ips));
+	}
 	snprintf(l->ips[l->nips].ip, sizeof(l->ips[l->nips].ip), "%s", ip);
 	l->ips[l->nips].n = 0;
 	return &l->ips[l->nips++];
 }
 
-/* admit: count a new session from IP, or say why not (a 421 text). */
+/* admit: count a new session from IP, or say why not (a 421 text). Checks
+ * every limit before touching the table: a refusal changes nothing. */
 static const char *admit(struct listener *l, const char *ip, const struct cfg_limits *lim)
 {
 	struct ip_count *c;
 	const char *why = NULL;
 
 	pthread_mutex_lock(&l->mu);
-	c = ip_slot(l, ip);
+	c = ip_find(l, ip);
 	if (l->active >= lim->connections)
 		why = "421 4.7.0 Too many connections; try again later\r\n";
-	else if (c == NULL || (c->n >= lim->sessions_per_ip && strcmp(ip, "unix") != 0))
+	else if (c != NULL && c->n >= lim->sessions_per_ip && strcmp(ip, "unix") != 0)
 		why = "421 4.7.0 Too many connections from your address; try again later\r\n";
 	else {
+		if (c == NULL)
+			c = ip_add(l, ip);
 		c->n++;
 		l->active++;
 	}
@@ -253,14 +278,37 @@ static const char *admit(struct listener *l, const char *ip, const struct cfg_li
 	return why;
 }
 
-static void leave(struct listener *l, const char *ip)
+/* live_add: register a running session's control descriptor. */
+static void live_add(struct listener *l, struct live *v)
+{
+	pthread_mutex_lock(&l->mu);
+	v->prev = NULL;
+	v->next = l->lives;
+	if (l->lives != NULL)
+		l->lives->prev = v;
+	l->lives = v;
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* leave: a session ended: uncount it, forget its control descriptor. */
+static void leave(struct listener *l, const char *ip, struct live *v)
 {
 	struct ip_count *c;
 
 	pthread_mutex_lock(&l->mu);
-	c = ip_slot(l, ip);
+	c = ip_find(l, ip);
 	if (c != NULL && --c->n == 0)
 		*c = l->ips[--l->nips];	/* keep the table small */
+	if (v != NULL && v->ctl_fd >= 0) {
+		if (v->prev != NULL)
+			v->prev->next = v->next;
+		else
+			l->lives = v->next;
+		if (v->next != NULL)
+			v->next->prev = v->prev;
+		close(v->ctl_fd);
+		v->ctl_fd = -1;
+	}
 	l->active--;
 	pthread_cond_broadcast(&l->idle);
 	pthread_mutex_unlock(&l->mu);
@@ -274,7 +322,7 @@ static void *session_main(void *arg)
 		http_session(&ss->args);
 	else
 		smtp_session(&ss->args);
-	leave(ss->l, ss->args.peer_ip);
+	leave(ss->l, ss->args.peer_ip, &ss->live);
 	free(ss);
 	return NULL;
 }
@@ -318,6 +366,7 @@ static void accept_one(struct listener *l, const struct lsock *s)
 	}
 	ss = xcalloc(1, sizeof(*ss));
 	ss->l = l;
+	ss->live.ctl_fd = -1;
 	ss->args.fd = fd;
 	ss->proto = s->proto;
 	ss->args.lmtp = s->proto == L_LMTP;
@@ -339,11 +388,20 @@ static void accept_one(struct listener *l, const struct lsock *s)
 		free(ss);
 		return;
 	}
+	ss->live.ctl_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (ss->live.ctl_fd < 0) {
+		log_error("%s: cannot start a session: %s", ss->args.peer, strerror(errno));
+		leave(l, ss->args.peer_ip, NULL);
+		close(fd);
+		free(ss);
+		return;
+	}
+	live_add(l, &ss->live);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, session_main, ss) != 0) {
 		log_error("%s: cannot start a session thread", ss->args.peer);
-		leave(l, ss->args.peer_ip);
+		leave(l, ss->args.peer_ip, &ss->live);
 		close(fd);
 		free(ss);
 	}
@@ -386,22 +444,66 @@ int listener_start(struct listener *l, struct runtime *rt)
 	return 0;
 }
 
-void listener_stop(struct listener *l)
+/* wait_idle: wait until no session runs or MS milliseconds passed; 1 if
+ * none runs. Called with the mutex held. */
+static int wait_idle(struct listener *l, int ms)
+{
+	struct timespec end;
+
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	while (l->active > 0)
+		if (pthread_cond_timedwait(&l->idle, &l->mu, &end) == ETIMEDOUT)
+			break;
+	return l->active == 0;
+}
+
+/* stop_sessions: give the sessions the grace to finish, then shut their
+ * sockets down (each then fails its next read or write and ends). 1 if
+ * every session ended. */
+static int stop_sessions(struct listener *l)
+{
+	int grace = 10000, done;
+	struct live *v;
+
+	if (l->rt != NULL) {
+		struct cfg_gen *g = runtime_hold(l->rt);
+		grace = g->cfg->daemon.limits.stop_grace * 1000;
+		runtime_release(l->rt, g);
+	}
+	pthread_mutex_lock(&l->mu);
+	if (!wait_idle(l, grace)) {
+		log_warn("listener: %d sessions still running after %d s: closing them", l->active,
+			 grace / 1000);
+		for (v = l->lives; v != NULL; v = v->next)
+			shutdown(v->ctl_fd, SHUT_RDWR);
+		if (!wait_idle(l, LISTENER_LAST_WAIT_MS))
+			log_error("listener: %d sessions did not end", l->active);
+	}
+	done = l->active == 0;
+	pthread_mutex_unlock(&l->mu);
+	return done;
+}
+
+int listener_stop(struct listener *l)
 {
 	int i;
 
 	if (l == NULL)
-		return;
+		return 0;
 	if (l->stop_pipe[1] >= 0 && write(l->stop_pipe[1], "x", 1) < 0)
 		log_warn("listener: stop: %s", strerror(errno));
 	if (l->started)
 		pthread_join(l->thread, NULL);
 	for (i = 0; i < l->nsocks; i++)
 		close(l->socks[i].fd);
-	pthread_mutex_lock(&l->mu);
-	while (l->active > 0)
-		pthread_cond_wait(&l->idle, &l->mu);
-	pthread_mutex_unlock(&l->mu);
+	if (!stop_sessions(l))
+		return -1;	/* a session still uses L: leave it to the exit */
 	if (l->stop_pipe[0] >= 0)
 		close(l->stop_pipe[0]);
 	if (l->stop_pipe[1] >= 0)
@@ -409,5 +511,7 @@ void listener_stop(struct listener *l)
 	SSL_CTX_free(l->tls);
 	pthread_cond_destroy(&l->idle);
 	pthread_mutex_destroy(&l->mu);
+	free(l->ips);
 	free(l);
+	return 0;
 }

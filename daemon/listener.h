@@ -5,7 +5,8 @@
  * daemon.limits.sessions_per_ip, refusing the rest with 421.
  *
  * On stop it closes the sockets, tells every session (which finishes the
- * transaction it is in), and waits for them all before returning.
+ * transaction it is in), and waits for them, at most daemon.limits.stop_grace
+ * seconds: then it shuts the sockets of the rest down.
  */
 #ifndef PARLEY_LISTENER_H
 #define PARLEY_LISTENER_H
@@ -22,7 +23,9 @@ struct listener *listener_open(const struct config *cfg);
 /* listener_start: accept in a new thread until listener_stop. 0 or -1. */
 int listener_start(struct listener *l, struct runtime *rt);
 
-/* listener_stop: stop accepting, let sessions finish, free everything. */
-void listener_stop(struct listener *l);
+/* listener_stop: stop accepting, let sessions finish within the grace, cut
+ * the rest, free everything. 0; or -1 if a session still runs (logged; L is
+ * then not freed and the caller must not free what sessions use). */
+int listener_stop(struct listener *l);
 
 #endif

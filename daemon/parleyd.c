@@ -251,7 +251,7 @@ int main(int argc, char **argv)
 	struct listener *lst = NULL;
 	struct imap_poller *pollers;
 	struct delivery_pool *delivery;
-	int ch, foreground = 0, pidfd;
+	int ch, foreground = 0, pidfd, stuck;
 
 	if (path == NULL || path[0] == '\0')
 		path = PARLEY_SYSCONFDIR "/parley.conf";
@@ -283,6 +283,9 @@ int main(int argc, char **argv)
 				       : LOG_DEST_STDERR | LOG_DEST_SYSLOG);
 	if (realpath(path, abspath) != NULL)
 		path = abspath;	/* daemon() moves to /: reloads need the full name */
+	/* from here a SIGTERM waits, blocked, for the main loop: one that comes
+	 * during the start-up is a clean stop, not a kill */
+	signals(&waitmask);
 	if ((cfg = load(path)) == NULL)
 		return 1;
 	if (privilege_check_files(cfg, path) < 0) {
@@ -314,7 +317,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	store_close(st);
-	signals(&waitmask);
 	runtime_init(&rt, cfg);
 	if (pthread_create(&ingest_thread, NULL, ingest_main, &rt) != 0 ||
 	    listener_start(lst, &rt) < 0)
@@ -338,11 +340,12 @@ int main(int argc, char **argv)
 	log_info("stopping: finishing the transactions in progress");
 	runtime_stop(&rt);
 	imap_poller_stop(pollers);	/* bounded: a few seconds at most */
-	listener_stop(lst);
+	stuck = listener_stop(lst) < 0;	/* bounded: limits.stop_grace, then cut */
 	delivery_stop(delivery);	/* the copies in flight finish first */
 	pthread_join(ingest_thread, NULL);
 	log_info("stopped");
-	runtime_destroy(&rt);
+	if (!stuck)	/* else a session may still hold the configuration */
+		runtime_destroy(&rt);
 	unlink(pid_path);
 	close(pidfd);
 	return 0;

@@ -3,9 +3,12 @@
  *
  * Replies are queued and flushed whenever we would wait for input, which is
  * what RFC 2920 pipelining needs. Every limit of daemon.limits is enforced
- * here with the reply code RFC 5321 and RFC 3463 give for it. Must never say
- * 250 to DATA before the message is durable, never leave a partial spool
- * file behind, and never accept a recipient that is not one of our addresses.
+ * here with the reply code RFC 5321 and RFC 3463 give for it. Every command
+ * line must arrive within limits.command_timeout and the data of a message
+ * within limits.data_timeout plus a minimum rate, however the client trickles
+ * it. Must never say 250 to DATA before the message is durable, never leave
+ * a partial spool file behind, never accept a NUL, bare CR or bare LF, and
+ * never accept a recipient that is not one of our addresses.
  */
 #include "autoconf.h"
 
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +32,7 @@
 
 #define SMTP_LINE_MAX 2048	/* command lines; RFC 5321 asks for 512 at least */
 #define SMTP_HOPS_MAX 50	/* Received: headers before we call it a loop */
+#define SMTP_MIN_DATA_RATE 500	/* bytes/s a DATA may not fall below (Postfix's) */
 
 struct session {
 	struct conn c;
@@ -55,6 +60,10 @@ struct data_reader {
 	int hops;
 	long line_len;
 	int bare;		/* a bare CR or LF was seen */
+	int nul;		/* a NUL byte was seen */
+	long long header_bytes;	/* of the header section so far */
+	long long header_max;
+	int header_big;		/* the header section passed header_max */
 	int long_line;
 	char buf[8192];		/* unstuffed bytes waiting for the spool */
 	size_t n;
@@ -181,6 +190,24 @@ static int mail_params(struct session *s, const char *p, char *err, size_t errle
 	return 0;
 }
 
+/* spool_short: 1 if the spool's file system has less room than
+ * limits.spool_min_free (default twice message_size): mail is then refused
+ * with 452 4.3.1 before any of it is read. */
+static int spool_short(struct session *s)
+{
+	const struct cfg_limits *lim = &s->cfg->daemon.limits;
+	long long floor = lim->spool_min_free >= 0 ? lim->spool_min_free : 2 * lim->message_size;
+	struct statvfs vfs;
+
+	if (floor == 0 || statvfs(s->cfg->daemon.spool, &vfs) < 0)
+		return 0;	/* unknown: the writes will tell */
+	if ((long long)vfs.f_bavail * (long long)vfs.f_frsize >= floor)
+		return 0;
+	log_warn("%s: %s has less than %lld bytes free: mail is refused for now", s->a->peer,
+		 s->cfg->daemon.spool, floor);
+	return 1;
+}
+
 /* ---- commands ---- */
 
 static void cmd_hello(struct session *s, const char *arg, int extended)
@@ -235,6 +262,12 @@ static void cmd_mail(struct session *s, const char *arg)
 		error_reply(s, err);
 		return;
 	}
+	if (spool_short(s)) {
+		s->sender[0] = '\0';
+		s->declared_size = 0;
+		reply(s, "452 4.3.1 Insufficient system storage; try again later");
+		return;
+	}
 	s->in_mail = 1;
 	reply(s, "250 2.1.0 Ok");
 }
@@ -283,7 +316,7 @@ static void data_flush(struct data_reader *r)
 {
 	if (r->n == 0)
 		return;
-	if (!r->write_error && !r->oversize) {
+	if (!r->write_error && !r->oversize && !r->header_big) {
 		int rc = spool_write(r->w, r->buf, r->n);
 		if (rc < 0)
 			r->write_error = errno ? errno : EIO;
@@ -297,6 +330,8 @@ static void data_flush(struct data_reader *r)
 
 static void data_put(struct data_reader *r, char c)
 {
+	if (r->in_headers && ++r->header_bytes > r->header_max)
+		r->header_big = 1;	/* refused at the end; nothing more is stored */
 	if (r->n == sizeof(r->buf))
 		data_flush(r);
 	r->buf[r->n++] = c;
@@ -358,6 +393,8 @@ static void data_byte(struct data_reader *r, char c, long max_line)
 		} else {
 			if (c == '\n')
 				r->bare = 1;	/* bare LF: never a line end for us */
+			else if (c == '\0')
+				r->nul = 1;	/* RFC 5321 4.5.2: never in mail */
 			data_put(r, c);
 			r->line_len++;
 		}
@@ -381,18 +418,25 @@ static void data_byte(struct data_reader *r, char c, long max_line)
 	}
 }
 
-/* Read DATA until <CRLF>.<CRLF>; CONN_OK or the connection's failure. */
+/* Read DATA until <CRLF>.<CRLF>; CONN_OK or the connection's failure. The
+ * whole data must come within data_timeout plus one second per
+ * SMTP_MIN_DATA_RATE bytes received: a trickle is cut, a big message is not. */
 static int data_read(struct session *s, struct data_reader *r)
 {
 	long max_line = s->cfg->daemon.limits.line_length;
+	long long budget = (long long)s->cfg->daemon.limits.data_timeout * 1000, got = 0;
 	int rc;
 
 	s->c.timeout_ms = s->cfg->daemon.limits.data_timeout * 1000;
+	conn_set_deadline(&s->c, (int)budget);
 	for (;;) {
+		size_t before = s->c.in_off;
 		while (s->c.in_off < s->c.in_len && r->st != DS_END)
 			data_byte(r, s->c.in[s->c.in_off++], max_line);
+		got += (long long)(s->c.in_off - before);
 		if (r->st == DS_END)
 			break;
+		conn_extend_deadline(&s->c, budget + got * 1000 / SMTP_MIN_DATA_RATE);
 		rc = conn_fill(&s->c);
 		if (rc == CONN_STOP)
 			continue;	/* finish this transaction first */
@@ -424,8 +468,17 @@ static const char *data_verdict(struct session *s, const struct data_reader *r, 
 {
 	const struct cfg_limits *lim = &s->cfg->daemon.limits;
 
+	if (r->write_error)
+		return "451 4.3.0 Cannot store the message; try again later";
 	if (r->bare)
 		return "550 5.6.0 Message refused: bare CR or LF in data (RFC 5321 section 2.3.8)";
+	if (r->nul)
+		return "550 5.6.0 Message refused: NUL byte in data (RFC 5321 section 4.5.2)";
+	if (r->header_big) {
+		snprintf(buf, len, "552 5.3.4 Message header section exceeds fixed limit of %lld bytes",
+			 lim->header_size);
+		return buf;
+	}
 	if (r->oversize) {
 		snprintf(buf, len, "552 5.3.4 Message size exceeds fixed limit of %lld",
 			 lim->message_size);
@@ -441,10 +494,6 @@ static const char *data_verdict(struct session *s, const struct data_reader *r, 
 		snprintf(buf, len, "552 5.6.0 More than %d header fields", lim->header_count);
 		return buf;
 	}
-	if (r->write_error)
-		return r->write_error == ENOSPC || r->write_error == EDQUOT
-			       ? "452 4.3.1 Insufficient system storage"
-			       : "451 4.3.0 Cannot store the message; try again later";
 	return NULL;
 }
 
@@ -469,6 +518,11 @@ static int cmd_data(struct session *s)
 		error_reply(s, s->in_mail ? "554 5.5.1 No valid recipients" : "503 5.5.1 Need MAIL and RCPT first");
 		return CONN_OK;
 	}
+	if (spool_short(s)) {	/* the disk filled since MAIL */
+		data_replies(s, "452 4.3.1 Insufficient system storage; try again later");
+		transaction_reset(s);
+		return CONN_OK;
+	}
 	envelope_init(&env);
 	spool_new_id(env.queue_id);
 	env.proto = xstrdup(s->proto);
@@ -482,6 +536,7 @@ static int cmd_data(struct session *s)
 	trace_header(s, env.queue_id, trace, sizeof(trace));
 	memset(&r, 0, sizeof(r));
 	r.in_headers = 1;
+	r.header_max = s->cfg->daemon.limits.header_size;
 	r.w = spool_begin(s->cfg->daemon.spool, &env, trace, s->cfg->daemon.limits.message_size);
 	if (r.w == NULL) {
 		reply(s, errno == ENOSPC ? "452 4.3.1 Insufficient system storage"
@@ -506,8 +561,7 @@ static int cmd_data(struct session *s)
 	if (verdict != NULL) {
 		spool_abort(r.w);
 	} else if (spool_commit(r.w) < 0) {
-		verdict = errno == ENOSPC || errno == EDQUOT ? "452 4.3.1 Insufficient system storage"
-							     : "451 4.3.0 Cannot store the message; try again later";
+		verdict = "451 4.3.0 Cannot store the message; try again later";
 	}
 	if (verdict != NULL) {
 		log_info("%s: from=<%s> client=%s size=%lld refused: %s", env.queue_id, s->sender,
@@ -588,6 +642,7 @@ static int next_command(struct session *s, char *line, size_t max)
 	int rc;
 
 	for (;;) {
+		conn_set_deadline(&s->c, s->cfg->daemon.limits.command_timeout * 1000);
 		if (runtime_stopping(s->a->rt) && !s->in_mail) {
 			reply(s, "421 4.3.2 %s Service shutting down", s->hostname);
 			return 0;
@@ -607,6 +662,12 @@ static int next_command(struct session *s, char *line, size_t max)
 			log_info("%s: timeout after %s", s->a->peer, s->in_mail ? "MAIL" : "command");
 		}
 		return 0;
+	}
+	if (memchr(line, '\0', len) != NULL) {
+		line[0] = '\0';	/* it would cut the command short */
+		if (error_reply(s, "500 5.5.2 NUL byte in command") < 0)
+			return 0;
+		return 2;
 	}
 	if (len < 2 || line[len - 2] != '\r' || memchr(line, '\r', len - 2) != NULL) {
 		line[0] = '\0';
@@ -638,6 +699,8 @@ void smtp_session(const struct smtp_session_args *a)
 		if (dispatch(&s, line) < 0 || s.closing)
 			break;
 	}
+	if (s.c.write_failed)
+		log_info("%s: closed: the client does not take its replies", a->peer);
 	conn_close(&s.c);
 	transaction_reset(&s);
 	runtime_release(a->rt, g);

@@ -88,6 +88,9 @@ static const struct kspec limits_spec[] = {
 	{"command_timeout", KT_INT, LIM(command_timeout), 1, 3600, NULL, NULL, 0, "seconds"},
 	{"data_timeout", KT_INT, LIM(data_timeout), 1, 3600, NULL, NULL, 0, "seconds"},
 	{"errors", KT_INT, LIM(errors), 1, 1000, NULL, NULL, 0, NULL},
+	{"header_size", KT_SIZE, LIM(header_size), 1024, 2147483647LL, NULL, NULL, 0, "bytes"},
+	{"spool_min_free", KT_SIZE, LIM(spool_min_free), 0, 1LL << 50, NULL, NULL, 0, "bytes"},
+	{"stop_grace", KT_INT, LIM(stop_grace), 1, 3600, NULL, NULL, 0, "seconds"},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct kspec relay_spec[] = {
@@ -807,6 +810,9 @@ static void config_defaults(struct config *cfg)
 	d->limits.command_timeout = 300;
 	d->limits.data_timeout = 600;
 	d->limits.errors = 10;
+	d->limits.header_size = 102400;
+	d->limits.spool_min_free = -1;
+	d->limits.stop_grace = 10;
 }
 
 static const config_setting_t *lookup(const config_t *c, const char *path)

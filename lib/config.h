@@ -68,6 +68,9 @@ struct cfg_limits {
 	int command_timeout;		/* seconds */
 	int data_timeout;		/* seconds */
 	int errors;			/* before disconnect */
+	long long header_size;		/* bytes of the header section */
+	long long spool_min_free;	/* bytes free in the spool; -1: 2 x message_size */
+	int stop_grace;			/* seconds sessions get to finish on stop */
 };
 
 struct intv {

@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "lockfile.h"
 #include "log.h"
 #include "xalloc.h"
@@ -100,40 +101,6 @@ void spool_new_id(char out[SPOOL_ID_MAX])
 		 (unsigned long)tv.tv_usec, (unsigned long)getpid(), n);
 }
 
-/* fsync_dir: make a directory's entries durable. */
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0) {
-		log_error("%s: open: %s", dir, strerror(errno));
-		return -1;
-	}
-	rc = fsync(fd);
-	if (rc < 0)
-		log_error("%s: fsync: %s", dir, strerror(errno));
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* One "key: value\n" line; CR and LF in VALUE become '?'. */
 static void put_field(char *buf, size_t len, size_t *off, const char *key, const char *value)
 {
@@ -205,8 +172,8 @@ struct spool_writer *spool_begin(const char *dir, struct envelope *env, const ch
 	snprintf(w->newdir, sizeof(w->newdir), "%s/incoming/new", dir);
 	w->max_size = max_size;
 	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (w->fd < 0 || write_all(w->fd, head, hlen) < 0 ||
-	    (trace != NULL && write_all(w->fd, trace, strlen(trace)) < 0)) {
+	if (w->fd < 0 || fileio_write_all(w->fd, head, hlen) < 0 ||
+	    (trace != NULL && fileio_write_all(w->fd, trace, strlen(trace)) < 0)) {
 		saved = errno;
 		log_error("%s: %s: %s", w->id, w->tmp, strerror(saved));
 		free(head);
@@ -225,7 +192,7 @@ int spool_write(struct spool_writer *w, const void *buf, size_t len)
 		return -1;
 	if (w->size > w->max_size)
 		return 1;
-	if (write_all(w->fd, buf, len) < 0) {
+	if (fileio_write_all(w->fd, buf, len) < 0) {
 		w->saved_errno = errno;
 		w->failed = 1;
 		log_error("%s: write: %s", w->id, strerror(errno));
@@ -255,7 +222,7 @@ int spool_commit(struct spool_writer *w)
 		log_error("%s: close: %s", w->id, strerror(errno));
 	} else if ((w->fd = -1, rename(w->tmp, w->dst)) < 0) {
 		log_error("%s: rename to %s: %s", w->id, w->dst, strerror(errno));
-	} else if (fsync_dir(w->newdir) < 0) {
+	} else if (fileio_fsync_dir(w->newdir) < 0) {
 		/* The name may not be durable: take it back so nobody acks it. */
 		if (unlink(w->dst) < 0)
 			log_error("%s: unlink: %s", w->dst, strerror(errno));
@@ -434,7 +401,7 @@ int spool_remove(const char *dir, const char *id)
 		log_error("%s: unlink: %s", path, strerror(errno));
 		return -1;
 	}
-	return fsync_dir(newdir);
+	return fileio_fsync_dir(newdir);
 }
 
 int spool_quarantine(const char *dir, const char *id, const char *reason)
@@ -447,7 +414,7 @@ int spool_quarantine(const char *dir, const char *id, const char *reason)
 	snprintf(to, sizeof(to), "%s/%s.reason", qdir, id);
 	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd >= 0) {
-		if (write_all(fd, reason, strlen(reason)) < 0 || write_all(fd, "\n", 1) < 0 ||
+		if (fileio_write_all(fd, reason, strlen(reason)) < 0 || fileio_write_all(fd, "\n", 1) < 0 ||
 		    fsync(fd) < 0)
 			log_warn("%s: %s", to, strerror(errno));
 		close(fd);
@@ -457,7 +424,11 @@ int spool_quarantine(const char *dir, const char *id, const char *reason)
 		log_error("%s: rename to %s: %s", from, to, strerror(errno));
 		return -1;
 	}
-	return fsync_dir(qdir);
+	/* both entries: else a crash could bring the message back to new/ */
+	if (fileio_fsync_dir(qdir) < 0)
+		return -1;
+	snprintf(qdir, sizeof(qdir), "%s/incoming/new", dir);
+	return fileio_fsync_dir(qdir);
 }
 
 int spool_clean_tmp(const char *dir, int age)

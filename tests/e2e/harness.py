@@ -314,3 +314,50 @@ def subscribe(d, lst, *addrs):
     for a in addrs:
         subprocess.run([PARLEY, "-c", d.conf, "sub", "add", lst, a, "--no-confirm"], check=True,
                        capture_output=True)
+
+
+def limited_daemon(limits):
+    """A Daemon whose only daemon.limits group is { LIMITS } (the sample's
+    own group is dropped, so that the two do not clash)."""
+    d = Daemon(extra_daemon="  limits = { %s };" % limits)
+    text = open(d.conf).read()
+    start = text.index("  limits = {\n    message_size")
+    with open(d.conf, "w") as f:
+        f.write(text[:start] + text[text.index("};", start) + 2:])
+    return d
+
+
+def deep_multipart(depth):
+    """The body of a multipart nested DEPTH levels deep, closed properly."""
+    body = "".join("Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n" % (i, i)
+                   for i in range(depth))
+    body += "Content-Type: text/plain\r\n\r\ndeep\r\n"
+    return body + "".join("--b%d--\r\n" % i for i in reversed(range(depth)))
+
+
+def rcpt_flood(port, n, rcpt, timeout=600):
+    """One SMTP session that pipelines EHLO, MAIL, N times RCPT TO:<RCPT>
+    and a NOOP, reading the replies as they come (in a thread); returns
+    {reply code: count} of the replies after the greeting."""
+    import threading
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    f = s.makefile("rb")
+    smtp_read(f)
+    got = {}
+
+    def reader():
+        for _ in range(n + 3):
+            code, _ = smtp_read(f)
+            if code is None:
+                return
+            got[code] = got.get(code, 0) + 1
+    th = threading.Thread(target=reader)
+    th.start()
+    s.sendall(b"EHLO x\r\nMAIL FROM:<a@example.net>\r\n")
+    line = b"RCPT TO:<%s>\r\n" % rcpt.encode()
+    for _ in range(n // 1000):
+        s.sendall(line * 1000)
+    s.sendall(line * (n % 1000) + b"NOOP\r\n")
+    th.join(timeout)
+    s.close()
+    return got
