@@ -20,19 +20,23 @@
 #include "store_inbound.h"
 #include "xalloc.h"
 
-/* Record a failure; quarantine once the attempts are spent. */
+/* Record a failure; quarantine once the attempts are spent (ATTEMPTS 0: a
+ * message refused for good, quarantined at once with WHY as the reason). */
 static void ingest_failed(struct store *st, const struct config *cfg, const char *id,
 			  int attempts, const char *why)
 {
 	char reason[512];
 
-	if (attempts < INGEST_MAX_ATTEMPTS) {
+	if (attempts > 0 && attempts < INGEST_MAX_ATTEMPTS) {
 		log_warn("%s: ingest attempt %d failed: %s", id, attempts, why);
 		if (store_attempt_error(st, id, why) < 0)
 			log_warn("%s: cannot record the failure", id);
 		return;
 	}
-	snprintf(reason, sizeof(reason), "ingest failed %d times: %s", attempts, why);
+	if (attempts > 0)
+		snprintf(reason, sizeof(reason), "ingest failed %d times: %s", attempts, why);
+	else
+		snprintf(reason, sizeof(reason), "%s", why);
 	if (spool_quarantine(cfg->daemon.spool, id, reason) == 0) {
 		log_error("%s: moved to quarantine: %s", id, reason);
 		if (store_begin(st) == 0 && store_attempt_clear(st, id) == 0)
@@ -130,10 +134,10 @@ static int ingest_one(struct store *st, const struct config *cfg, const unsigned
 	if (env.source != NULL && store_inbound_source_exists(st, env.source) > 0) {
 		ingest_done(st, spool, id, "duplicate of an IMAP message already stored; dropped");
 		dealt = 1;
-	} else if (message_parse(raw, len, cfg->daemon.limits.header_count + 1 /* our Received */,
-				 &m, err, sizeof(err)) < 0) {
-		ingest_failed(st, cfg, id, attempts, err);
-		dealt = attempts >= INGEST_MAX_ATTEMPTS;
+	} else if ((rc = message_parse(raw, len, cfg->daemon.limits.header_count + 1 /* our Received */,
+				       &m, err, sizeof(err))) < 0) {
+		ingest_failed(st, cfg, id, rc == MESSAGE_REFUSED ? 0 : attempts, err);
+		dealt = rc == MESSAGE_REFUSED || attempts >= INGEST_MAX_ATTEMPTS;
 	} else {
 		if (ingest_commit(st, &env, &m, raw, len, cfg, key) == 0 && spool_remove(spool, id) == 0) {
 			log_info("%s: stored: message-id=%s from=<%s> to=<%s>%s size=%zu", id,
