@@ -12,6 +12,7 @@
 #include "autoconf.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,8 +494,9 @@ static int archive_search(struct cli *cli, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		if (ch != 'n')
 			return cli_usage("archive search", usage);
+		errno = 0;
 		limit = strtoll(optarg, &end, 10);
-		if (optarg[0] == '\0' || *end != '\0' || limit < 1) {
+		if (optarg[0] == '\0' || *end != '\0' || limit < 1 || errno == ERANGE) {
 			log_error("--limit %s: not a positive number", optarg);
 			return cli_usage("archive search", usage);
 		}
