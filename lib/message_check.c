@@ -109,9 +109,15 @@ static int token_is(const char *s, size_t a, size_t b, const char *word)
 	return b - a == strlen(word) && strncasecmp(s + a, word, b - a) == 0;
 }
 
+static int is_fws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /*
  * boundary_value: the parameter value at S[I..N) into L (a quoted string
- * unquoted and unescaped, else a token). 0, or -1 with a reason.
+ * unquoted, unescaped and its white space runs one space, else a token). 0,
+ * or -1 with a reason.
  */
 static int boundary_value(struct walk *w, const char *s, size_t n, size_t i, struct level *l)
 {
@@ -124,6 +130,12 @@ static int boundary_value(struct walk *w, const char *s, size_t n, size_t i, str
 				e++;
 		l->own = xmalloc(e - i + 1);
 		for (j = i + 1; j < e; j++) {
+			if (is_fws(s[j])) { /* libetpan: a run of white space and folds is one space */
+				while (j + 1 < e && is_fws(s[j + 1]))
+					j++;
+				l->own[k++] = ' ';
+				continue;
+			}
 			if (s[j] == '\\' && j + 1 < e)
 				j++;
 			l->own[k++] = s[j];
@@ -173,8 +185,12 @@ static int find_boundary(struct walk *w, const char *s, size_t n, size_t i, stru
 /* ct_eval: one Content-Type field's value S[0..N). */
 static int ct_eval(struct walk *w, const char *s, size_t n)
 {
-	size_t i = skip_cfws(s, n, 0), t = token_end(s, n, i), st, se;
+	size_t i = skip_cfws(s, n, 0), t, st, se;
 	struct level l = {NULL, NULL, 0, 0};
+
+	if (i < n && s[i] == ':') /* the colon came after a fold */
+		i = skip_cfws(s, n, i + 1);
+	t = token_end(s, n, i);
 
 	if (t == i)
 		return 0;
@@ -280,9 +296,26 @@ static void pop_to(struct walk *w, int n)
 		level_clear(&w->lv[--w->n]);
 }
 
-/* field_line: a header line [I, CE) of the entity being read. 1 if the
+/* delimiter_take: a delimiter of level K: the levels inside it end; a new
+ * part of K starts, or (CLOSE) K ends too. */
+static void delimiter_take(struct walk *w, int k, int close)
+{
+	int digest = w->lv[k].digest;
+
+	pop_to(w, close ? k : k + 1);
+	if (close)
+		w->in_headers = 0;
+	else
+		entity_start(w, digest);
+}
+
+/*
+ * field_line: a header line [I, CE) of the entity being read. 1 if the
  * line is not a field and starts a nested message's header section (read it
- * again), 0, or -1 refused. */
+ * again), 0, or -1 refused. A field is read as libetpan's mailimf does, and
+ * more leniently: a name, then comments and white space (which may go on
+ * onto continuation lines) before the colon.
+ */
 static int field_line(struct walk *w, size_t i, size_t ce)
 {
 	const char *p = w->p;
@@ -295,22 +328,26 @@ static int field_line(struct walk *w, size_t i, size_t ce)
 			w->ct_end = ce;
 		return 0;
 	}
+	if (field_close(w) < 0)
+		return -1;
+	/* "--" + the boundary this header section declares: libetpan took the
+	 * line before for the start of the body; so does this walk */
+	if (w->kind == CT_MULTIPART && ce - i >= 2 + w->pend.blen && p[i] == '-' && p[i + 1] == '-' &&
+	    memcmp(p + i + 2, w->pend.b, w->pend.blen) == 0)
+		return headers_end(w) < 0 ? -1 : 2;
 	while (j < ce && p[j] > 32 && p[j] < 127 && p[j] != ':')
 		j++;
 	name = j;
-	while (j < ce && (p[j] == ' ' || p[j] == '\t'))
-		j++;
-	if (name == i || j == ce || p[j] != ':') { /* not a field: the body starts here */
+	j = skip_cfws(p, ce, j);
+	if (name == i || (j < ce && p[j] != ':')) { /* not a field: the body starts here */
 		if (headers_end(w) < 0)
 			return -1;
 		return w->in_headers;
 	}
-	if (field_close(w) < 0)
-		return -1;
 	w->field_open = 1;
 	if (token_is(p, i, name, "content-type")) {
 		w->in_ct = 1;
-		w->ct_start = j + 1;
+		w->ct_start = j < ce ? j + 1 : ce;
 		w->ct_end = ce;
 	}
 	return 0;
@@ -328,17 +365,15 @@ static int walk_lines(struct walk *w)
 		if (ce > i && w->p[ce - 1] == '\r')
 			ce--;
 		if ((k = delimiter(w, i, ce, &close)) >= 0) {
-			pop_to(w, close ? k : k + 1);
-			if (close)
-				w->in_headers = 0;
-			else
-				entity_start(w, w->lv[k].digest);
+			delimiter_take(w, k, close);
 		} else if (w->in_headers) {
 			int r;
-			while ((r = field_line(w, i, ce)) > 0)
+			while ((r = field_line(w, i, ce)) == 1)
 				;
 			if (r < 0)
 				return -1;
+			if (r == 2 && (k = delimiter(w, i, ce, &close)) >= 0)
+				delimiter_take(w, k, close);
 		}
 		i = next;
 	}
