@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 B=${1:-_build/std}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-${CC:-cc} -O2 -I "$B/lib" -I lib -o "$T/parse_bench" bench/parse_bench.c "$B/lib/libparley.a" \
+${CC:-cc} -O2 -I "$B/lib" -I lib -I tests/unit -o "$T/parse_bench" bench/parse_bench.c "$B/lib/libparley.a" \
 	$(pkg-config --libs libetpan libconfig sqlite3 libcrypto | sed 's/-specs=[^ ]*//g') -lpthread
 "$T/parse_bench"

@@ -22,6 +22,7 @@
 #include "mailfmt.h"
 #include "message.h"
 #include "message_check.h"
+#include "mime_nested.h"
 
 enum shape { DEEP_CHECK, DEEP_PARSE, WIDE_CHECK, WIDE_PARSE, TO_LINES, TO_FOLDED, SUBJECT_FOLDED };
 
@@ -30,21 +31,15 @@ static void build(struct mbuf *b, enum shape s, int n)
 	char line[128];
 	int i;
 
+	if (s == DEEP_CHECK || s == DEEP_PARSE) {
+		mime_nested(b, "From: a@example.net\r\nMessage-ID: <bench@example.net>\r\n"
+			       "MIME-Version: 1.0\r\n", n);
+		return;
+	}
 	mbuf_str(b, "From: a@example.net\r\nMessage-ID: <bench@example.net>\r\n");
 	switch (s) {
 	case DEEP_CHECK:
 	case DEEP_PARSE:
-		mbuf_str(b, "MIME-Version: 1.0\r\n");
-		for (i = 0; i < n; i++) {
-			snprintf(line, sizeof(line),
-				 "Content-Type: multipart/mixed; boundary=\"b%d-x\"\r\n\r\n--b%d-x\r\n", i, i);
-			mbuf_str(b, line);
-		}
-		mbuf_str(b, "Content-Type: text/plain\r\n\r\nhello\r\n");
-		for (i = n - 1; i >= 0; i--) {
-			snprintf(line, sizeof(line), "--b%d-x--\r\n", i);
-			mbuf_str(b, line);
-		}
 		return;
 	case WIDE_CHECK:
 	case WIDE_PARSE: /* N levels in all: siblings 99 deep, which the check must walk to the end */
@@ -157,7 +152,7 @@ static void series(const char *name, enum shape s, const int *sizes, int max_hea
 		}
 		printf("  %9d %10zu %10.4f %10ld %11.2f %8.2f %s\n", sizes[i], size, cpu, rss,
 		       cpu / cpu0, (double)size / (double)size0,
-		       rc == 0 ? "passed" : rc == MESSAGE_REFUSED || s == DEEP_CHECK ? "refused" : "error");
+		       rc == 0 ? "passed" : rc == MESSAGE_REFUSED || s == DEEP_CHECK ? "refused" : "failed (retried)");
 	}
 }
 

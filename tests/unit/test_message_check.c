@@ -18,27 +18,14 @@
 #include "mailfmt.h"
 #include "message.h"
 #include "message_check.h"
+#include "mime_nested.h"
 #include "tap.h"
 
 #define HEAD "From: a@example.net\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
 
-/* nested: DEPTH multiparts, one inside the other's first part. */
 static void nested(struct mbuf *b, int depth)
 {
-	char line[128];
-	int i;
-
-	mbuf_str(b, HEAD);
-	for (i = 0; i < depth; i++) {
-		snprintf(line, sizeof(line),
-			 "Content-Type: multipart/mixed; boundary=\"b%d-x\"\r\n\r\n--b%d-x\r\n", i, i);
-		mbuf_str(b, line);
-	}
-	mbuf_str(b, "Content-Type: text/plain\r\n\r\nhello\r\n");
-	for (i = depth - 1; i >= 0; i--) {
-		snprintf(line, sizeof(line), "--b%d-x--\r\n", i);
-		mbuf_str(b, line);
-	}
+	mime_nested(b, HEAD, depth);
 }
 
 static int check(const struct mbuf *b, char *err, size_t errlen)
