@@ -309,9 +309,11 @@ static int ingest_one(struct store *st, const struct config *cfg, const unsigned
 	if (env.source != NULL && store_inbound_source_exists(st, env.source) > 0) {
 		ingest_done(st, spool, id, "duplicate of an IMAP message already stored; dropped");
 		dealt = 1;
-	} else if (message_parse(raw, len, cfg->daemon.limits.header_count + 1 /* our Received */,
-				 &m, err, sizeof(err)) < 0) {
-		dealt = ingest_failed(st, cfg, id, err);
+	} else if ((rc = message_parse(raw, len, cfg->daemon.limits.header_count + 1 /* our Received */,
+				       &m, err, sizeof(err))) < 0) {
+		/* a refused structure would be refused again: quarantined at once */
+		dealt = rc == MESSAGE_REFUSED ? quarantine(st, cfg, id, err)
+					      : ingest_failed(st, cfg, id, err);
 	} else {
 		dealt = ingest_parsed(st, cfg, key, &env, &m, raw, len);
 		message_free(&m);

@@ -42,6 +42,7 @@
 #include <libetpan/libetpan.h>
 
 #include "address.h"
+#include "mailfmt.h"
 #include "tls_verify.h"
 #include "xalloc.h"
 
@@ -86,20 +87,33 @@ static int same_opt(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* clean_into: IN appended to OUT (LEN bytes, holding a string) on one line:
- * line ends become "; ", other control characters '?'. */
+/* clean_into: IN appended to OUT (LEN bytes, holding a string) on one line
+ * of valid UTF-8, cut between characters: line ends become "; ", other
+ * control characters (C0, DEL, C1) and bytes that are not UTF-8 '?'. A
+ * relay's reply is stored and logged: it must never put invalid UTF-8 or a
+ * terminal control into either. */
 static void clean_into(char *out, size_t len, const char *in)
 {
 	size_t n = strlen(out);
 
-	for (; in != NULL && *in != '\0' && n + 1 < len; in++) {
+	while (in != NULL && *in != '\0' && n + 1 < len) {
 		unsigned char ch = (unsigned char)*in;
+		size_t cl = mailfmt_utf8_len(in, strnlen(in, 4));
 		if (ch == '\n' && in[1] != '\0' && n + 3 < len) {
 			out[n++] = ';';
 			out[n++] = ' ';
-		} else if (ch != '\r' && ch != '\n') {
-			out[n++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+		} else if (ch == '\r' || ch == '\n') {
+			/* dropped */
+		} else if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && cl == 1) ||
+			   (ch == 0xc2 && (unsigned char)in[1] <= 0x9f)) {
+			out[n++] = '?';
+		} else if (n + cl < len) {
+			memcpy(out + n, in, cl);
+			n += cl;
+		} else {
+			break;
 		}
+		in += cl;
 	}
 	out[n] = '\0';
 }

@@ -194,6 +194,16 @@ int address_parse_spec(const char *in, char out[ADDRESS_MAX + 1], char *err, siz
 	return spec_check(s, n, out, err, errlen);
 }
 
+/* has_c1: 1 if the valid UTF-8 string S holds a C1 control (U+0080-U+009F). */
+static int has_c1(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)s[0] == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+		    (unsigned char)s[1] <= 0x9f)
+			return 1;
+	return 0;
+}
+
 /* Decode a display name (RFC 2047 words to UTF-8); NULL on failure. */
 static char *name_decode(const char *raw, char *err, size_t errlen)
 {
@@ -208,7 +218,7 @@ static char *name_decode(const char *raw, char *err, size_t errlen)
 	}
 	name = xstrdup(dec);
 	free(dec);
-	if (!utf8_valid(name, strlen(name)) || utf8_has_controls(name)) {
+	if (!utf8_valid(name, strlen(name)) || utf8_has_controls(name) || has_c1(name)) {
 		free(name);
 		fail(err, errlen, "display name is not valid UTF-8 text");
 		return NULL;

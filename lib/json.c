@@ -1,7 +1,8 @@
 /*
  * json.c - streaming JSON writer (see json.h). Never emits invalid JSON for
- * any input string: control characters are escaped, invalid UTF-8 bytes are
- * replaced with U+FFFD.
+ * any input string: control characters (C0, DEL, C1 and the bidi
+ * overrides U+202A-U+202E, U+2066-U+2069) are escaped,
+ * invalid UTF-8 bytes are replaced with U+FFFD.
  */
 #include "autoconf.h"
 
@@ -40,7 +41,13 @@ static void json_string_raw(FILE *f, const char *s)
 		} else {
 			size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
 			if (strnlen((const char *)p, n) == n && utf8_valid((const char *)p, n)) {
-				fwrite(p, 1, n, f);
+				if (c == 0xc2 && p[1] <= 0x9f) /* C1 control: escaped */
+					fprintf(f, "\\u%04x", p[1]);
+				else if (c == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+							(p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+					fprintf(f, "\\u20%02x", ((p[1] & 0x3fu) << 6 | (p[2] & 0x3fu)) & 0xff);
+				else
+					fwrite(p, 1, n, f);
 				p += n;
 			} else {
 				fputs("\\ufffd", f);

@@ -17,6 +17,7 @@
 #include <libetpan/libetpan.h>
 
 #include "address.h"
+#include "message_check.h"
 #include "mime_decode.h"
 #include "utf8.h"
 #include "xalloc.h"
@@ -255,6 +256,8 @@ int message_parse(const char *raw, size_t len, int max_headers, struct message *
 		snprintf(err, errlen, "%d header fields (limit %d)", out->header_count, max_headers);
 		return -1;
 	}
+	if (message_check_structure(raw, len, MESSAGE_MIME_DEPTH_MAX, err, errlen) < 0)
+		return MESSAGE_REFUSED;
 	if (mailimf_fields_parse(raw, len, &idx, &fields) != MAILIMF_NO_ERROR || fields == NULL) {
 		snprintf(err, errlen, "header section cannot be parsed");
 		return -1;

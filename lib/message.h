@@ -34,11 +34,16 @@ struct message {
 	char *html;		/* the first text/html part, decoded, or NULL */
 };
 
+/* message_parse's answer for a message refused for good: retrying cannot
+ * help, quarantine it (or refuse it at DATA). */
+#define MESSAGE_REFUSED (-2)
+
 /*
  * message_parse: parse RAW (LEN bytes). Returns 0 and fills OUT (free with
  * message_free), or -1 with a reason in ERR when the header section cannot
- * be parsed at all. A message with more than MAX_HEADERS header fields is
- * refused before libetpan sees it.
+ * be parsed at all, or with more than MAX_HEADERS header fields. A message
+ * nested deeper than MESSAGE_MIME_DEPTH_MAX (message_check.h) is refused
+ * before libetpan sees it: MESSAGE_REFUSED, with the reason in ERR.
  */
 int message_parse(const char *raw, size_t len, int max_headers, struct message *out, char *err,
 		  size_t errlen);

@@ -7,12 +7,15 @@
 #include "cli.h"
 
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "termsafe.h"
+#include "xalloc.h"
 
 const struct config *cli_config(struct cli *cli)
 {
@@ -128,6 +131,29 @@ int cli_dispatch(struct cli *cli, const char *group, const struct cli_cmd *table
 	fprintf(stderr, "parley: unknown command '%s %s'\n", group, argv[1]);
 	cli_group_help(stderr, group, table);
 	return EXIT_USAGE;
+}
+
+int cli_printf(const char *fmt, ...)
+{
+	char small[512], *buf = small;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= sizeof(small)) {
+		buf = xmalloc((size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(buf, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	termsafe_write(stdout, buf, (size_t)n, 0);
+	if (buf != small)
+		free(buf);
+	return n;
 }
 
 const char *cli_time(long long t, char *buf, size_t len)

@@ -62,6 +62,12 @@ int cli_dispatch(struct cli *cli, const char *group, const struct cli_cmd *table
  * EXIT_FAIL after saying WHAT failed. */
 int cli_rows_end(struct cli *cli, struct json *j, sqlite3_stmt *s, int rc, const char *what);
 
+/* cli_printf: printf to stdout for a human reader: everything written,
+ * the arguments above all, goes through termsafe_write (TAB and LF kept,
+ * every other control escaped). Every printer of untrusted text uses it
+ * (or termsafe_* directly); --json output goes through json.h. */
+int cli_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* cli_time: "2026-11-23T18:20:56Z" for T (or "-" for 0) in BUF. */
 const char *cli_time(long long t, char *buf, size_t len);
 

@@ -6,18 +6,20 @@
  *
  * Never changes the store, and never recurses over a thread: a thread can be
  * thousands of replies deep, so its tree is built in memory from one query
- * and walked with parent links. Text from the archive is untrusted: control
- * characters are never written to the terminal in the tree or search views.
+ * and walked with parent links. Text from the archive is untrusted: it is
+ * written through termsafe.h (cli_printf) in every view but --raw.
  */
 #include "autoconf.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "log.h"
+#include "termsafe.h"
 #include "xalloc.h"
 
 #define ELLIPSIS "\xe2\x80\xa6"	/* U+2026 */
@@ -34,24 +36,11 @@ static const char *archive_msgid(const char *arg, char *buf, size_t len)
 	return buf;
 }
 
-/* put_text: N bytes of S for a terminal: C0 controls, DEL and C1 controls
- * become '?', except TAB (kept, or a space if ONE_LINE) and, if ONE_LINE,
- * CR and LF (a space). */
+/* put_text: N bytes of S for a terminal (termsafe.h); with ONE_LINE, TAB,
+ * CR and LF become spaces. */
 static void put_text(const char *s, size_t n, int one_line)
 {
-	const unsigned char *p = (const unsigned char *)s, *e = p + n;
-
-	for (; p < e; p++) {
-		if (*p == '\t' || (one_line && (*p == '\n' || *p == '\r')))
-			putchar(one_line ? ' ' : *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			putchar('?');
-		else if (*p == 0xc2 && p + 1 < e && p[1] >= 0x80 && p[1] <= 0x9f) {
-			putchar('?');
-			p++;
-		} else
-			putchar(*p);
-	}
+	termsafe_write(stdout, s, n, one_line ? TERMSAFE_ONE_LINE : 0);
 }
 
 static void put_str(const char *s)
@@ -113,7 +102,7 @@ static int archive_ls(struct cli *cli, int argc, char **argv)
 			json_int(&j, "sent", sqlite3_column_int64(s, 8));
 			json_object_close(&j);
 		} else {
-			printf("%-6lld %s %-5s %-28s %lld/%lld sent  %s\n      %s\n",
+			cli_printf("%-6lld %s %-5s %-28s %lld/%lld sent  %s\n      %s\n",
 			       sqlite3_column_int64(s, 0), cli_time(sqlite3_column_int64(s, 1), t, sizeof(t)),
 			       (const char *)sqlite3_column_text(s, 2),
 			       (const char *)sqlite3_column_text(s, 3), sqlite3_column_int64(s, 8),
@@ -362,7 +351,7 @@ static void put_body(const char *text, int indent)
 		if (e > p && e[-1] == '\r')
 			e--;
 		if (e > p)
-			printf("%*s", indent, "");
+			cli_printf("%*s", indent, "");
 		put_text(p, (size_t)(e - p), 0);
 		putchar('\n');
 		p = nl != NULL ? nl + 1 : end;
@@ -374,14 +363,14 @@ static void thread_print(const struct tree *t, long long tid, const char *subjec
 	char date[32];
 	size_t i;
 
-	printf("thread %lld: ", tid);
+	cli_printf("thread %lld: ", tid);
 	put_str(subject ? subject : "(no subject)");
-	printf(" (%zu message%s)\n", t->n, t->n == 1 ? "" : "s");
+	cli_printf(" (%zu message%s)\n", t->n, t->n == 1 ? "" : "s");
 	for (i = t->first; i != TREE_NONE; i = tree_next(t, i)) {
 		const struct tree_node *n = &t->v[i];
-		printf("%*s- ", 2 * n->depth, "");
+		cli_printf("%*s- ", 2 * n->depth, "");
 		put_author(n->name, n->addr);
-		printf("  %s", cli_time(n->created, date, sizeof(date)));
+		cli_printf("  %s", cli_time(n->created, date, sizeof(date)));
 		if (!full) {
 			fputs("  ", stdout);
 			put_summary(n->body);
@@ -493,8 +482,9 @@ static int archive_search(struct cli *cli, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		if (ch != 'n')
 			return cli_usage("archive search", usage);
+		errno = 0;
 		limit = strtoll(optarg, &end, 10);
-		if (optarg[0] == '\0' || *end != '\0' || limit < 1) {
+		if (optarg[0] == '\0' || *end != '\0' || limit < 1 || errno == ERANGE) {
 			log_error("--limit %s: not a positive number", optarg);
 			return cli_usage("archive search", usage);
 		}
@@ -540,7 +530,7 @@ static int archive_search(struct cli *cli, int argc, char **argv)
 			json_object_close(&j);
 		} else {
 			put_str((const char *)sqlite3_column_text(s, 1));
-			printf("  %s  ", t);
+			cli_printf("  %s  ", t);
 			put_author((const char *)sqlite3_column_text(s, 4),
 				   (const char *)sqlite3_column_text(s, 3));
 			fputs("\n    ", stdout);
@@ -561,7 +551,7 @@ static void put_column(sqlite3_stmt *s, int i)
 
 	if (n == 0)
 		return;
-	fwrite(v, 1, n, stdout);
+	put_text(v, n, 0);
 	if (v[n - 1] != '\n')
 		putchar('\n');
 }
@@ -628,16 +618,16 @@ static int archive_show(struct cli *cli, int argc, char **argv)
 		json_end(&j);
 	} else {
 		const char *name = (const char *)sqlite3_column_text(s, 4);
-		printf("list:        %s\n", (const char *)sqlite3_column_text(s, 1));
-		printf("kind:        %s (thread %lld)\n", (const char *)sqlite3_column_text(s, 2),
+		cli_printf("list:        %s\n", (const char *)sqlite3_column_text(s, 1));
+		cli_printf("kind:        %s (thread %lld)\n", (const char *)sqlite3_column_text(s, 2),
 		       sqlite3_column_int64(s, 11));
-		printf("author:      %s%s%s%s\n", name ? name : "", name ? " <" : "",
+		cli_printf("author:      %s%s%s%s\n", name ? name : "", name ? " <" : "",
 		       (const char *)sqlite3_column_text(s, 3), name ? ">" : "");
-		printf("date:        %s\n", cli_time(sqlite3_column_int64(s, 8), t, sizeof(t)));
-		printf("subject:     %s\n", sqlite3_column_text(s, 5) ? (const char *)sqlite3_column_text(s, 5) : "");
-		printf("message-id:  %s\n", (const char *)sqlite3_column_text(s, 6));
-		printf("original-id: %s\n\n", sqlite3_column_text(s, 7) ? (const char *)sqlite3_column_text(s, 7) : "-");
-		printf("%s", sqlite3_column_text(s, 9) ? (const char *)sqlite3_column_text(s, 9) : "");
+		cli_printf("date:        %s\n", cli_time(sqlite3_column_int64(s, 8), t, sizeof(t)));
+		cli_printf("subject:     %s\n", sqlite3_column_text(s, 5) ? (const char *)sqlite3_column_text(s, 5) : "");
+		cli_printf("message-id:  %s\n", (const char *)sqlite3_column_text(s, 6));
+		cli_printf("original-id: %s\n\n", sqlite3_column_text(s, 7) ? (const char *)sqlite3_column_text(s, 7) : "-");
+		cli_printf("%s", sqlite3_column_text(s, 9) ? (const char *)sqlite3_column_text(s, 9) : "");
 	}
 	sqlite3_finalize(s);
 	return EXIT_OK;

@@ -14,12 +14,12 @@ static void print_strv(const char *label, const struct strv *sv)
 {
 	size_t i;
 
-	printf("  %-10s", label);
+	cli_printf("  %-10s", label);
 	if (sv->n == 0)
-		printf(" (none)");
+		cli_printf(" (none)");
 	for (i = 0; i < sv->n; i++)
-		printf(" %s", sv->v[i]);
-	printf("\n");
+		cli_printf(" %s", sv->v[i]);
+	cli_printf("\n");
 }
 
 static void text_list(const struct config *cfg, const struct cfg_list *l)
@@ -27,15 +27,15 @@ static void text_list(const struct config *cfg, const struct cfg_list *l)
 	char buf[ADDRESS_MAX + 32];
 	size_t i;
 
-	printf("list %s <%s>\n", l->name, l->address);
-	printf("  reply_policy %s, %zu author%s, %zu moderator%s\n",
+	cli_printf("list %s <%s>\n", l->name, l->address);
+	cli_printf("  reply_policy %s, %zu author%s, %zu moderator%s\n",
 	       config_reply_policy_name(l->reply_policy), l->nauthors, l->nauthors == 1 ? "" : "s",
 	       l->moderators.n, l->moderators.n == 1 ? "" : "s");
 	for (i = 0; cli_list_suffixes[i] != NULL; i++)
-		printf("  %-12s %s\n", cli_list_suffixes[i],
+		cli_printf("  %-12s %s\n", cli_list_suffixes[i],
 		       cli_subaddress(cfg, l, cli_list_suffixes[i], buf, sizeof(buf)));
 	for (i = 0; i < l->nauthors; i++)
-		printf("  author       %s%s\n", l->authors[i].address,
+		cli_printf("  author       %s%s\n", l->authors[i].address,
 		       l->authors[i].secret ? " (secret post address)" : "");
 }
 
@@ -44,29 +44,29 @@ static void text_out(const struct config *cfg)
 	const struct cfg_daemon *d = &cfg->daemon;
 	size_t i;
 
-	printf("%s: ok\n", cfg->file);
-	printf("daemon\n");
-	printf("  user       %s\n", d->user ? d->user : "(default: parley, if that user exists)");
-	printf("  spool      %s\n", d->spool);
-	printf("  database   %s\n", d->database);
-	printf("  pid_file   %s\n", d->pid_file);
+	cli_printf("%s: ok\n", cfg->file);
+	cli_printf("daemon\n");
+	cli_printf("  user       %s\n", d->user ? d->user : "(default: parley, if that user exists)");
+	cli_printf("  spool      %s\n", d->spool);
+	cli_printf("  database   %s\n", d->database);
+	cli_printf("  pid_file   %s\n", d->pid_file);
 	print_strv("lmtp", &d->lmtp_listen);
 	print_strv("smtp", &d->smtp_listen);
 	print_strv("http", &d->http_listen);
-	printf("  tls        %s\n", d->tls_cert ? d->tls_cert : "(no certificate: no STARTTLS)");
-	printf("  relay      %s:%d starttls=%s%s%s%s\n", d->relay.host, d->relay.port,
+	cli_printf("  tls        %s\n", d->tls_cert ? d->tls_cert : "(no certificate: no STARTTLS)");
+	cli_printf("  relay      %s:%d starttls=%s%s%s%s\n", d->relay.host, d->relay.port,
 	       config_relay_tls_name(d->relay.starttls),
 	       d->relay.starttls != RELAY_TLS_NO && !d->relay.tls_verify ? " (unverified)" : "",
 	       d->relay.auth_user ? " auth=" : "",
 	       d->relay.auth_user ? d->relay.auth_user : "");
-	printf("  workers    %d\n", d->workers);
-	printf("  max size   %lld bytes\n", d->limits.message_size);
-	printf("%zu list%s\n", cfg->nlists, cfg->nlists == 1 ? "" : "s");
+	cli_printf("  workers    %d\n", d->workers);
+	cli_printf("  max size   %lld bytes\n", d->limits.message_size);
+	cli_printf("%zu list%s\n", cfg->nlists, cfg->nlists == 1 ? "" : "s");
 	for (i = 0; i < cfg->nlists; i++)
 		text_list(cfg, &cfg->lists[i]);
 	for (i = 0; i < cfg->nimaps; i++) {
 		const struct cfg_imap *m = &cfg->imaps[i];
-		printf("imap %s\n  %s:%d tls=%s%s, then %s%s%s, for %s\n", m->name, m->host, m->port,
+		cli_printf("imap %s\n  %s:%d tls=%s%s, then %s%s%s, for %s\n", m->name, m->host, m->port,
 		       config_imap_tls_name(m->tls), m->tls_verify ? "" : " (unverified)",
 		       config_imap_after_name(m->after), m->move_to ? " to " : "",
 		       m->move_to ? m->move_to : "", m->recipient);

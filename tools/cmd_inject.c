@@ -203,7 +203,7 @@ int cmd_inject(struct cli *cli, int argc, char **argv)
 		env.client = xstrdup("stdin");
 		rc = inject(cfg, &env);
 		if (rc == EX_OK && !cli->json)
-			printf("%s\n", env.queue_id);
+			cli_printf("%s\n", env.queue_id);
 	}
 	envelope_free(&env);
 	return rc;

@@ -67,7 +67,7 @@ int cmd_lists(struct cli *cli, int argc, char **argv)
 		json_object_open(&j, NULL);
 		json_array_open(&j, "lists");
 	} else {
-		printf("%-20s %-36s %8s %8s %8s\n", "NAME", "ADDRESS", "ACTIVE", "PENDING", "POSTS");
+		cli_printf("%-20s %-36s %8s %8s %8s\n", "NAME", "ADDRESS", "ACTIVE", "PENDING", "POSTS");
 	}
 	for (i = 0; i < cfg->nlists; i++) {
 		const struct cfg_list *l = &cfg->lists[i];
@@ -82,7 +82,7 @@ int cmd_lists(struct cli *cli, int argc, char **argv)
 			json_counts(&j, &st);
 			json_object_close(&j);
 		} else {
-			printf("%-20s %-36s %8lld %8lld %8lld\n", l->name, l->address,
+			cli_printf("%-20s %-36s %8lld %8lld %8lld\n", l->name, l->address,
 			       st.counts[SUB_ACTIVE], st.counts[SUB_PENDING], st.posts);
 		}
 	}
@@ -100,26 +100,26 @@ static void show_text(const struct config *cfg, const struct cfg_list *l,
 	char buf[ADDRESS_MAX + 32], t[32];
 	size_t i;
 
-	printf("name:           %s\n", l->name);
-	printf("address:        %s\n", l->address);
+	cli_printf("name:           %s\n", l->name);
+	cli_printf("address:        %s\n", l->address);
 	if (l->description)
-		printf("description:    %s\n", l->description);
-	printf("reply policy:   %s\n", config_reply_policy_name(l->reply_policy));
-	printf("subject prefix: %s\n", l->subject_prefix ? l->subject_prefix : "(none)");
-	printf("archive url:    %s\n", l->archive_url ? l->archive_url : "(none)");
+		cli_printf("description:    %s\n", l->description);
+	cli_printf("reply policy:   %s\n", config_reply_policy_name(l->reply_policy));
+	cli_printf("subject prefix: %s\n", l->subject_prefix ? l->subject_prefix : "(none)");
+	cli_printf("archive url:    %s\n", l->archive_url ? l->archive_url : "(none)");
 	for (i = 0; cli_list_suffixes[i] != NULL; i++)
-		printf("%-15s %s\n", cli_list_suffixes[i], cli_subaddress(cfg, l, cli_list_suffixes[i], buf, sizeof(buf)));
+		cli_printf("%-15s %s\n", cli_list_suffixes[i], cli_subaddress(cfg, l, cli_list_suffixes[i], buf, sizeof(buf)));
 	for (i = 0; i < l->nauthors; i++)
-		printf("author:         %s%s\n", l->authors[i].address,
+		cli_printf("author:         %s%s\n", l->authors[i].address,
 		       l->authors[i].secret ? " (has a secret post address)" : "");
 	for (i = 0; i < l->moderators.n; i++)
-		printf("moderator:      %s\n", l->moderators.v[i]);
+		cli_printf("moderator:      %s\n", l->moderators.v[i]);
 	for (i = 0; i < l->owners.n; i++)
-		printf("owner:          %s\n", l->owners.v[i]);
-	printf("subscribers:    %lld active, %lld pending, %lld disabled, %lld unsubscribed\n",
+		cli_printf("owner:          %s\n", l->owners.v[i]);
+	cli_printf("subscribers:    %lld active, %lld pending, %lld disabled, %lld unsubscribed\n",
 	       st->counts[SUB_ACTIVE], st->counts[SUB_PENDING], st->counts[SUB_DISABLED],
 	       st->counts[SUB_UNSUBSCRIBED]);
-	printf("posts:          %lld (last %s)\n", st->posts, cli_time(st->last_post_at, t, sizeof(t)));
+	cli_printf("posts:          %lld (last %s)\n", st->posts, cli_time(st->last_post_at, t, sizeof(t)));
 }
 
 static void show_json(const struct config *cfg, const struct cfg_list *l,

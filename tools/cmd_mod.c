@@ -84,7 +84,7 @@ static int mod_ls(struct cli *cli, int argc, char **argv)
 			continue;
 		}
 		const unsigned char *by = sqlite3_column_text(s, 10);
-		printf("%-6lld %-10s %-9s %-6s %s  <%s>  %s\n       %s%s%s\n",
+		cli_printf("%-6lld %-10s %-9s %-6s %s  <%s>  %s\n       %s%s%s\n",
 		       sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
 		       (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 9),
 		       cli_time(sqlite3_column_int64(s, 3), t, sizeof(t)),
@@ -175,12 +175,12 @@ static int mod_show(struct cli *cli, int argc, char **argv)
 		json_object_close(&j);
 		json_end(&j);
 	} else {
-		printf("Held:       %lld (%s, a %s) %s\nList:       %s\nWhy:        %s\n", h.id,
+		cli_printf("Held:       %lld (%s, a %s) %s\nList:       %s\nWhy:        %s\n", h.id,
 		       h.state, h.kind, cli_time(h.created_at, t, sizeof(t)),
 		       h.list_name ? h.list_name : "-", h.reason);
 		if (h.decided_by)
-			printf("Decided by: %s\n", h.decided_by);
-		printf("Sender:     <%s>\nFrom:       %s <%s>\nSubject:    %s\nMessage-ID: %s\n\n%s\n",
+			cli_printf("Decided by: %s\n", h.decided_by);
+		cli_printf("Sender:     <%s>\nFrom:       %s <%s>\nSubject:    %s\nMessage-ID: %s\n\n%s\n",
 		       h.sender ? h.sender : "", m.from_name ? m.from_name : "",
 		       m.from_addr ? m.from_addr : "", m.subject ? m.subject : "(no subject)",
 		       m.message_id ? m.message_id : "(none)", m.text ? m.text : "");
@@ -294,7 +294,7 @@ static int decide(struct cli *cli, int argc, char **argv, int approve)
 			}
 		}
 		if (ok)
-			printf("held message %lld: %s\n", h.id,
+			cli_printf("held message %lld: %s\n", h.id,
 			       approve ? "published (parleyd sends the copies)" : "rejected");
 		else
 			rc = EXIT_FAIL;

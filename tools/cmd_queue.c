@@ -67,12 +67,12 @@ static int queue_ls(struct cli *cli, int argc, char **argv)
 			queue_row_json(&j, s);
 			continue;
 		}
-		printf("%-7lld %-10s %-8s %2lld  next %s  %s  %s\n", sqlite3_column_int64(s, 0),
+		cli_printf("%-7lld %-10s %-8s %2lld  next %s  %s  %s\n", sqlite3_column_int64(s, 0),
 		       (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 4),
 		       sqlite3_column_int64(s, 5), cli_time(sqlite3_column_int64(s, 6), t, sizeof(t)),
 		       (const char *)sqlite3_column_text(s, 3), (const char *)sqlite3_column_text(s, 2));
 		if (err != NULL)
-			printf("        %s\n", err);
+			cli_printf("        %s\n", err);
 	}
 	return cli_rows_end(cli, &j, s, rc, "queue ls");
 }
@@ -116,7 +116,7 @@ static int queue_update(struct cli *cli, const char *what, const char *sql, int 
 		store_rollback(cli->store);
 		return rc == EXIT_OK ? EXIT_FAIL : rc;
 	}
-	printf("%s: %lld cop%s\n", what, total, total == 1 ? "y" : "ies");
+	cli_printf("%s: %lld cop%s\n", what, total, total == 1 ? "y" : "ies");
 	return EXIT_OK;
 }
 

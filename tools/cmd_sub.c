@@ -43,23 +43,23 @@ static void add_report(struct cli *cli, long long list_id, const char *addr, int
 
 	switch (rc) {
 	case SUB_ADD_NEW:
-		printf("%s: %s\n", addr, want == SUB_ACTIVE ? "subscribed" : "pending confirmation");
+		cli_printf("%s: %s\n", addr, want == SUB_ACTIVE ? "subscribed" : "pending confirmation");
 		return;
 	case SUB_ADD_REUSED:
-		printf("%s: %s\n", addr,
+		cli_printf("%s: %s\n", addr,
 		       want == SUB_ACTIVE ? "subscribed again" : "pending confirmation (was unsubscribed)");
 		return;
 	case SUB_ADD_ACTIVATED:
-		printf("%s: activated\n", addr);
+		cli_printf("%s: activated\n", addr);
 		return;
 	case SUB_ADD_MODE:
-		printf("%s: already subscribed, mode changed to %s\n", addr, sub_mode_name(mode));
+		cli_printf("%s: already subscribed, mode changed to %s\n", addr, sub_mode_name(mode));
 		return;
 	default:
 		break;
 	}
 	if (store_sub_get(cli->store, list_id, addr, &now) == 1) {
-		printf("%s: already %s, unchanged\n", addr,
+		cli_printf("%s: already %s, unchanged\n", addr,
 		       now.status == SUB_ACTIVE	   ? "subscribed"
 		       : now.status == SUB_PENDING ? "pending confirmation"
 						   : sub_status_name(now.status));
@@ -177,7 +177,7 @@ static int sub_rm(struct cli *cli, int argc, char **argv)
 			log_error("%s: not subscribed to %s", addrs[i].addr, argv[1]);
 			rc = EXIT_FAIL;
 		} else {
-			printf("%s: unsubscribed\n", addrs[i].addr);
+			cli_printf("%s: unsubscribed\n", addrs[i].addr);
 		}
 	}
 	free_all(addrs, n);
@@ -215,7 +215,7 @@ static int ls_json_cb(const struct sub *s, void *ctx)
 static int ls_text_cb(const struct sub *s, void *ctx)
 {
 	(void)ctx;
-	printf("%-40s %-12s %-7s %s\n", s->address, sub_status_name(s->status),
+	cli_printf("%-40s %-12s %-7s %s\n", s->address, sub_status_name(s->status),
 	       sub_mode_name(s->mode), s->name ? s->name : "");
 	return 0;
 }
@@ -273,7 +273,7 @@ static int event_text_cb(long long at, const char *event, const char *how, const
 	char t[32];
 
 	(void)ctx;
-	printf("  %s  %-13s %-16s %s\n", cli_time(at, t, sizeof(t)), event, how ? how : "-",
+	cli_printf("  %s  %-13s %-16s %s\n", cli_time(at, t, sizeof(t)), event, how ? how : "-",
 	       actor ? actor : "-");
 	return 0;
 }
@@ -296,22 +296,22 @@ static int show_text(struct cli *cli, const char *list, const struct sub *s)
 {
 	char t[32];
 
-	printf("address:      %s\n", s->address);
-	printf("name:         %s\n", s->name ? s->name : "");
-	printf("list:         %s\n", list);
-	printf("status:       %s\n", sub_status_name(s->status));
-	printf("mode:         %s\n", sub_mode_name(s->mode));
+	cli_printf("address:      %s\n", s->address);
+	cli_printf("name:         %s\n", s->name ? s->name : "");
+	cli_printf("list:         %s\n", list);
+	cli_printf("status:       %s\n", sub_status_name(s->status));
+	cli_printf("mode:         %s\n", sub_mode_name(s->mode));
 	if (s->consent_how != CONSENT_NONE)
-		printf("consent:      %s, %s, by %s\n", sub_consent_name(s->consent_how),
+		cli_printf("consent:      %s, %s, by %s\n", sub_consent_name(s->consent_how),
 		       cli_time(s->consent_at, t, sizeof(t)), s->consent_by ? s->consent_by : "-");
 	else
-		printf("consent:      none yet (awaiting confirmation)\n");
-	printf("created:      %s\n", cli_time(s->created_at, t, sizeof(t)));
-	printf("updated:      %s\n", cli_time(s->updated_at, t, sizeof(t)));
+		cli_printf("consent:      none yet (awaiting confirmation)\n");
+	cli_printf("created:      %s\n", cli_time(s->created_at, t, sizeof(t)));
+	cli_printf("updated:      %s\n", cli_time(s->updated_at, t, sizeof(t)));
 	if (s->unsubscribed_at)
-		printf("unsubscribed: %s\n", cli_time(s->unsubscribed_at, t, sizeof(t)));
-	printf("bounce score: %g\n", s->bounce_score);
-	printf("history:\n");
+		cli_printf("unsubscribed: %s\n", cli_time(s->unsubscribed_at, t, sizeof(t)));
+	cli_printf("bounce score: %g\n", s->bounce_score);
+	cli_printf("history:\n");
 	return store_sub_events(cli->store, s->id, event_text_cb, NULL);
 }
 

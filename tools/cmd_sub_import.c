@@ -307,16 +307,16 @@ static void import_report(struct import *im, const char *list)
 	if (im->invalid > IMPORT_SHOW_ERRORS)
 		fprintf(stderr, "%s: ... and %lld more invalid lines\n", im->label,
 			im->invalid - IMPORT_SHOW_ERRORS);
-	printf("%s: added %lld, already there %lld, skipped %lld (unsubscribed or not active), "
+	cli_printf("%s: added %lld, already there %lld, skipped %lld (unsubscribed or not active), "
 	       "invalid %lld",
 	       list, im->added, im->already, im->skipped, im->invalid);
 	if (im->invalid > 0) {
-		printf(" (line%s", im->invalid == 1 ? "" : "s");
+		cli_printf(" (line%s", im->invalid == 1 ? "" : "s");
 		for (i = 0; i < im->nerrors && i < IMPORT_SHOW_ERRORS; i++)
-			printf("%s %lld", i ? "," : "", im->errors[i].line);
-		printf("%s)", im->invalid > IMPORT_SHOW_ERRORS ? ", ..." : "");
+			cli_printf("%s %lld", i ? "," : "", im->errors[i].line);
+		cli_printf("%s)", im->invalid > IMPORT_SHOW_ERRORS ? ", ..." : "");
 	}
-	printf("\n");
+	cli_printf("\n");
 }
 
 static void import_free(struct import *im)

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 	if (cli.conf_path == NULL || cli.conf_path[0] == '\0')
 		cli.conf_path = PARLEY_SYSCONFDIR "/parley.conf";
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+c:vhV", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:c:vhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cli.conf_path = optarg;
@@ -121,6 +121,10 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("parley %s\n", PACKAGE_VERSION);
 			return EXIT_OK;
+		case ':':
+			fprintf(stderr, "parley: option '%s' needs an argument\n", argv[optind - 1]);
+			help(stderr);
+			return EXIT_USAGE;
 		default:
 			fprintf(stderr, "parley: unknown option '%s'\n", argv[optind - 1]);
 			help(stderr);
@@ -129,11 +133,11 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc == 0) {
+	argc = strip_json(&cli, argc, argv);
+	if (argc == 0) { /* nothing, or only --json (after "--" too) */
 		help(stderr);
 		return EXIT_USAGE;
 	}
-	argc = strip_json(&cli, argc, argv);
 	set_actor(&cli);
 	for (c = commands; c->name != NULL; c++)
 		if (strcmp(c->name, argv[0]) == 0)
