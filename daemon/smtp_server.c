@@ -31,7 +31,7 @@
 #include "xalloc.h"
 
 #define SMTP_LINE_MAX 2048	/* command lines; RFC 5321 asks for 512 at least */
-#define SMTP_HOPS_MAX 50	/* Received: headers before we call it a loop */
+#define SMTP_HOPS_MAX CONFIG_HOPS_MAX	/* Received: headers before we call it a loop */
 #define SMTP_MIN_DATA_RATE 500	/* bytes/s a DATA may not fall below (Postfix's) */
 
 struct session {
