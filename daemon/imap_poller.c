@@ -31,6 +31,16 @@
  * data already read into the stream's buffer does not wake poll(), so the
  * buffer is checked first; certificates are not verified by libetpan, so
  * the chain and host name are checked with tls_verify before LOGIN.
+ *
+ * Hostile servers. Every byte from the server goes through imap_guard
+ * (layered under libetpan's parser, again after STARTTLS): EOF, literals
+ * over message_size plus a margin and the PERMANENTFLAGS list libetpan
+ * 1.9.4 crashes on become a failed read, so a session ends with a logged
+ * reason and the usual backoff instead of a crash, a spin or a 4 GB
+ * allocation. A literal refused as too large for UID FETCH BODY.PEEK[] is
+ * that message passed over, as for RFC822.SIZE. A PREAUTH greeting when
+ * tls = starttls ends the session before any command: STARTTLS is not
+ * allowed once authenticated, and nothing goes in cleartext.
  */
 #include "autoconf.h"
 
@@ -56,6 +66,7 @@
 #include <libetpan/libetpan.h>
 
 #include "address.h"
+#include "imap_guard.h"
 #include "log.h"
 #include "secretfile.h"
 #include "recipient.h"
@@ -82,6 +93,7 @@
 #define PASSWORD_MAX	   1024
 #define WHY_MAX		   512
 #define HEADER_VALUE_MAX   1024
+#define LITERAL_MARGIN	   (64 * 1024)	/* over message_size: FETCH framing */
 
 /* How a unit of work or a session ended. */
 enum outcome {
@@ -127,6 +139,7 @@ struct session {
 	int resetting;		/* in the pass after a UIDVALIDITY change */
 	uint32_t reset_from;	/* that pass's progress */
 	uint32_t reset_top;	/* the highest UID when that pass began */
+	size_t literal_max;	/* the largest literal the guard lets through */
 	char why[WHY_MAX];	/* what went wrong, for the log line */
 };
 
@@ -216,8 +229,13 @@ static int chk(struct session *s, int r)
 /* imap_fail: end the session after libetpan code R while doing WHAT. */
 static enum outcome imap_fail(struct session *s, int r, const char *what)
 {
+	const char *guard = s->imap != NULL ? imap_guard_why(s->imap->imap_stream) : "";
 	char text[200];
 
+	if (guard[0] != '\0') {
+		s->broken = 1;
+		return fail(s, OUT_FAILED, "%s: %s:%d: %s", what, s->m.host, s->m.port, guard);
+	}
 	if (s->broken)
 		return fail(s, OUT_FAILED, "%s: connection to %s:%d lost (libetpan error %d)", what,
 			    s->m.host, s->m.port, r);
@@ -428,6 +446,11 @@ static int stream_open(struct session *s, int fd)
 		     s->m.port);
 		return -1;
 	}
+	if (imap_guard_attach(stream, s->literal_max, IO_TIMEOUT) < 0) {
+		mailstream_close(stream);
+		fail(s, OUT_FAILED, "out of memory");
+		return -1;
+	}
 	r = chk(s, mailimap_connect(s->imap, stream));	/* owns STREAM from here */
 	if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_NO_ERROR_AUTHENTICATED &&
 	    r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
@@ -439,23 +462,34 @@ static int stream_open(struct session *s, int fd)
 }
 
 /* starttls: upgrade the connection; 0 or -1 (why set). Data the server sent
- * in plaintext after its OK would be an injection: refused. */
+ * in plaintext after its OK would be an injection (CVE-2020-15953): Debian's
+ * libetpan refuses it (MAILIMAP_ERROR_STARTTLS), and we check again. */
 static int starttls(struct session *s)
 {
 	int r = chk(s, mailimap_socket_starttls_with_callback(s->imap, tls_verify_sni, s->m.host));
 
-	if (r != MAILIMAP_NO_ERROR) {
-		s->broken = 1;
-		imap_fail(s, r, "STARTTLS");
-		return -1;
-	}
 	if (s->imap->imap_stream->read_buffer_len > 0) {
 		s->broken = 1;
 		fail(s, OUT_FAILED, "%s:%d sent data before the TLS handshake; not logging in",
 		     s->m.host, s->m.port);
 		return -1;
 	}
-	mailstream_low_set_timeout(mailstream_get_low(s->imap->imap_stream), IO_TIMEOUT);
+	if (r == MAILIMAP_ERROR_STREAM && imap_guard_why(s->imap->imap_stream)[0] == '\0') {
+		s->broken = 1;	/* the server said OK: the handshake itself failed */
+		fail(s, OUT_FAILED, "STARTTLS: the TLS handshake with %s:%d failed; not logging in",
+		     s->m.host, s->m.port);
+		return -1;
+	}
+	if (r != MAILIMAP_NO_ERROR) {
+		imap_fail(s, r, "STARTTLS");
+		s->broken = 1;	/* the state of the exchange is unknown: no LOGOUT */
+		return -1;
+	}
+	if (imap_guard_attach(s->imap->imap_stream, s->literal_max, IO_TIMEOUT) < 0) {
+		s->broken = 1;
+		fail(s, OUT_FAILED, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -508,6 +542,12 @@ static enum outcome session_open(struct session *s)
 	mailimap_set_timeout(s->imap, IO_TIMEOUT);
 	if ((state = stream_open(s, fd)) < 0)
 		return OUT_FAILED;
+	if (state == MAILIMAP_NO_ERROR_AUTHENTICATED && s->m.tls == IMAP_TLS_STARTTLS) {
+		s->broken = 1;	/* no LOGOUT either: not a word in cleartext */
+		return fail(s, OUT_FAILED, "%s:%d greeted PREAUTH in cleartext, but tls = starttls "
+			    "(STARTTLS is not allowed once authenticated): not going on without TLS",
+			    s->m.host, s->m.port);
+	}
 	if (s->m.tls == IMAP_TLS_STARTTLS && starttls(s) < 0)
 		return OUT_FAILED;
 	if (s->m.tls != IMAP_TLS_NONE && s->m.tls_verify && tls_check(s) < 0)
@@ -992,6 +1032,7 @@ static enum outcome take_one(struct session *s, struct store *st, const struct c
 {
 	long long max = cfg->daemon.limits.message_size, size;
 	const char *body;
+	enum outcome o;
 	clist *list;
 	size_t len;
 	int r, rc;
@@ -1005,7 +1046,11 @@ static enum outcome take_one(struct session *s, struct store *st, const struct c
 	if ((r = fetch_body(s, uid, &list, &body, &len)) != MAILIMAP_NO_ERROR) {
 		if (list != NULL)
 			mailimap_fetch_list_free(list);
-		return imap_fail(s, r, "UID FETCH BODY.PEEK[]");
+		o = imap_fail(s, r, "UID FETCH BODY.PEEK[]");
+		if (imap_guard_literal(s->imap->imap_stream) > 0 &&
+		    too_big(s, st, uid, (long long)imap_guard_literal(s->imap->imap_stream), max) != OUT_OK)
+			return OUT_FAILED;
+		return o;
 	}
 	rc = body == NULL ? 1 : (long long)len > max ? 2 : spool_message(s, cfg, m, uid, body, len);
 	if (list != NULL)
@@ -1244,6 +1289,7 @@ static enum outcome session_run(struct worker *w, struct store *st, char *why, s
 	s.w = w;
 	if (m != NULL)
 		config_imap_copy(&s.m, m);
+	s.literal_max = (size_t)g->cfg->daemon.limits.message_size + LITERAL_MARGIN;
 	runtime_release(w->rt, g);
 	if (m == NULL)
 		return OUT_GONE;
@@ -1377,6 +1423,22 @@ static int all_done(const struct imap_poller *p)
 	return 1;
 }
 
+/* abandon: some thread did not stop although its socket was shut down (it
+ * is not waiting on the network: a library loop). Stopping must not wait
+ * for it: it is logged and left to the process exit, with P, which it may
+ * still use. */
+static void abandon(struct imap_poller *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->w[i].running && !atomic_load(&p->w[i].done)) {
+			log_error("imap %s: the poller did not stop within %d ms of its socket being "
+				  "shut down: leaving it to the exit", p->w[i].name, STOP_GRACE_MS);
+			pthread_detach(p->w[i].thread);
+		}
+}
+
 void imap_poller_stop(struct imap_poller *p)
 {
 	long long end = mono_ms() + STOP_GRACE_MS;
@@ -1390,6 +1452,13 @@ void imap_poller_stop(struct imap_poller *p)
 	for (i = 0; i < p->n; i++)
 		if (p->w[i].running && !atomic_load(&p->w[i].done))
 			worker_interrupt(&p->w[i]);
+	end = mono_ms() + STOP_GRACE_MS;
+	while (!all_done(p) && mono_ms() < end)
+		nanosleep(&ts, NULL);
+	if (!all_done(p)) {
+		abandon(p);
+		return;
+	}
 	for (i = 0; i < p->n; i++) {
 		if (p->w[i].running)
 			pthread_join(p->w[i].thread, NULL);
