@@ -3,14 +3,15 @@
 purpose, for tests/e2e/test_imap_hostile.py and test_imap_uidvalidity.py.
 Test code only: never used by the product.
 
-    hostile_imap.py PORTFILE LOG SCENARIO [--bad N] [--cert C --key K]
+    hostile_imap.py PORTFILE LOG SCENARIO [--bad N] [--cert C --key K] [--from A]
 
 It listens on 127.0.0.1 (a free port, written to PORTFILE), serves its
 mailbox to any user and password, and appends every command it receives to
 LOG as "conn N plain|tls: LINE" (a LOGIN line is logged without its
 password), so that a test can tell what was sent in cleartext. The first
 N connections (--bad, default 1) get SCENARIO; later ones the good
-behaviour, so that a test sees the client recover. Scenarios:
+behaviour, so that a test sees the client recover. The messages are from
+A (--from, default a@example.net). Scenarios:
 
   good             a plain IMAP4rev1 server (no IDLE): two messages
   permflags        '* OK [PERMANENTFLAGS (\\)] x' after SELECT
@@ -37,6 +38,7 @@ import time
 PORTFILE, LOG, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 BAD = 1
 CERT = KEY = None
+FROM = "a@example.net"
 args = sys.argv[4:]
 while args:
     k, v = args[0], args[1]
@@ -47,6 +49,8 @@ while args:
         CERT = v
     elif k == "--key":
         KEY = v
+    elif k == "--from":
+        FROM = v
 
 lock = threading.Lock()
 conns = [0]
@@ -54,9 +58,9 @@ SEEN = set()  # (uidvalidity, uid)
 
 
 def message(n):
-    return ("Message-ID: <%s-%d@hostile.example>\r\nFrom: a@example.net\r\n"
+    return ("Message-ID: <%s-%d@hostile.example>\r\nFrom: %s\r\n"
             "To: dev@lists.example.org\r\nSubject: %s %d\r\n\r\nhello %d\r\n"
-            % (SCENARIO, n, SCENARIO, n, n)).encode()
+            % (SCENARIO, n, FROM, SCENARIO, n, n)).encode()
 
 
 def log(conn, tls, line):
