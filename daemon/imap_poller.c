@@ -68,6 +68,9 @@
 #include "address.h"
 #include "imap_guard.h"
 #include "log.h"
+#include "mono.h"
+#include "pool.h"
+#include "tcp.h"
 #include "secretfile.h"
 #include "recipient.h"
 #include "spool.h"
@@ -111,12 +114,7 @@ enum outcome {
 struct worker {
 	struct runtime *rt;
 	char *name;		/* the mailbox's name: its identity across reloads */
-	pthread_t thread;
-	int running;		/* the thread was created */
-	atomic_int done;	/* the thread has finished */
-	pthread_mutex_t mu;	/* guards fd and stop_now */
-	int fd;			/* our dup() of the session's socket, or -1 */
-	int stop_now;		/* imap_poller_stop gave up waiting */
+	struct pool_slot slot;	/* its thread, and a dup() of the session's socket */
 	int use_idle;		/* 0 once IDLE failed IDLE_FAILURES_MAX times in a row */
 	int logged_in;		/* the last session got past LOGIN */
 	int idle_failures;
@@ -144,14 +142,6 @@ struct session {
 };
 
 /* ---- small helpers ---- */
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* nap: sleep MS milliseconds; -1 at once if the daemon stops. */
 static int nap(struct runtime *rt, long long ms)
@@ -286,68 +276,7 @@ static int password_get(struct session *s, char *out, size_t len)
 	return 0;
 }
 
-/* ---- the socket, shared with imap_poller_stop ---- */
-
-/* worker_track: remember a dup() of FD, so that imap_poller_stop can shut
- * the connection down under libetpan's feet. The dup is ours to close, so
- * a descriptor number reused elsewhere is never shut down by mistake. */
-static void worker_track(struct worker *w, int fd)
-{
-	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-
-	pthread_mutex_lock(&w->mu);
-	w->fd = d;
-	if (w->stop_now && d >= 0)
-		shutdown(d, SHUT_RDWR);
-	pthread_mutex_unlock(&w->mu);
-}
-
-static void worker_untrack(struct worker *w)
-{
-	pthread_mutex_lock(&w->mu);
-	if (w->fd >= 0)
-		close(w->fd);
-	w->fd = -1;
-	pthread_mutex_unlock(&w->mu);
-}
-
-static void worker_interrupt(struct worker *w)
-{
-	pthread_mutex_lock(&w->mu);
-	w->stop_now = 1;
-	if (w->fd >= 0)
-		shutdown(w->fd, SHUT_RDWR);
-	pthread_mutex_unlock(&w->mu);
-}
-
 /* ---- connecting ---- */
-
-/* connect_wait: wait for a non-blocking connect on FD; 0 or -1 (why set). */
-static int connect_wait(struct session *s, int fd)
-{
-	long long end = mono_ms() + CONNECT_TIMEOUT * 1000LL;
-	struct pollfd pfd = {fd, POLLOUT, 0};
-	socklen_t elen = sizeof(int);
-	int r = 0, err = 0;
-
-	while (r == 0 && mono_ms() < end && !runtime_stopping(s->w->rt))
-		if ((r = poll(&pfd, 1, WAIT_SLICE_MS)) < 0 && errno == EINTR)
-			r = 0;
-	if (r <= 0) {
-		fail(s, OUT_FAILED, "connect to %s:%d: %s", s->m.host, s->m.port,
-		     r < 0 ? strerror(errno) : "timed out");
-		errno = ETIMEDOUT;	/* not EINPROGRESS: the reason is logged */
-		return -1;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-		err = errno;
-	if (err != 0) {
-		fail(s, OUT_FAILED, "connect to %s:%d: %s", s->m.host, s->m.port, strerror(err));
-		errno = err;
-		return -1;
-	}
-	return 0;
-}
 
 /* keepalive: have the kernel probe an idle connection, so that a server
  * that vanished without a word ends an IDLE in minutes, not at IDLE_MAX. */
@@ -365,50 +294,31 @@ static void keepalive(int fd)
 #endif
 }
 
-/* connect_one: a connected, blocking socket to AI, or -1 (why set). */
-static int connect_one(struct session *s, const struct addrinfo *ai)
+static int hook_cancelled(void *arg)
 {
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			ai->ai_protocol);
-
-	if (fd < 0) {
-		fail(s, OUT_FAILED, "socket: %s", strerror(errno));
-		return -1;
-	}
-	worker_track(s->w, fd);
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-	    (errno == EINPROGRESS && connect_wait(s, fd) == 0)) {
-		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0) {
-			keepalive(fd);	/* best effort */
-			return fd;
-		}
-		fail(s, OUT_FAILED, "fcntl: %s", strerror(errno));
-	} else if (errno != EINPROGRESS) {
-		fail(s, OUT_FAILED, "connect to %s:%d: %s", s->m.host, s->m.port, strerror(errno));
-	}
-	worker_untrack(s->w);
-	close(fd);
-	return -1;
+	return runtime_stopping(((struct session *)arg)->w->rt);
 }
 
-/* tcp_connect: a socket connected to the mailbox's server (tracked), or -1. */
-static int tcp_connect(struct session *s)
+static void hook_track(void *arg, int fd)
 {
-	struct addrinfo hints, *res, *ai;
-	char port[16];
-	int fd = -1, e;
+	struct session *s = arg;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%d", s->m.port);
-	if ((e = getaddrinfo(s->m.host, port, &hints, &res)) != 0) {
-		fail(s, OUT_FAILED, "cannot resolve %s: %s", s->m.host, gai_strerror(e));
+	pool_track(&s->w->slot, fd);	/* imap_poller_stop may shut it down */
+}
+
+/* server_connect: a socket connected to the mailbox's server (tracked), or
+ * -1 (why set). */
+static int server_connect(struct session *s)
+{
+	struct tcp_hooks h = {hook_cancelled, hook_track, s};
+	char why[WHY_MAX];
+	int fd = tcp_connect(s->m.host, s->m.port, CONNECT_TIMEOUT, &h, why, sizeof(why));
+
+	if (fd < 0) {
+		fail(s, OUT_FAILED, "%s", why);
 		return -1;
 	}
-	for (ai = res; ai != NULL && fd < 0 && !runtime_stopping(s->w->rt); ai = ai->ai_next)
-		fd = connect_one(s, ai);
-	freeaddrinfo(res);
+	keepalive(fd);	/* best effort */
 	return fd;
 }
 
@@ -533,7 +443,7 @@ static enum outcome session_open(struct session *s)
 	int fd, state;
 	enum outcome o;
 
-	if ((fd = tcp_connect(s)) < 0)
+	if ((fd = server_connect(s)) < 0)
 		return OUT_FAILED;
 	if ((s->imap = mailimap_new(0, NULL)) == NULL) {
 		close(fd);
@@ -578,7 +488,7 @@ static void session_close(struct session *s)
 		mailimap_free(s->imap);
 		s->imap = NULL;
 	}
-	worker_untrack(s->w);
+	pool_track(&s->w->slot, -1);
 }
 
 /* ---- IMAP commands on UIDs ---- */
@@ -1382,7 +1292,7 @@ static void *worker_main(void *arg)
 	}
 	if (st != NULL)
 		store_close(st);
-	atomic_store(&w->done, 1);
+	pool_slot_done(&w->slot);
 	return NULL;
 }
 
@@ -1396,75 +1306,36 @@ struct imap_poller *imap_poller_start(struct runtime *rt)
 	p->w = xcalloc(p->n + 1, sizeof(*p->w));
 	for (i = 0; i < p->n; i++) {
 		struct worker *w = &p->w[i];
+		char label[sizeof(w->slot.name)];
 		w->rt = rt;
 		w->name = xstrdup(g->cfg->imaps[i].name);
-		w->fd = -1;
 		w->use_idle = 1;
-		atomic_init(&w->done, 0);
-		pthread_mutex_init(&w->mu, NULL);
+		memcpy(label, "imap ", 5);
+		clean(label + 5, sizeof(label) - 5, w->name);
+		pool_slot_init(&w->slot, label);
 	}
 	runtime_release(rt, g);
-	for (i = 0; i < p->n; i++) {
-		if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) == 0)
-			p->w[i].running = 1;
-		else
-			log_error("imap %s: cannot start its thread", p->w[i].name);
-	}
+	for (i = 0; i < p->n; i++)
+		(void)pool_slot_start(&p->w[i].slot, worker_main, &p->w[i]);
 	return p;
-}
-
-static int all_done(const struct imap_poller *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->n; i++)
-		if (p->w[i].running && !atomic_load(&p->w[i].done))
-			return 0;
-	return 1;
-}
-
-/* abandon: some thread did not stop although its socket was shut down (it
- * is not waiting on the network: a library loop). Stopping must not wait
- * for it: it is logged and left to the process exit, with P, which it may
- * still use. */
-static void abandon(struct imap_poller *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->n; i++)
-		if (p->w[i].running && !atomic_load(&p->w[i].done)) {
-			log_error("imap %s: the poller did not stop within %d ms of its socket being "
-				  "shut down: leaving it to the exit", p->w[i].name, STOP_GRACE_MS);
-			pthread_detach(p->w[i].thread);
-		}
 }
 
 void imap_poller_stop(struct imap_poller *p)
 {
-	long long end = mono_ms() + STOP_GRACE_MS;
-	struct timespec ts = {0, 50 * 1000000L};
-	size_t i;
+	struct pool_slot **slots;
+	size_t i, left;
 
 	if (p == NULL)
 		return;
-	while (!all_done(p) && mono_ms() < end)
-		nanosleep(&ts, NULL);
+	slots = xcalloc(p->n + 1, sizeof(*slots));
 	for (i = 0; i < p->n; i++)
-		if (p->w[i].running && !atomic_load(&p->w[i].done))
-			worker_interrupt(&p->w[i]);
-	end = mono_ms() + STOP_GRACE_MS;
-	while (!all_done(p) && mono_ms() < end)
-		nanosleep(&ts, NULL);
-	if (!all_done(p)) {
-		abandon(p);
-		return;
-	}
-	for (i = 0; i < p->n; i++) {
-		if (p->w[i].running)
-			pthread_join(p->w[i].thread, NULL);
-		pthread_mutex_destroy(&p->w[i].mu);
+		slots[i] = &p->w[i].slot;
+	left = pool_stop(slots, p->n, STOP_GRACE_MS, STOP_GRACE_MS);
+	free(slots);
+	if (left > 0)
+		return;	/* a thread may still use P: left to the exit */
+	for (i = 0; i < p->n; i++)
 		free(p->w[i].name);
-	}
 	free(p->w);
 	free(p);
 }

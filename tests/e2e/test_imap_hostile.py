@@ -19,6 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tlscert import self_signed  # noqa: E402
 from harness import Daemon, Tap, wait_for  # noqa: E402
 
 t = Tap()
@@ -96,10 +97,7 @@ def stored(d, mid):
 def main():
     top = tempfile.mkdtemp(prefix="phostile.")
     os.chmod(top, 0o755)
-    cert, key = os.path.join(top, "cert.pem"), os.path.join(top, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    cert, key = self_signed(top)
     servers = {}
     d = None
     try:
