@@ -15,7 +15,9 @@ empty, then counts per recipient: every one at least once; the copies
 beyond one at most KILLS x workers (design §5: the only duplicate is a copy
 the relay accepted whose result was not yet committed, one per relay
 connection; delivery.c commits each result on its own). FANOUT_N and
-FANOUT_KILLS make it smaller for a quick look. Test code only."""
+FANOUT_KILLS make it smaller for a quick look; FANOUT_SINK=dovecot puts a
+real Dovecot (LMTP into N Maildirs, counted by file) in smtp-sink's place
+to measure that path. Test code only."""
 import glob
 import os
 import random
@@ -37,6 +39,7 @@ N = int(os.environ.get("FANOUT_N", "10000"))
 KILLS = int(os.environ.get("FANOUT_KILLS", "20"))
 WORKERS = 4
 SUB = re.compile(r"^s\d{5}@example\.org$")
+DOVECOT = os.environ.get("FANOUT_SINK") == "dovecot"
 
 
 def sh(cmd, timeout=120):
@@ -83,6 +86,17 @@ def sink_counts(sinkdir):
     return counts
 
 
+def maildir_counts(dv):
+    """{recipient: copies} in Dovecot's Maildirs (new/ and cur/)."""
+    counts = {}
+    for box in glob.glob(os.path.join(dv, "mail", "s*")):
+        n = sum(len(os.listdir(os.path.join(box, sub))) for sub in ("new", "cur")
+                if os.path.isdir(os.path.join(box, sub)))
+        if n:
+            counts[os.path.basename(box) + "@example.org"] = n
+    return counts
+
+
 def restart(d):
     try:
         d.start()
@@ -115,13 +129,20 @@ def main():
                            text=True, timeout=120)
         t.ok(r.returncode == 0 and "added %d" % N in r.stdout, "%d subscribers imported" % N,
              r.stdout + r.stderr)
-        sink = subprocess.Popen(["/usr/sbin/smtp-sink", "-L", "-u", "nobody", "-d",
-                                 os.path.join(sinkdir, "%H%M%S."), "127.0.0.1:%d" % sink_port,
-                                 "256"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dv = os.path.join(d.dir, "dv")
+        if DOVECOT:
+            r = sh("dovecot_start '%s' %d %d %s" % (dv, free_port(), sink_port,
+                                                   " ".join("s%05d" % i for i in range(N))))
+            t.ok(r.returncode == 0, "dovecot started (FANOUT_SINK=dovecot)", r.stdout + r.stderr)
+        else:
+            sink = subprocess.Popen(["/usr/sbin/smtp-sink", "-L", "-u", "nobody", "-d",
+                                     os.path.join(sinkdir, "%H%M%S."),
+                                     "127.0.0.1:%d" % sink_port, "256"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         r = sh("postfix_start '%s' %d 'example.org=lmtp:inet:127.0.0.1:%d'"
                % (pf, relay_port, sink_port))
-        t.ok(r.returncode == 0, "postfix started as the relay, delivering into smtp-sink",
-             r.stdout + r.stderr)
+        t.ok(r.returncode == 0, "postfix started as the relay, delivering into %s"
+             % ("Dovecot" if DOVECOT else "smtp-sink"), r.stdout + r.stderr)
         d.start()
         t0 = time.time()
         s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=30)
@@ -150,7 +171,8 @@ def main():
              d.logtext()[-2000:])
         t.ok(wait_for(lambda: postfix_queue_empty(pf), 120, 0.2), "Postfix's queue drains")
         took = time.time() - t0
-        counts = dict((a, c) for a, c in sink_counts(sinkdir).items() if SUB.match(a))
+        got = maildir_counts(dv) if DOVECOT else sink_counts(sinkdir)
+        counts = dict((a, c) for a, c in got.items() if SUB.match(a))
         missing = N - len(counts)
         dups = sum(c - 1 for c in counts.values())
         t.eq(missing, 0, "no copy lost: each of the %d subscribers received one" % N)
@@ -165,6 +187,8 @@ def main():
     finally:
         d.stop()
         sh("postfix_stop '%s'" % pf)
+        if DOVECOT:
+            sh("dovecot_stop '%s'" % os.path.join(d.dir, "dv"))
         if sink is not None:
             sink.send_signal(signal.SIGTERM)
             try:
