@@ -22,6 +22,8 @@ A (--from, default a@example.net). Scenarios:
   starttls_inject  '* OK injected' in the same write as STARTTLS's OK
   starttls_late    '* OK injected' right after STARTTLS's OK, separately
   preauth          '* PREAUTH' greeting (then BAD to everything)
+  trickle          BODY[] announced as {1000}, then one byte every 0.2 s
+                   (the client stays inside the literal until it gives up)
   revalidity       good, but the first connection ends with BYE once both
                    messages are \\Seen, and every later one shows a new
                    UIDVALIDITY with the same two messages at new UIDs,
@@ -205,6 +207,12 @@ class Session:
             return None
         if self.mode("eof_literal"):
             self.send("* %d FETCH (UID %d BODY[] {100}\r\n" % (seq, uid) + "x" * 20)
+            return "close"
+        if self.mode("trickle"):
+            self.send("* %d FETCH (UID %d BODY[] {1000}\r\n" % (seq, uid))
+            for _ in range(1000):
+                time.sleep(0.2)
+                self.send("x")
             return "close"
         if self.mode("huge_literal") and seq == 1:
             self.send("* %d FETCH (UID %d BODY[] {4294967295}\r\n" % (seq, uid))

@@ -41,18 +41,18 @@ SCENARIOS = {
 
 
 # HOSTILE_SCENARIOS="a b" runs only those (to see each fail on its own).
-ONLY = os.environ.get("HOSTILE_SCENARIOS", "").split() or list(SCENARIOS)
+ONLY = os.environ.get("HOSTILE_SCENARIOS", "").split() or list(SCENARIOS) + ["trickle"]
 
 
 class Hostile:
     """One hostile_imap.py process, stopped by pid."""
 
-    def __init__(self, top, scenario, cert, key):
+    def __init__(self, top, scenario, cert, key, bad=1):
         self.scenario = scenario
         self.portfile = os.path.join(top, scenario + ".port")
         self.log = os.path.join(top, scenario + ".log")
         self.proc = subprocess.Popen([sys.executable, HOSTILE, self.portfile, self.log, scenario,
-                                      "--cert", cert, "--key", key],
+                                      "--cert", cert, "--key", key, "--bad", str(bad)],
                                      stdout=subprocess.DEVNULL, stderr=open(self.log + ".err", "w"))
         if not wait_for(lambda: os.path.exists(self.portfile), 10):
             raise RuntimeError("hostile_imap.py %s did not start" % scenario)
@@ -107,6 +107,9 @@ def main():
         for sc in SCENARIOS:
             servers[sc] = Hostile(top, sc, cert, key)
         boxes = [box(sc, servers[sc].port, SCENARIOS[sc][0], cert) for sc in SCENARIOS]
+        if "trickle" in ONLY:  # a session that stays inside a literal: for SIGTERM
+            servers["trickle"] = Hostile(top, "trickle", cert, key, bad=1000)
+            boxes.append(box("trickle", servers["trickle"].port, "none", cert))
         d = Daemon(extra_top="imap = (\n  " + ",\n  ".join(boxes) + "\n);\n")
         d.start()
         pid = d.proc.pid
@@ -164,10 +167,14 @@ def main():
         t.ok(sent is True and wait_for(lambda: d.count_inbound() > before, 15),
              "a message over SMTP is still taken in after all that", sent)
 
+        if "trickle" in ONLY:
+            t.ok(wait_for(lambda: any("BODY.PEEK[]" in x for x in servers["trickle"].lines()), 20),
+                 "trickle: the poller is inside a literal the server sends a byte at a time")
         t0 = time.time()
         rc = d.stop(signal.SIGTERM)
         took = time.time() - t0
-        t.ok(rc == 0 and took < 6, "SIGTERM stops parleyd promptly (rc %s, %.2f s)" % (rc, took))
+        t.ok(rc == 0 and took < 6, "SIGTERM stops parleyd promptly%s (rc %s, %.2f s)"
+             % (", a poller mid-read" if "trickle" in ONLY else "", rc, took))
     finally:
         if d is not None:
             d.cleanup()
