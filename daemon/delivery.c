@@ -46,6 +46,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mono.h"
+#include "pool.h"
 #include "render.h"
 #include "smtp_client.h"
 #include "store.h"
@@ -59,6 +61,7 @@
 #define WAKE_MS		 1000	/* a worker looks for due copies at least this often */
 #define SESSION_IDLE_MAX 30	/* seconds an idle SMTP session is kept */
 #define STOP_GRACE_MS	 10000	/* for the copies in flight when the daemon stops */
+#define STOP_CUTOFF_MS	 2000	/* then, once their sockets are shut down */
 #define STORE_RETRY_MS	 5000	/* between attempts to open the store */
 #define RECORD_TRIES	 5	/* attempts to commit a result */
 #define KEY_TRIES	 3
@@ -68,12 +71,7 @@
 struct worker {
 	struct delivery_pool *pool;
 	int id;			/* 1..n, for the log */
-	pthread_t thread;
-	int running;		/* the thread was created */
-	atomic_int done;	/* the thread has finished */
-	pthread_mutex_t mu;	/* guards fd and stop_now */
-	int fd;			/* our dup() of the SMTP session's socket, or -1 */
-	int stop_now;		/* delivery_stop gave up waiting */
+	struct pool_slot slot;	/* its thread, and a dup() of the SMTP session's socket */
 };
 
 struct delivery_pool {
@@ -131,14 +129,6 @@ struct result {
 };
 
 /* ---- small helpers ---- */
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void nap_ms(long ms)
 {
@@ -690,28 +680,15 @@ static enum smtp_outcome maildir_deliver(const struct config *cfg, const struct 
 static int hook_cancel(void *arg)
 {
 	struct worker *w = arg;
-	int stop;
 
-	pthread_mutex_lock(&w->mu);
-	stop = w->stop_now;
-	pthread_mutex_unlock(&w->mu);
-	return stop || runtime_stopping(w->pool->rt);
+	return pool_stop_now(&w->slot) || runtime_stopping(w->pool->rt);
 }
 
 /* hook_track: keep a dup() of the session's socket, so that delivery_stop
  * can shut it down under libetpan's feet; the dup is ours to close. */
 static void hook_track(void *arg, int fd)
 {
-	struct worker *w = arg;
-	int d = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-
-	pthread_mutex_lock(&w->mu);
-	if (w->fd >= 0)
-		close(w->fd);
-	w->fd = d;
-	if (w->stop_now && d >= 0)
-		shutdown(d, SHUT_RDWR);
-	pthread_mutex_unlock(&w->mu);
+	pool_track(&((struct worker *)arg)->slot, fd);
 }
 
 static void session_end(struct wstate *ws)
@@ -858,7 +835,7 @@ static void *worker_main(void *arg)
 	if (ws.st != NULL)
 		store_close(ws.st);
 	free(d);
-	atomic_store(&w->done, 1);
+	pool_slot_done(&w->slot);
 	return NULL;
 }
 
@@ -909,18 +886,14 @@ static void workers_start(struct delivery_pool *p, size_t n)
 	p->w = xcalloc(n + 1, sizeof(*p->w));
 	for (i = 0; i < n; i++) {
 		struct worker *w = &p->w[i];
+		char name[sizeof(w->slot.name)];
 		w->pool = p;
 		w->id = (int)i + 1;
-		w->fd = -1;
-		atomic_init(&w->done, 0);
-		pthread_mutex_init(&w->mu, NULL);
+		snprintf(name, sizeof(name), "delivery: worker %zu", i + 1);
+		pool_slot_init(&w->slot, name);
 	}
-	for (i = 0; i < n; i++) {
-		if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) == 0)
-			p->w[i].running = 1;
-		else
-			log_error("delivery: cannot start worker %zu", i + 1);
-	}
+	for (i = 0; i < n; i++)
+		(void)pool_slot_start(&p->w[i].slot, worker_main, &p->w[i]);
 }
 
 struct delivery_pool *delivery_start(struct runtime *rt)
@@ -948,47 +921,21 @@ struct delivery_pool *delivery_start(struct runtime *rt)
 	return p;
 }
 
-static int all_done(const struct delivery_pool *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->n; i++)
-		if (p->w[i].running && !atomic_load(&p->w[i].done))
-			return 0;
-	return 1;
-}
-
-static void worker_interrupt(struct worker *w)
-{
-	pthread_mutex_lock(&w->mu);
-	w->stop_now = 1;
-	if (w->fd >= 0)
-		shutdown(w->fd, SHUT_RDWR);
-	pthread_mutex_unlock(&w->mu);
-}
-
 void delivery_stop(struct delivery_pool *p)
 {
-	long long end = mono_ms() + STOP_GRACE_MS;
-	size_t i;
+	struct pool_slot **slots;
+	size_t i, left;
 
 	if (p == NULL)
 		return;
-	while (!all_done(p) && mono_ms() < end)
-		nap_ms(50);
+	slots = xcalloc(p->n + 1, sizeof(*slots));
 	for (i = 0; i < p->n; i++)
-		if (p->w[i].running && !atomic_load(&p->w[i].done)) {
-			log_warn("delivery: worker %zu still waits for the relay: cutting it off", i + 1);
-			worker_interrupt(&p->w[i]);
-		}
-	for (i = 0; i < p->n; i++) {
-		if (p->w[i].running)
-			pthread_join(p->w[i].thread, NULL);
-		if (p->w[i].fd >= 0)
-			close(p->w[i].fd);
-		pthread_mutex_destroy(&p->w[i].mu);
-	}
+		slots[i] = &p->w[i].slot;
+	left = pool_stop(slots, p->n, STOP_GRACE_MS, STOP_CUTOFF_MS);
+	free(slots);
 	explicit_bzero(p->key, sizeof(p->key));
+	if (left > 0)
+		return;	/* a worker may still use P: left to the exit */
 	free(p->w);
 	free(p);
 }

@@ -32,7 +32,9 @@ struct delivery_pool *delivery_start(struct runtime *rt);
  * in flight and puts back the ones it had claimed but not begun; a worker
  * still waiting on the relay after a grace of seconds has its connection cut
  * (its copy stays 'sending' and is sent again after the restart). Joins the
- * threads and frees P. NULL is fine.
+ * threads and frees P; a worker that still has not finished 2 s after its
+ * connection was cut is logged and left to the process exit, with P (see
+ * pool_stop). NULL is fine.
  */
 void delivery_stop(struct delivery_pool *p);
 

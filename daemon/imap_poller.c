@@ -31,6 +31,16 @@
  * data already read into the stream's buffer does not wake poll(), so the
  * buffer is checked first; certificates are not verified by libetpan, so
  * the chain and host name are checked with tls_verify before LOGIN.
+ *
+ * Hostile servers. Every byte from the server goes through imap_guard
+ * (layered under libetpan's parser, again after STARTTLS): EOF, literals
+ * over message_size plus a margin and the PERMANENTFLAGS list libetpan
+ * 1.9.4 crashes on become a failed read, so a session ends with a logged
+ * reason and the usual backoff instead of a crash, a spin or a 4 GB
+ * allocation. A literal refused as too large for UID FETCH BODY.PEEK[] is
+ * that message passed over, as for RFC822.SIZE. A PREAUTH greeting when
+ * tls = starttls ends the session before any command: STARTTLS is not
+ * allowed once authenticated, and nothing goes in cleartext.
  */
 #include "autoconf.h"
 
@@ -56,7 +66,11 @@
 #include <libetpan/libetpan.h>
 
 #include "address.h"
+#include "imap_guard.h"
 #include "log.h"
+#include "mono.h"
+#include "pool.h"
+#include "tcp.h"
 #include "secretfile.h"
 #include "recipient.h"
 #include "spool.h"
@@ -82,6 +96,7 @@
 #define PASSWORD_MAX	   1024
 #define WHY_MAX		   512
 #define HEADER_VALUE_MAX   1024
+#define LITERAL_MARGIN	   (64 * 1024)	/* over message_size: FETCH framing */
 
 /* How a unit of work or a session ended. */
 enum outcome {
@@ -99,12 +114,7 @@ enum outcome {
 struct worker {
 	struct runtime *rt;
 	char *name;		/* the mailbox's name: its identity across reloads */
-	pthread_t thread;
-	int running;		/* the thread was created */
-	atomic_int done;	/* the thread has finished */
-	pthread_mutex_t mu;	/* guards fd and stop_now */
-	int fd;			/* our dup() of the session's socket, or -1 */
-	int stop_now;		/* imap_poller_stop gave up waiting */
+	struct pool_slot slot;	/* its thread, and a dup() of the session's socket */
 	int use_idle;		/* 0 once IDLE failed IDLE_FAILURES_MAX times in a row */
 	int logged_in;		/* the last session got past LOGIN */
 	int idle_failures;
@@ -127,18 +137,11 @@ struct session {
 	int resetting;		/* in the pass after a UIDVALIDITY change */
 	uint32_t reset_from;	/* that pass's progress */
 	uint32_t reset_top;	/* the highest UID when that pass began */
+	size_t literal_max;	/* the largest literal the guard lets through */
 	char why[WHY_MAX];	/* what went wrong, for the log line */
 };
 
 /* ---- small helpers ---- */
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* nap: sleep MS milliseconds; -1 at once if the daemon stops. */
 static int nap(struct runtime *rt, long long ms)
@@ -216,8 +219,13 @@ static int chk(struct session *s, int r)
 /* imap_fail: end the session after libetpan code R while doing WHAT. */
 static enum outcome imap_fail(struct session *s, int r, const char *what)
 {
+	const char *guard = s->imap != NULL ? imap_guard_why(s->imap->imap_stream) : "";
 	char text[200];
 
+	if (guard[0] != '\0') {
+		s->broken = 1;
+		return fail(s, OUT_FAILED, "%s: %s:%d: %s", what, s->m.host, s->m.port, guard);
+	}
 	if (s->broken)
 		return fail(s, OUT_FAILED, "%s: connection to %s:%d lost (libetpan error %d)", what,
 			    s->m.host, s->m.port, r);
@@ -268,68 +276,7 @@ static int password_get(struct session *s, char *out, size_t len)
 	return 0;
 }
 
-/* ---- the socket, shared with imap_poller_stop ---- */
-
-/* worker_track: remember a dup() of FD, so that imap_poller_stop can shut
- * the connection down under libetpan's feet. The dup is ours to close, so
- * a descriptor number reused elsewhere is never shut down by mistake. */
-static void worker_track(struct worker *w, int fd)
-{
-	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-
-	pthread_mutex_lock(&w->mu);
-	w->fd = d;
-	if (w->stop_now && d >= 0)
-		shutdown(d, SHUT_RDWR);
-	pthread_mutex_unlock(&w->mu);
-}
-
-static void worker_untrack(struct worker *w)
-{
-	pthread_mutex_lock(&w->mu);
-	if (w->fd >= 0)
-		close(w->fd);
-	w->fd = -1;
-	pthread_mutex_unlock(&w->mu);
-}
-
-static void worker_interrupt(struct worker *w)
-{
-	pthread_mutex_lock(&w->mu);
-	w->stop_now = 1;
-	if (w->fd >= 0)
-		shutdown(w->fd, SHUT_RDWR);
-	pthread_mutex_unlock(&w->mu);
-}
-
 /* ---- connecting ---- */
-
-/* connect_wait: wait for a non-blocking connect on FD; 0 or -1 (why set). */
-static int connect_wait(struct session *s, int fd)
-{
-	long long end = mono_ms() + CONNECT_TIMEOUT * 1000LL;
-	struct pollfd pfd = {fd, POLLOUT, 0};
-	socklen_t elen = sizeof(int);
-	int r = 0, err = 0;
-
-	while (r == 0 && mono_ms() < end && !runtime_stopping(s->w->rt))
-		if ((r = poll(&pfd, 1, WAIT_SLICE_MS)) < 0 && errno == EINTR)
-			r = 0;
-	if (r <= 0) {
-		fail(s, OUT_FAILED, "connect to %s:%d: %s", s->m.host, s->m.port,
-		     r < 0 ? strerror(errno) : "timed out");
-		errno = ETIMEDOUT;	/* not EINPROGRESS: the reason is logged */
-		return -1;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-		err = errno;
-	if (err != 0) {
-		fail(s, OUT_FAILED, "connect to %s:%d: %s", s->m.host, s->m.port, strerror(err));
-		errno = err;
-		return -1;
-	}
-	return 0;
-}
 
 /* keepalive: have the kernel probe an idle connection, so that a server
  * that vanished without a word ends an IDLE in minutes, not at IDLE_MAX. */
@@ -347,50 +294,31 @@ static void keepalive(int fd)
 #endif
 }
 
-/* connect_one: a connected, blocking socket to AI, or -1 (why set). */
-static int connect_one(struct session *s, const struct addrinfo *ai)
+static int hook_cancelled(void *arg)
 {
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			ai->ai_protocol);
-
-	if (fd < 0) {
-		fail(s, OUT_FAILED, "socket: %s", strerror(errno));
-		return -1;
-	}
-	worker_track(s->w, fd);
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-	    (errno == EINPROGRESS && connect_wait(s, fd) == 0)) {
-		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0) {
-			keepalive(fd);	/* best effort */
-			return fd;
-		}
-		fail(s, OUT_FAILED, "fcntl: %s", strerror(errno));
-	} else if (errno != EINPROGRESS) {
-		fail(s, OUT_FAILED, "connect to %s:%d: %s", s->m.host, s->m.port, strerror(errno));
-	}
-	worker_untrack(s->w);
-	close(fd);
-	return -1;
+	return runtime_stopping(((struct session *)arg)->w->rt);
 }
 
-/* tcp_connect: a socket connected to the mailbox's server (tracked), or -1. */
-static int tcp_connect(struct session *s)
+static void hook_track(void *arg, int fd)
 {
-	struct addrinfo hints, *res, *ai;
-	char port[16];
-	int fd = -1, e;
+	struct session *s = arg;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%d", s->m.port);
-	if ((e = getaddrinfo(s->m.host, port, &hints, &res)) != 0) {
-		fail(s, OUT_FAILED, "cannot resolve %s: %s", s->m.host, gai_strerror(e));
+	pool_track(&s->w->slot, fd);	/* imap_poller_stop may shut it down */
+}
+
+/* server_connect: a socket connected to the mailbox's server (tracked), or
+ * -1 (why set). */
+static int server_connect(struct session *s)
+{
+	struct tcp_hooks h = {hook_cancelled, hook_track, s};
+	char why[WHY_MAX];
+	int fd = tcp_connect(s->m.host, s->m.port, CONNECT_TIMEOUT, &h, why, sizeof(why));
+
+	if (fd < 0) {
+		fail(s, OUT_FAILED, "%s", why);
 		return -1;
 	}
-	for (ai = res; ai != NULL && fd < 0 && !runtime_stopping(s->w->rt); ai = ai->ai_next)
-		fd = connect_one(s, ai);
-	freeaddrinfo(res);
+	keepalive(fd);	/* best effort */
 	return fd;
 }
 
@@ -428,6 +356,11 @@ static int stream_open(struct session *s, int fd)
 		     s->m.port);
 		return -1;
 	}
+	if (imap_guard_attach(stream, s->literal_max, IO_TIMEOUT) < 0) {
+		mailstream_close(stream);
+		fail(s, OUT_FAILED, "out of memory");
+		return -1;
+	}
 	r = chk(s, mailimap_connect(s->imap, stream));	/* owns STREAM from here */
 	if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_NO_ERROR_AUTHENTICATED &&
 	    r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
@@ -439,23 +372,34 @@ static int stream_open(struct session *s, int fd)
 }
 
 /* starttls: upgrade the connection; 0 or -1 (why set). Data the server sent
- * in plaintext after its OK would be an injection: refused. */
+ * in plaintext after its OK would be an injection (CVE-2020-15953): Debian's
+ * libetpan refuses it (MAILIMAP_ERROR_STARTTLS), and we check again. */
 static int starttls(struct session *s)
 {
 	int r = chk(s, mailimap_socket_starttls_with_callback(s->imap, tls_verify_sni, s->m.host));
 
-	if (r != MAILIMAP_NO_ERROR) {
-		s->broken = 1;
-		imap_fail(s, r, "STARTTLS");
-		return -1;
-	}
 	if (s->imap->imap_stream->read_buffer_len > 0) {
 		s->broken = 1;
 		fail(s, OUT_FAILED, "%s:%d sent data before the TLS handshake; not logging in",
 		     s->m.host, s->m.port);
 		return -1;
 	}
-	mailstream_low_set_timeout(mailstream_get_low(s->imap->imap_stream), IO_TIMEOUT);
+	if (r == MAILIMAP_ERROR_STREAM && imap_guard_why(s->imap->imap_stream)[0] == '\0') {
+		s->broken = 1;	/* the server said OK: the handshake itself failed */
+		fail(s, OUT_FAILED, "STARTTLS: the TLS handshake with %s:%d failed; not logging in",
+		     s->m.host, s->m.port);
+		return -1;
+	}
+	if (r != MAILIMAP_NO_ERROR) {
+		imap_fail(s, r, "STARTTLS");
+		s->broken = 1;	/* the state of the exchange is unknown: no LOGOUT */
+		return -1;
+	}
+	if (imap_guard_attach(s->imap->imap_stream, s->literal_max, IO_TIMEOUT) < 0) {
+		s->broken = 1;
+		fail(s, OUT_FAILED, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -499,7 +443,7 @@ static enum outcome session_open(struct session *s)
 	int fd, state;
 	enum outcome o;
 
-	if ((fd = tcp_connect(s)) < 0)
+	if ((fd = server_connect(s)) < 0)
 		return OUT_FAILED;
 	if ((s->imap = mailimap_new(0, NULL)) == NULL) {
 		close(fd);
@@ -508,6 +452,12 @@ static enum outcome session_open(struct session *s)
 	mailimap_set_timeout(s->imap, IO_TIMEOUT);
 	if ((state = stream_open(s, fd)) < 0)
 		return OUT_FAILED;
+	if (state == MAILIMAP_NO_ERROR_AUTHENTICATED && s->m.tls == IMAP_TLS_STARTTLS) {
+		s->broken = 1;	/* no LOGOUT either: not a word in cleartext */
+		return fail(s, OUT_FAILED, "%s:%d greeted PREAUTH in cleartext, but tls = starttls "
+			    "(STARTTLS is not allowed once authenticated): not going on without TLS",
+			    s->m.host, s->m.port);
+	}
 	if (s->m.tls == IMAP_TLS_STARTTLS && starttls(s) < 0)
 		return OUT_FAILED;
 	if (s->m.tls != IMAP_TLS_NONE && s->m.tls_verify && tls_check(s) < 0)
@@ -538,7 +488,7 @@ static void session_close(struct session *s)
 		mailimap_free(s->imap);
 		s->imap = NULL;
 	}
-	worker_untrack(s->w);
+	pool_track(&s->w->slot, -1);
 }
 
 /* ---- IMAP commands on UIDs ---- */
@@ -992,6 +942,7 @@ static enum outcome take_one(struct session *s, struct store *st, const struct c
 {
 	long long max = cfg->daemon.limits.message_size, size;
 	const char *body;
+	enum outcome o;
 	clist *list;
 	size_t len;
 	int r, rc;
@@ -1005,7 +956,11 @@ static enum outcome take_one(struct session *s, struct store *st, const struct c
 	if ((r = fetch_body(s, uid, &list, &body, &len)) != MAILIMAP_NO_ERROR) {
 		if (list != NULL)
 			mailimap_fetch_list_free(list);
-		return imap_fail(s, r, "UID FETCH BODY.PEEK[]");
+		o = imap_fail(s, r, "UID FETCH BODY.PEEK[]");
+		if (imap_guard_literal(s->imap->imap_stream) > 0 &&
+		    too_big(s, st, uid, (long long)imap_guard_literal(s->imap->imap_stream), max) != OUT_OK)
+			return OUT_FAILED;
+		return o;
 	}
 	rc = body == NULL ? 1 : (long long)len > max ? 2 : spool_message(s, cfg, m, uid, body, len);
 	if (list != NULL)
@@ -1244,6 +1199,7 @@ static enum outcome session_run(struct worker *w, struct store *st, char *why, s
 	s.w = w;
 	if (m != NULL)
 		config_imap_copy(&s.m, m);
+	s.literal_max = (size_t)g->cfg->daemon.limits.message_size + LITERAL_MARGIN;
 	runtime_release(w->rt, g);
 	if (m == NULL)
 		return OUT_GONE;
@@ -1336,7 +1292,7 @@ static void *worker_main(void *arg)
 	}
 	if (st != NULL)
 		store_close(st);
-	atomic_store(&w->done, 1);
+	pool_slot_done(&w->slot);
 	return NULL;
 }
 
@@ -1350,52 +1306,36 @@ struct imap_poller *imap_poller_start(struct runtime *rt)
 	p->w = xcalloc(p->n + 1, sizeof(*p->w));
 	for (i = 0; i < p->n; i++) {
 		struct worker *w = &p->w[i];
+		char label[sizeof(w->slot.name)];
 		w->rt = rt;
 		w->name = xstrdup(g->cfg->imaps[i].name);
-		w->fd = -1;
 		w->use_idle = 1;
-		atomic_init(&w->done, 0);
-		pthread_mutex_init(&w->mu, NULL);
+		memcpy(label, "imap ", 5);
+		clean(label + 5, sizeof(label) - 5, w->name);
+		pool_slot_init(&w->slot, label);
 	}
 	runtime_release(rt, g);
-	for (i = 0; i < p->n; i++) {
-		if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) == 0)
-			p->w[i].running = 1;
-		else
-			log_error("imap %s: cannot start its thread", p->w[i].name);
-	}
-	return p;
-}
-
-static int all_done(const struct imap_poller *p)
-{
-	size_t i;
-
 	for (i = 0; i < p->n; i++)
-		if (p->w[i].running && !atomic_load(&p->w[i].done))
-			return 0;
-	return 1;
+		(void)pool_slot_start(&p->w[i].slot, worker_main, &p->w[i]);
+	return p;
 }
 
 void imap_poller_stop(struct imap_poller *p)
 {
-	long long end = mono_ms() + STOP_GRACE_MS;
-	struct timespec ts = {0, 50 * 1000000L};
-	size_t i;
+	struct pool_slot **slots;
+	size_t i, left;
 
 	if (p == NULL)
 		return;
-	while (!all_done(p) && mono_ms() < end)
-		nanosleep(&ts, NULL);
+	slots = xcalloc(p->n + 1, sizeof(*slots));
 	for (i = 0; i < p->n; i++)
-		if (p->w[i].running && !atomic_load(&p->w[i].done))
-			worker_interrupt(&p->w[i]);
-	for (i = 0; i < p->n; i++) {
-		if (p->w[i].running)
-			pthread_join(p->w[i].thread, NULL);
-		pthread_mutex_destroy(&p->w[i].mu);
+		slots[i] = &p->w[i].slot;
+	left = pool_stop(slots, p->n, STOP_GRACE_MS, STOP_GRACE_MS);
+	free(slots);
+	if (left > 0)
+		return;	/* a thread may still use P: left to the exit */
+	for (i = 0; i < p->n; i++)
 		free(p->w[i].name);
-	}
 	free(p->w);
 	free(p);
 }

@@ -1,7 +1,8 @@
 /*
  * imap_poller.h - empties hosted mailboxes into the spool over IMAP (design
  * §1): one thread per configured mailbox (config `imap`), each with its own
- * libetpan session and its own store connection.
+ * libetpan session and its own store connection. What the server sends goes
+ * through imap_guard (imap_guard.h) before libetpan parses it.
  *
  * Per message, in this order, each step durable before the next: fetch it
  * by UID (BODY.PEEK[]: the server sets no flag), spool_commit() it, ring
@@ -34,7 +35,9 @@ struct imap_poller *imap_poller_start(struct runtime *rt);
  * imap_poller_stop: call after runtime_stop(). Gives the threads a moment to
  * leave their mailboxes politely (IDLE DONE, LOGOUT), then shuts down the
  * sockets of any still blocked on the network, joins every thread and frees
- * P. Returns within a few seconds whatever the servers do. Nothing taken is
+ * P. Returns within a few seconds whatever the servers do (a thread still
+ * running 2 s after its socket was shut down is logged and left to the
+ * exit, with P: see pool_stop). Nothing taken is
  * lost: a message whose after-action was cut short is found again (and
  * deduplicated) on the next run.
  */

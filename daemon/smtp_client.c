@@ -43,12 +43,12 @@
 
 #include "address.h"
 #include "mailfmt.h"
+#include "tcp.h"
 #include "tls_verify.h"
 #include "xalloc.h"
 
 #define CONNECT_TIMEOUT 30	/* seconds for the TCP handshake */
 #define IO_TIMEOUT	120	/* seconds a read or write may stall */
-#define WAIT_SLICE_MS	250	/* how often a connect looks at the cancel hook */
 #define PASSWORD_MAX	1024
 
 struct smtp_client {
@@ -68,14 +68,6 @@ struct smtp_client {
 };
 
 /* ---- small helpers ---- */
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *dup_opt(const char *s)
 {
@@ -173,74 +165,25 @@ static int cancelled(const struct smtp_client *c)
 	return c->hooks.cancel != NULL && c->hooks.cancel(c->hooks.arg);
 }
 
-/* connect_wait: wait for a non-blocking connect on FD; 0 or -1 (R set). */
-static int connect_wait(struct smtp_client *c, int fd, struct smtp_reply *r)
+static int hook_cancelled(void *arg)
 {
-	long long end = mono_ms() + CONNECT_TIMEOUT * 1000LL;
-	struct pollfd pfd = {fd, POLLOUT, 0};
-	socklen_t elen = sizeof(int);
-	int n = 0, err = 0;
-
-	while (n == 0 && mono_ms() < end && !cancelled(c))
-		if ((n = poll(&pfd, 1, WAIT_SLICE_MS)) < 0 && errno == EINTR)
-			n = 0;
-	if (n <= 0) {
-		say(r, 0, "connect to %s:%d: %s", c->host, c->port,
-		    n < 0 ? strerror(errno) : cancelled(c) ? "cancelled" : "timed out");
-		return -1;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-		err = errno;
-	if (err != 0) {
-		say(r, 0, "connect to %s:%d: %s", c->host, c->port, strerror(err));
-		return -1;
-	}
-	return 0;
+	return cancelled(arg);
 }
 
-/* connect_one: a connected, blocking socket to AI (tracked), or -1. */
-static int connect_one(struct smtp_client *c, const struct addrinfo *ai, struct smtp_reply *r)
+static void hook_track(void *arg, int fd)
 {
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			ai->ai_protocol);
-
-	if (fd < 0) {
-		say(r, 0, "socket: %s", strerror(errno));
-		return -1;
-	}
-	track(c, fd);
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-	    (errno == EINPROGRESS && connect_wait(c, fd, r) == 0)) {
-		int flags = fcntl(fd, F_GETFL);
-		if (flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0)
-			return fd;
-		say(r, 0, "fcntl: %s", strerror(errno));
-	} else if (errno != EINPROGRESS) {
-		say(r, 0, "connect to %s:%d: %s", c->host, c->port, strerror(errno));
-	}
-	track(c, -1);
-	close(fd);
-	return -1;
+	track(arg, fd);
 }
 
-/* tcp_connect: a socket connected to the relay (tracked), or -1 (R set). */
-static int tcp_connect(struct smtp_client *c, struct smtp_reply *r)
+/* relay_connect: a socket connected to the relay (tracked), or -1 (R set). */
+static int relay_connect(struct smtp_client *c, struct smtp_reply *r)
 {
-	struct addrinfo hints, *res, *ai;
-	char port[16];
-	int fd = -1, e;
+	struct tcp_hooks h = {hook_cancelled, hook_track, c};
+	char why[SMTP_TEXT_MAX];
+	int fd = tcp_connect(c->host, c->port, CONNECT_TIMEOUT, &h, why, sizeof(why));
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%d", c->port);
-	if ((e = getaddrinfo(c->host, port, &hints, &res)) != 0) {
-		say(r, 0, "cannot resolve %s: %s", c->host, gai_strerror(e));
-		return -1;
-	}
-	for (ai = res; ai != NULL && fd < 0 && !cancelled(c); ai = ai->ai_next)
-		fd = connect_one(c, ai, r);
-	freeaddrinfo(res);
+	if (fd < 0)
+		say(r, 0, "%s", why);
 	return fd;
 }
 
@@ -425,7 +368,7 @@ static int session_start(struct smtp_client *c, struct smtp_reply *r)
 	c->broken = 1;
 	c->tls = 0;
 	c->transactions = 0;
-	if ((fd = tcp_connect(c, r)) < 0)
+	if ((fd = relay_connect(c, r)) < 0)
 		return -1;
 	if (greet(c, fd, r) < 0 || hello(c, r) < 0 || tls_policy(c, r) < 0 ||
 	    (c->auth_user != NULL && auth(c, r) < 0)) {

@@ -22,6 +22,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tlscert import self_signed  # noqa: E402
 from harness import Daemon, Tap, free_port, wait_for  # noqa: E402
 
 t = Tap()
@@ -479,11 +480,7 @@ def main():
         return
     top = tempfile.mkdtemp(prefix="pimap.")
     os.chmod(top, 0o755)
-    cert, key = os.path.join(top, "cert.pem"), os.path.join(top, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
-    os.chmod(key, 0o644)
+    cert, key = self_signed(top)
     dv = None
     try:
         dv = Dovecot(top, "dv", USERS,
