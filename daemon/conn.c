@@ -8,6 +8,7 @@
 #include "autoconf.h"
 
 #include "conn.h"
+#include "mono.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,14 +37,6 @@ void conn_init(struct conn *c, int fd, int stop_fd, int timeout_ms)
 		if (fl >= 0)
 			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	}
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void conn_set_deadline(struct conn *c, int ms)

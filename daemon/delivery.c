@@ -19,10 +19,7 @@
  * since the copy was queued; 5xx is failed. When the relay cannot be
  * reached, the rest of the batch is deferred without trying again.
  *
- * The maildir sink (relay.maildir) writes MAILDIR/RCPT/new/NAME through
- * tmp/ (file and directory fsync'd), with Return-Path (the VERP sender) and
- * Delivered-To lines before the copy; in RCPT, '/', '%', control
- * characters and a leading '.' are written as %XX.
+ * The maildir sink (relay.maildir) is maildir_sink.c.
  *
  * It must never mark a copy sent that the relay did not accept, never send
  * one copy to two recipients or without its VERP sender, never send a copy
@@ -46,6 +43,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maildir_sink.h"
 #include "mono.h"
 #include "pool.h"
 #include "render.h"
@@ -492,187 +490,18 @@ static int prepare(struct wstate *ws, const struct batch *b, const struct delive
 	return render(ws->w->pool, b->cfg, ws, d, c, r);
 }
 
-/* ---- the maildir sink ---- */
-
-/* maildir_name: RCPT as one path component: '/', '%', control characters
- * and a leading '.' as %XX. */
-static void maildir_name(char *out, size_t len, const char *rcpt)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)rcpt; *p != '\0' && n + 4 < len; p++) {
-		if (*p == '/' || *p == '%' || *p < 0x20 || *p == 0x7f || (*p == '.' && n == 0)) {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
-		} else {
-			out[n++] = (char)*p;
-		}
-	}
-	out[n] = '\0';
-}
-
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* mkdir_durable: PATH exists as a directory (made, and its parent synced,
- * if missing); 0 or -1 (errno). */
-static int mkdir_durable(const char *path, const char *parent)
-{
-	if (mkdir(path, 0700) == 0)
-		return fsync_dir(parent);
-	return errno == EEXIST ? 0 : -1;
-}
-
-/* maildir_dirs: TOP/RCPT/{tmp,new,cur} exist; the malloc'd TOP/RCPT, or
- * NULL (errno). */
-static char *maildir_dirs(const char *top, const char *rcpt)
-{
-	static const char *const sub[] = {"tmp", "new", "cur"};
-	char name[ADDRESS_MAX * 3 + 1], *box;
-	size_t i;
-
-	maildir_name(name, sizeof(name), rcpt);
-	box = xasprintf("%s/%s", top, name);
-	if ((mkdir(top, 0700) < 0 && errno != EEXIST) || mkdir_durable(box, top) < 0) {
-		free(box);
-		return NULL;
-	}
-	for (i = 0; i < 3; i++) {
-		char *path = xasprintf("%s/%s", box, sub[i]);
-		int rc = mkdir_durable(path, box);
-		free(path);
-		if (rc < 0) {
-			free(box);
-			return NULL;
-		}
-	}
-	return box;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* maildir_file: write HEAD and C's copy into the new file TMP, synced; 0
- * or -1 (errno; nothing left behind). */
-static int maildir_file(const char *tmp, const char *head, const struct copy *c)
-{
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-	if (fd < 0)
-		return -1;
-	if (write_all(fd, head, strlen(head)) < 0 || write_all(fd, c->msg, c->len) < 0 ||
-	    fsync(fd) < 0) {
-		int e = errno;
-		close(fd);
-		unlink(tmp);
-		errno = e;
-		return -1;
-	}
-	return close(fd);
-}
-
-/* host_part: this host's name for maildir file names ('/' and ':' as '_'). */
-static void host_part(const struct config *cfg, char *out, size_t len)
-{
-	char *p;
-
-	config_hostname(cfg, out, len);
-	for (p = out; *p != '\0'; p++)
-		if (*p == '/' || *p == ':')
-			*p = '_';
-}
-
-/* maildir_tmp: the copy written under BOX/tmp with a new unique name; the
- * malloc'd name, or NULL (errno). */
-static char *maildir_tmp(const struct config *cfg, const char *box, const struct delivery *d,
-			 const struct copy *c)
-{
-	char *head = xasprintf("Return-Path: <%s>\r\nDelivered-To: %s\r\n", c->from, d->address);
-	char host[128], *name = NULL;
-	struct timeval tv;
-	int i, rc = -1;
-
-	host_part(cfg, host, sizeof(host));
-	for (i = 0; i < 5 && rc < 0; i++) {
-		char *tmp;
-		free(name);
-		gettimeofday(&tv, NULL);
-		name = xasprintf("%lld.M%06ldP%dD%lldA%dQ%d.%s", (long long)tv.tv_sec,
-				 (long)tv.tv_usec, (int)getpid(), d->id, d->attempts, i, host);
-		tmp = xasprintf("%s/tmp/%s", box, name);
-		rc = maildir_file(tmp, head, c);
-		free(tmp);
-		if (rc < 0 && errno != EEXIST)
-			break;
-	}
-	free(head);
-	if (rc < 0) {
-		free(name);
-		return NULL;
-	}
-	return name;
-}
-
-/* maildir_move: BOX/tmp/NAME to BOX/new/NAME, the directory synced; 0 or
- * -1 (errno). */
-static int maildir_move(const char *box, const char *name)
-{
-	char *tmp = xasprintf("%s/tmp/%s", box, name), *fresh = xasprintf("%s/new/%s", box, name);
-	char *dir = xasprintf("%s/new", box);
-	int rc = rename(tmp, fresh);
-
-	if (rc < 0) {
-		int e = errno;
-		(void)unlink(tmp);
-		errno = e;
-	} else {
-		rc = fsync_dir(dir);
-	}
-	free(tmp);
-	free(fresh);
-	free(dir);
-	return rc;
-}
-
 /* maildir_deliver: copy C of D into the maildir sink; SMTP_SENT or
  * SMTP_DEFER, with what happened in TEXT. */
 static enum smtp_outcome maildir_deliver(const struct config *cfg, const struct delivery *d,
 					 const struct copy *c, char *text, size_t len)
 {
-	const char *top = cfg->daemon.relay.maildir;
-	char *box = maildir_dirs(top, d->address), *name = NULL;
-	int ok = box != NULL && (name = maildir_tmp(cfg, box, d, c)) != NULL &&
-		 maildir_move(box, name) == 0;
+	char host[128];
 
-	if (ok)
-		snprintf(text, len, "written to %.200s/new/%.200s", box, name);
-	else
-		snprintf(text, len, "maildir %.300s: %s", top, strerror(errno));
-	free(box);
-	free(name);
-	return ok ? SMTP_SENT : SMTP_DEFER;
+	config_hostname(cfg, host, sizeof(host));
+	return maildir_sink_write(cfg->daemon.relay.maildir, host, d->address, c->from, d->id,
+				  d->attempts, c->msg, c->len, text, len) == 0
+		       ? SMTP_SENT
+		       : SMTP_DEFER;
 }
 
 /* ---- the SMTP relay ---- */
