@@ -30,6 +30,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +205,48 @@ static void stream_close(struct smtp_client *c)
 	c->broken = 1;
 }
 
+/*
+ * Guard: libetpan 1.9.4's EHLO parser (mailesmtp_parse_ehlo) loops for ever
+ * on a TAB in an AUTH line ("250 AUTH PLAIN\t"), so every byte from the
+ * relay is read through tab_read, which makes each TAB a space.
+ */
+extern mailstream_low_driver *mailstream_ssl_driver;	/* declared only #ifdef USE_SSL */
+static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
+static mailstream_low_driver tab_socket, tab_ssl;
+
+static ssize_t tab_read(mailstream_low *low, void *buf, size_t n)
+{
+	const mailstream_low_driver *orig =
+		low->driver == &tab_ssl ? mailstream_ssl_driver : mailstream_socket_driver;
+	ssize_t got = orig->mailstream_read(low, buf, n);
+	char *p = buf;
+
+	for (ssize_t i = 0; i < got; i++)
+		if (p[i] == '\t')
+			p[i] = ' ';
+	return got;
+}
+
+static void tab_init(void)
+{
+	tab_socket = *mailstream_socket_driver;
+	tab_socket.mailstream_read = tab_read;
+	tab_ssl = *mailstream_ssl_driver;
+	tab_ssl.mailstream_read = tab_read;
+}
+
+/* tab_guard: STREAM's reads through tab_read (a socket or a TLS stream). */
+static void tab_guard(mailstream *stream)
+{
+	mailstream_low *low = mailstream_get_low(stream);
+
+	pthread_once(&tab_once, tab_init);
+	if (low != NULL && low->driver == mailstream_socket_driver)
+		low->driver = &tab_socket;
+	else if (low != NULL && low->driver == mailstream_ssl_driver)
+		low->driver = &tab_ssl;
+}
+
 /* greet: the stream on FD and the relay's 220; 0 or -1 (R set; FD closed). */
 static int greet(struct smtp_client *c, int fd, struct smtp_reply *r)
 {
@@ -215,6 +258,7 @@ static int greet(struct smtp_client *c, int fd, struct smtp_reply *r)
 		say(r, 0, "out of memory");
 		return -1;
 	}
+	tab_guard(stream);
 	mailsmtp_set_timeout(c->s, IO_TIMEOUT);	/* the TLS handshake */
 	c->s->response_code = 0;
 	if (mailsmtp_connect(c->s, stream) != MAILSMTP_NO_ERROR) {	/* owns STREAM */
@@ -276,6 +320,7 @@ static int tls_start(struct smtp_client *c, struct smtp_reply *r)
 		say(r, 0, "%s; not sending", why);
 		return -1;
 	}
+	tab_guard(c->s->stream);
 	return hello(c, r);
 }
 

@@ -71,9 +71,17 @@ static char *decode_words(const char *v)
 	return out;
 }
 
+/* msgid: "<ID>", ID cleaned as every string handed out (libetpan keeps raw bytes). */
 static char *msgid(const char *id)
 {
-	return id ? xasprintf("<%s>", id) : NULL;
+	char *clean, *out;
+
+	if (id == NULL)
+		return NULL;
+	clean = utf8_clean(id, strlen(id));
+	out = xasprintf("<%s>", clean);
+	free(clean);
+	return out;
 }
 
 int message_header_count(const char *raw, size_t len, int *received)
@@ -173,10 +181,11 @@ static char *references(struct mailimf_references *r)
 	if (r == NULL || r->mid_list == NULL)
 		return NULL;
 	for (it = clist_begin(r->mid_list); it; it = clist_next(it)) {
-		const char *id = clist_content(it);
-		size_t n = strlen(id) + 3;	/* " <" ">" */
+		char *id = msgid(clist_content(it));
+		size_t n = strlen(id) + 1;	/* " " */
 		out = xrealloc(out, len + n + 1);
-		len += (size_t)snprintf(out + len, n + 1, "%s<%s>", len ? " " : "", id);
+		len += (size_t)snprintf(out + len, n + 1, "%s%s", len ? " " : "", id);
+		free(id);
 	}
 	return out;
 }
@@ -242,9 +251,40 @@ static void walk(struct mailmime *mm, struct message *m, int depth)
 	}
 }
 
+/* header_copy: RAW's header section (and its empty line), with every
+ * Return-Path field renamed: libetpan 1.9.4's path parser leaks the address
+ * of a Return-Path that lacks its '>', and parley reads the return path
+ * from the envelope only. *HLEN its length; malloc'd. */
+static char *header_copy(const char *raw, size_t len, size_t *hlen)
+{
+	size_t n = 0;
+	char *h;
+
+	while (n < len) {
+		const char *nl = memchr(raw + n, '\n', len - n);
+		size_t l = nl ? (size_t)(nl - raw - n) + 1 : len - n;
+		int empty = l == 1 || (l == 2 && raw[n] == '\r');
+		n += l;
+		if (empty)
+			break;
+	}
+	h = xmalloc(n + 1);
+	memcpy(h, raw, n);
+	h[n] = '\0';
+	for (size_t i = 0; i + 12 <= n; i++)
+		if ((i == 0 || h[i - 1] == '\n') && strncasecmp(h + i, "Return-Path:", 12) == 0)
+			h[i] = 'X';
+	*hlen = n;
+	return h;
+}
+
 int message_parse(const char *raw, size_t len, int max_headers, struct message *out, char *err,
 		  size_t errlen)
 {
+	char *head;
+	size_t hlen;
+	int rc;
+
 	struct mailimf_fields *fields = NULL;
 	struct mailimf_single_fields single;
 	struct mailmime *mime = NULL;
@@ -258,7 +298,10 @@ int message_parse(const char *raw, size_t len, int max_headers, struct message *
 	}
 	if (message_check_structure(raw, len, MESSAGE_MIME_DEPTH_MAX, err, errlen) < 0)
 		return MESSAGE_REFUSED;
-	if (mailimf_fields_parse(raw, len, &idx, &fields) != MAILIMF_NO_ERROR || fields == NULL) {
+	head = header_copy(raw, len, &hlen);
+	rc = mailimf_fields_parse(head, hlen, &idx, &fields);
+	if (rc != MAILIMF_NO_ERROR || fields == NULL) {
+		free(head);
 		snprintf(err, errlen, "header section cannot be parsed");
 		return -1;
 	}
@@ -275,6 +318,7 @@ int message_parse(const char *raw, size_t len, int max_headers, struct message *
 	out->date = date_of(single.fld_orig_date);
 	optional_fields(fields, out);
 	mailimf_fields_free(fields);
+	free(head);
 	idx = 0;
 	if (mailmime_parse(raw, len, &idx, &mime) == MAILIMF_NO_ERROR && mime != NULL) {
 		walk(mime, out, 0);

@@ -1,0 +1,208 @@
+/*
+ * support.c - the scratch setup and socket plumbing of the fuzz targets
+ * (see fuzz.h). Everything lives in one temporary directory, removed at
+ * exit; nothing outside it is ever written.
+ */
+#include "autoconf.h"
+
+#include "fuzz.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../../daemon/runtime.h"
+#include "../../daemon/smtp_server.h"
+#include "log.h"
+#include "spool.h"
+#include "xalloc.h"
+
+static char dir[4096];
+static struct config *cfg;
+static struct runtime rt;
+
+static void rm_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char sub[8192];
+
+	if (d == NULL) {
+		unlink(path);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		rm_tree(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+static void cleanup(void)
+{
+	if (dir[0])
+		rm_tree(dir);
+}
+
+static const char conf_fmt[] =
+	"daemon = {\n"
+	"  spool = \"%s/spool\";\n"
+	"  database = \"%s/parley.db\";\n"
+	"  secret_file = \"%s/secret\";\n"
+	"  pid_file = \"%s/parleyd.pid\";\n"
+	"  hostname = \"lists.example.org\";\n"
+	"  delimiter = \"+\";\n"
+	"  relay = { host = \"127.0.0.1\"; port = %d; starttls = \"no\"; };\n"
+	"  limits = { message_size = \"64K\"; header_count = 100; line_length = 998;\n"
+	"    recipients = 20; errors = 20; command_timeout = 5; data_timeout = 5; };\n"
+	"};\n"
+	"lists = (\n"
+	"  { name = \"dev\"; address = \"dev@lists.example.org\"; reply_policy = \"list\";\n"
+	"    subject_prefix = \"[dev]\"; footer = \"-- \\nThe dev list\";\n"
+	"    unsubscribe_url = \"https://lists.example.org/u\";\n"
+	"    authors = ( { address = \"alice@example.org\"; name = \"Alice\";\n"
+	"                  secret = \"k3vq9t2mxw8rz5pa\"; }, \"bob@example.org\" );\n"
+	"    owners = [ \"carol@example.org\" ]; },\n"
+	"  { name = \"news\"; address = \"news@lists.example.org\"; reply_policy = \"author\";\n"
+	"    authors = ( \"alice@example.org\" ); owners = [ \"alice@example.org\" ]; }\n"
+	");\n";
+
+struct config *fuzz_setup(int relay_port)
+{
+	char path[4200];
+	const char *tmp = getenv("TMPDIR");
+	struct config_errors errs = {0};
+	FILE *f;
+
+	if (cfg != NULL)
+		return cfg;
+	log_init("fuzz", getenv("FUZZ_LOG") ? LOG_DEST_STDERR : 0);
+	snprintf(dir, sizeof(dir), "%s/parley-fuzz.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		perror("fuzz: mkdtemp");
+		abort();
+	}
+	atexit(cleanup);
+	snprintf(path, sizeof(path), "%s/parley.conf", dir);
+	if ((f = fopen(path, "w")) == NULL) {
+		perror(path);
+		abort();
+	}
+	fprintf(f, conf_fmt, dir, dir, dir, dir, relay_port > 0 ? relay_port : 25);
+	fclose(f);
+	cfg = config_load(path, 0, &errs);
+	if (cfg == NULL) {
+		fprintf(stderr, "fuzz: the scratch configuration does not load\n");
+		abort();
+	}
+	config_errors_free(&errs);
+	if (spool_init(cfg->daemon.spool) < 0)
+		abort();
+	runtime_init(&rt, cfg);
+	return cfg;
+}
+
+const char *fuzz_dir(void)
+{
+	return dir;
+}
+
+char *fuzz_str(const uint8_t *data, size_t size)
+{
+	char *s = xmalloc(size + 1);
+
+	if (size > 0)
+		memcpy(s, data, size);
+	s[size] = '\0';
+	return s;
+}
+
+void fuzz_spool_clean(void)
+{
+	char path[8192];
+	const char *sub[] = {"incoming/new", "incoming/tmp", "quarantine"};
+
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		DIR *d;
+		struct dirent *e;
+		snprintf(path, sizeof(path), "%s/%s", cfg->daemon.spool, sub[i]);
+		if ((d = opendir(path)) == NULL)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			char f[8500];
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+			unlink(f);
+		}
+		closedir(d);
+	}
+}
+
+void fuzz_feed(int fd, const uint8_t *data, size_t size)
+{
+	char buf[4096];
+	size_t off = 0;
+
+	while (off < size) {
+		ssize_t n = send(fd, data + off, size - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, buf, sizeof(buf), 0) > 0)
+		;
+}
+
+/* The client side of a session. */
+struct client {
+	int fd;
+	const uint8_t *data;
+	size_t size;
+};
+
+static void *client_run(void *arg)
+{
+	struct client *c = arg;
+
+	fuzz_feed(c->fd, c->data, c->size);
+	return NULL;
+}
+
+void fuzz_session(void (*session)(const struct smtp_session_args *), int lmtp,
+		  const uint8_t *data, size_t size)
+{
+	struct smtp_session_args a;
+	struct client c;
+	pthread_t t;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+		perror("fuzz: socketpair");
+		abort();
+	}
+	memset(&a, 0, sizeof(a));
+	a.fd = sv[1];
+	a.lmtp = lmtp;
+	a.stop_fd = -1;
+	a.rt = &rt;
+	snprintf(a.peer, sizeof(a.peer), "[192.0.2.1]:2525");
+	snprintf(a.peer_ip, sizeof(a.peer_ip), "192.0.2.1");
+	c.fd = sv[0];
+	c.data = data;
+	c.size = size;
+	if (pthread_create(&t, NULL, client_run, &c) != 0)
+		abort();
+	session(&a);	/* closes sv[1] */
+	pthread_join(t, NULL);
+	close(sv[0]);
+}
