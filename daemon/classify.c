@@ -99,7 +99,7 @@ static int hold(struct store *st, const struct classify_in *in, const struct cfg
 		const char *reason, int tell)
 {
 	struct held_new h;
-	long long list_id, id;
+	long long list_id;
 
 	if (tell)
 		return moderate_hold(st, in, l, "post", reason, NULL);
@@ -111,7 +111,7 @@ static int hold(struct store *st, const struct classify_in *in, const struct cfg
 	h.reason = reason;
 	h.state = "held";
 	h.now = in->now;
-	if ((id = store_held_add(st, &h)) < 0)
+	if (store_held_add(st, &h) < 0)
 		return -1;
 	log_info("%s: held for the owners of %s: %s", in->env->queue_id, l->name, reason);
 	return 0;

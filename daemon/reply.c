@@ -54,15 +54,13 @@ static int who(struct store *st, const struct classify_in *in, const struct cfg_
 	       long long list_id, long long tok_sub, struct replier *r)
 {
 	char tok_addr[ADDRESS_MAX + 1] = "";
-	int rc;
 
 	memset(r, 0, sizeof(*r));
 	r->addr = in->msg->from_addr ? in->msg->from_addr : in->env->sender;
 	r->name = in->msg->from_name;
 	if ((r->sub_id = store_sub_active_id(st, list_id, r->addr)) < 0)
 		return -1;
-	if (tok_sub > 0 && (rc = store_sub_address(st, tok_sub, list_id, tok_addr,
-						   sizeof(tok_addr))) < 0)
+	if (tok_sub > 0 && store_sub_address(st, tok_sub, list_id, tok_addr, sizeof(tok_addr)) < 0)
 		return -1;
 	r->member = r->sub_id > 0 || is_author(l, r->addr);
 	if (r->member)

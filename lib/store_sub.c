@@ -175,6 +175,8 @@ long long store_sub_active_id(struct store *st, long long list_id, const char *a
 	if ((rc = store_sub_get(st, list_id, address, &s)) < 0)
 		return -1;
 	if (rc > 0) {
+		/* 1 means sub_from_row filled S: store_error() (store.c) returns -1.
+		 * NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult) */
 		if (s.status == SUB_ACTIVE)
 			id = s.id;
 		sub_clear(&s);
@@ -359,6 +361,7 @@ int store_sub_remove(struct store *st, long long list_id, const char *address, c
 	found = store_sub_get(st, list_id, address, &old);
 	if (found <= 0)
 		return found;
+	/* As above. NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult) */
 	if (old.status != SUB_UNSUBSCRIBED) {
 		memset(&r, 0, sizeof(r));
 		r.now = now;

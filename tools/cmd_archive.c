@@ -177,6 +177,7 @@ static int tree_cmp_time(const void *a, const void *b)
 /* tree_link: parents, children in created_at order, and depths. */
 static void tree_link(struct tree *t)
 {
+	/* An array of pointers. NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	struct tree_node **ord = xreallocarray(NULL, t->n ? t->n : 1, sizeof(*ord));
 	size_t i, k;
 
@@ -187,6 +188,7 @@ static void tree_link(struct tree *t)
 		n->parent = n->parent_id > 0 ? tree_find(t, i, n->parent_id) : TREE_NONE;
 		ord[i] = n;
 	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): as above */
 	qsort(ord, t->n, sizeof(*ord), tree_cmp_time);
 	for (k = 0; k < t->n; k++) {
 		size_t p = ord[k]->parent;
