@@ -757,6 +757,7 @@ void delivery_stop(struct delivery_pool *p)
 
 	if (p == NULL)
 		return;
+	/* an array of pointers: sizeof(*slots) is meant. NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	slots = xcalloc(p->n + 1, sizeof(*slots));
 	for (i = 0; i < p->n; i++)
 		slots[i] = &p->w[i].slot;

@@ -1310,6 +1310,7 @@ struct imap_poller *imap_poller_start(struct runtime *rt)
 		w->rt = rt;
 		w->name = xstrdup(g->cfg->imaps[i].name);
 		w->use_idle = 1;
+		/* clean() terminates what follows. NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 		memcpy(label, "imap ", 5);
 		clean(label + 5, sizeof(label) - 5, w->name);
 		pool_slot_init(&w->slot, label);
@@ -1327,6 +1328,7 @@ void imap_poller_stop(struct imap_poller *p)
 
 	if (p == NULL)
 		return;
+	/* an array of pointers: sizeof(*slots) is meant. NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	slots = xcalloc(p->n + 1, sizeof(*slots));
 	for (i = 0; i < p->n; i++)
 		slots[i] = &p->w[i].slot;

@@ -152,7 +152,7 @@ int cli_printf(const char *fmt, ...)
 	}
 	termsafe_write(stdout, buf, (size_t)n, 0);
 	if (buf != small)
-		free(buf);
+		free(buf);	/* cppcheck-suppress autovarInvalidDeallocation ; buf is small's only when not malloc'd */
 	return n;
 }
 
