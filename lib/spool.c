@@ -60,7 +60,7 @@ void envelope_free(struct envelope *env)
 
 static int mkdir_one(const char *path)
 {
-	if (mkdir(path, 0750) == 0 || errno == EEXIST)
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
 		return 0;
 	log_error("%s: mkdir: %s", path, strerror(errno));
 	return -1;
@@ -147,6 +147,25 @@ static char *envelope_format(const struct envelope *env, size_t *len)
 	return buf;
 }
 
+/* give_to_spool_owner: when root writes into the spool (`parley inject`
+ * run as root beside a parleyd that runs as daemon.user), the new file FD
+ * is given to the owner of DIR/incoming/tmp, so that the daemon can read
+ * and remove it; 0, or -1 (errno). Anyone else's file is theirs already. */
+static int give_to_spool_owner(int fd, const char *dir)
+{
+	char tmp[SPOOL_PATH_MAX];
+	struct stat st;
+
+	if (geteuid() != 0)
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s/incoming/tmp", dir);
+	if (lstat(tmp, &st) < 0)
+		return -1;
+	if (st.st_uid == 0 && st.st_gid == 0)
+		return 0;
+	return fchown(fd, st.st_uid, st.st_gid);
+}
+
 struct spool_writer *spool_begin(const char *dir, struct envelope *env, const char *trace,
 				 long long max_size)
 {
@@ -171,8 +190,8 @@ struct spool_writer *spool_begin(const char *dir, struct envelope *env, const ch
 	snprintf(w->dst, sizeof(w->dst), "%s/incoming/new/%s", dir, w->id);
 	snprintf(w->newdir, sizeof(w->newdir), "%s/incoming/new", dir);
 	w->max_size = max_size;
-	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (w->fd < 0 || fileio_write_all(w->fd, head, hlen) < 0 ||
+	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (w->fd < 0 || give_to_spool_owner(w->fd, dir) < 0 || fileio_write_all(w->fd, head, hlen) < 0 ||
 	    (trace != NULL && fileio_write_all(w->fd, trace, strlen(trace)) < 0)) {
 		saved = errno;
 		log_error("%s: %s: %s", w->id, w->tmp, strerror(saved));
@@ -412,7 +431,7 @@ int spool_quarantine(const char *dir, const char *id, const char *reason)
 	snprintf(from, sizeof(from), "%s/incoming/new/%s", dir, id);
 	snprintf(qdir, sizeof(qdir), "%s/quarantine", dir);
 	snprintf(to, sizeof(to), "%s/%s.reason", qdir, id);
-	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		if (fileio_write_all(fd, reason, strlen(reason)) < 0 || fileio_write_all(fd, "\n", 1) < 0 ||
 		    fsync(fd) < 0)

@@ -37,7 +37,7 @@ struct envelope {
 
 struct spool_writer;
 
-/* spool_init: create DIR's incoming/tmp, incoming/new and quarantine (0750)
+/* spool_init: create DIR's incoming/tmp, incoming/new and quarantine (0700)
  * if missing; 0, or -1 logged. */
 int spool_init(const char *dir);
 

@@ -161,8 +161,36 @@ def inject_test():
         d.cleanup()
 
 
+def spool_owner_test():
+    """Spool files are 0600; `parley inject` run as root gives its file to
+    the spool's owner (the daemon user), who must read and remove it."""
+    d = Daemon()
+    try:
+        r = inject(d, ["dev"], b"Message-ID: <own1@example.net>\r\n\r\nhi\r\n")
+        qid = r.stdout.decode().strip()
+        st = os.stat(os.path.join(d.spool, "incoming/new", qid))
+        t.eq(oct(st.st_mode & 0o777), "0o600", "a spool file is 0600")
+        t.eq(oct(os.stat(os.path.join(d.spool, "incoming/new")).st_mode & 0o777), "0o700",
+             "a spool directory is 0700")
+        if os.geteuid() != 0:
+            t.n += 1
+            print("ok %d # SKIP not root: cannot inject as root" % t.n, flush=True)
+            return
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        tmp = os.path.join(d.spool, "incoming/tmp")
+        os.chown(tmp, nobody.pw_uid, nobody.pw_gid)
+        r = inject(d, ["dev"], b"Message-ID: <own2@example.net>\r\n\r\nhi\r\n")
+        qid = r.stdout.decode().strip()
+        st = os.stat(os.path.join(d.spool, "incoming/new", qid))
+        t.eq((st.st_uid, st.st_gid), (nobody.pw_uid, nobody.pw_gid),
+             "inject run as root gives its spool file to the spool's owner")
+    finally:
+        d.cleanup()
+
+
 def main():
-    for step in (crash_test, inject_test):
+    for step in (crash_test, inject_test, spool_owner_test):
         try:
             step()
         except Exception as e:
