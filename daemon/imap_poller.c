@@ -891,9 +891,12 @@ static int spool_message(const struct session *s, const struct config *cfg,
 	w = spool_begin(cfg->daemon.spool, &env, trace, cfg->daemon.limits.message_size);
 	if (w != NULL && spool_write(w, raw, len) != 0)
 		spool_abort(w);
-	else if (w != NULL && (rc = spool_commit(w)) == 0)
+	else if (w != NULL && (rc = spool_commit(w)) == 0) {
+		char to[ADDRESS_MAX + 1];	/* an author's secret address is not logged */
 		log_info("%s: imap %s UID %u from=<%s> to=<%s> size=%zu accepted", env.queue_id,
-			 m->name, uid, env.sender, env.rcpts.v[0], len);
+			 m->name, uid, env.sender,
+			 recipient_log_form(cfg, env.rcpts.v[0], to, sizeof(to)), len);
+	}
 	envelope_free(&env);
 	return rc;
 }

@@ -51,6 +51,8 @@ def main():
              "and takes the messages presented again", d.logtext()[-2000:])
         taken = len(re.findall(r"imap rebuilt UID \d+ .* accepted", d.logtext()))
         t.eq(taken, 4, "both posts were fetched twice (UIDs 1, 2, then 11, 12)")
+        t.ok(SECRET not in d.logtext(), "the account's secret post address is not in the log",
+             [l for l in d.logtext().splitlines() if SECRET in l][:3])
         t.ok(wait_for(lambda: not d.spool_files() and d.query(
             "SELECT count(*) FROM deliveries WHERE status IN ('queued', 'sending', 'deferred')")
             == [(0,)], 20), "the spool and the delivery queue are empty")
