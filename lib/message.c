@@ -271,9 +271,15 @@ static char *header_copy(const char *raw, size_t len, size_t *hlen)
 	h = xmalloc(n + 1);
 	memcpy(h, raw, n);
 	h[n] = '\0';
-	for (size_t i = 0; i + 12 <= n; i++)
-		if ((i == 0 || h[i - 1] == '\n') && strncasecmp(h + i, "Return-Path:", 12) == 0)
+	for (size_t i = 0; i + 11 <= n; i++) {
+		size_t j = i + 11;
+		if ((i > 0 && h[i - 1] != '\n') || strncasecmp(h + i, "Return-Path", 11) != 0)
+			continue;
+		while (j < n && (h[j] == ' ' || h[j] == '\t'))
+			j++;	/* libetpan takes white space before the colon */
+		if (j < n && h[j] == ':')
 			h[i] = 'X';
+	}
 	*hlen = n;
 	return h;
 }
