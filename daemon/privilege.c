@@ -305,6 +305,14 @@ int privilege_drop(const struct config *cfg)
 	}
 	if (pw->pw_uid == 0)
 		return 0;
+	if (!dir_writable_by(cfg->daemon.database, pw->pw_uid, pw->pw_gid) &&
+	    cfg->daemon.user == NULL) {
+		/* the default user cannot be used here: as when it does not exist */
+		log_warn("running as root: %s's directory is not writable by user '%s'; give it "
+			 "to that user or set daemon.user",
+			 cfg->daemon.database, user);
+		return 0;
+	}
 	if (!dir_writable_by(cfg->daemon.database, pw->pw_uid, pw->pw_gid)) {
 		log_error("%s: its directory must be writable by user '%s' (SQLite creates its "
 			  "WAL files there)",
