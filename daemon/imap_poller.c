@@ -26,9 +26,11 @@
  * never touches it, because it never reaches the store.
  *
  * libetpan 1.9.4 quirks handled here: mailimap_connect returns 0, 1 or 2 on
- * success; an untagged response before "+ idling" makes mailimap_idle fail
- * (reconnect; after three failures in a row the mailbox is polled instead);
- * data already read into the stream's buffer does not wake poll(), so the
+ * success; CAPABILITY answered OK by a server that never listed any
+ * dereferences NULL unless the session has a list (found by fuzz_imap); an
+ * untagged response before "+ idling" makes mailimap_idle fail (reconnect;
+ * after three failures in a row the mailbox is polled instead); data
+ * already read into the stream's buffer does not wake poll(), so the
  * buffer is checked first; certificates are not verified by libetpan, so
  * the chain and host name are checked with tls_verify before LOGIN.
  *
@@ -421,11 +423,25 @@ static enum outcome login(struct session *s)
 }
 
 /* capabilities: ask again once logged in (they change after STARTTLS and
- * LOGIN) and note the extensions used. */
+ * LOGIN) and note the extensions used. libetpan 1.9.4 copies the session's
+ * capability list on OK without checking it: a server that never sent one
+ * (no [CAPABILITY] in its greeting, no "* CAPABILITY" line) would make it
+ * dereference NULL, so an empty list is put in place first. */
 static enum outcome capabilities(struct session *s)
 {
+	struct mailimap_connection_info *ci = s->imap->imap_connection_info;
 	struct mailimap_capability_data *cap = NULL;
-	int r = chk(s, mailimap_capability(s->imap, &cap));
+	int r;
+
+	if (ci != NULL && ci->imap_capability == NULL) {
+		clist *none = clist_new();
+		if (none == NULL || (ci->imap_capability = mailimap_capability_data_new(none)) == NULL) {
+			if (none != NULL)
+				clist_free(none);
+			return fail(s, OUT_FAILED, "out of memory");
+		}
+	}
+	r = chk(s, mailimap_capability(s->imap, &cap));
 
 	if (r != MAILIMAP_NO_ERROR && s->broken)
 		return imap_fail(s, r, "CAPABILITY");
@@ -1190,8 +1206,10 @@ static enum outcome poll_wait(struct session *s)
 	return OUT_OK;
 }
 
-/* session_run: one connection, from connect to its end. */
-static enum outcome session_run(struct worker *w, struct store *st, char *why, size_t len)
+/* session_run: one connection, from connect to its end; with ONCE, it ends
+ * after the first unit of work that leaves nothing to take at once. */
+static enum outcome session_run(struct worker *w, struct store *st, int once, char *why,
+				size_t len)
 {
 	struct cfg_gen *g = runtime_hold(w->rt);
 	const struct cfg_imap *m = mbox_find(g->cfg, w->name);
@@ -1210,7 +1228,9 @@ static enum outcome session_run(struct worker *w, struct store *st, char *why, s
 	while (o == OUT_OK || o == OUT_MORE) {
 		if (runtime_stopping(w->rt))
 			o = OUT_STOP;
-		else if ((o = unit(&s, st)) == OUT_OK)
+		else if ((o = unit(&s, st)) == OUT_OK && once)
+			break;
+		else if (o == OUT_OK)
 			o = s.has_idle && w->use_idle ? idle_wait(&s) : poll_wait(&s);
 	}
 	session_close(&s);
@@ -1282,7 +1302,7 @@ static void *worker_main(void *arg)
 		}
 		started = mono_ms();
 		w->logged_in = 0;
-		o = session_run(w, st, why, sizeof(why));
+		o = session_run(w, st, 0, why, sizeof(why));
 		if (o == OUT_STOP || runtime_stopping(w->rt))
 			break;
 		if (o == OUT_GONE) {
@@ -1322,6 +1342,30 @@ struct imap_poller *imap_poller_start(struct runtime *rt)
 	for (i = 0; i < p->n; i++)
 		(void)pool_slot_start(&p->w[i].slot, worker_main, &p->w[i]);
 	return p;
+}
+
+int imap_poller_run_once(struct runtime *rt, const char *name, char *why, size_t len)
+{
+	struct worker w;
+	struct store *st;
+	enum outcome o;
+
+	memset(&w, 0, sizeof(w));
+	w.rt = rt;
+	w.name = xstrdup(name);
+	pool_slot_init(&w.slot, "imap once");
+	why[0] = '\0';
+	if ((st = worker_store(&w)) == NULL) {
+		snprintf(why, len, "cannot open the store");
+		o = OUT_FAILED;
+	} else {
+		o = session_run(&w, st, 1, why, len);
+		store_close(st);
+	}
+	pool_track(&w.slot, -1);
+	pthread_mutex_destroy(&w.slot.mu);
+	free(w.name);
+	return o == OUT_OK ? 0 : -1;
 }
 
 void imap_poller_stop(struct imap_poller *p)

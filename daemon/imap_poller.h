@@ -43,4 +43,13 @@ struct imap_poller *imap_poller_start(struct runtime *rt);
  */
 void imap_poller_stop(struct imap_poller *p);
 
+/*
+ * imap_poller_run_once: one session with mailbox NAME of RT's configuration
+ * in the calling thread, with no waiting: connect, log in, select, position,
+ * take what is new, LOGOUT. For tests and tests/fuzz (fuzz_imap), which play
+ * the server; the daemon never calls it. 0 if the session ended well, -1
+ * with the reason in WHY (LEN bytes) otherwise.
+ */
+int imap_poller_run_once(struct runtime *rt, const char *name, char *why, size_t len);
+
 #endif

@@ -23,6 +23,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
  * written as daemon.relay.port, 0 for the default). Aborts on failure. */
 struct config *fuzz_setup(int relay_port);
 
+/* fuzz_setup_imap: the same, with three IMAP mailboxes on 127.0.0.1 port
+ * IMAP_PORT without TLS: "seen", "delete" (both for dev@) and "move"
+ * (folder Lists, move_to Done, for news@). Only one of fuzz_setup and
+ * fuzz_setup_imap makes the setup: the first called. */
+struct config *fuzz_setup_imap(int imap_port);
+
+/* fuzz_runtime: the runtime of the scratch setup (after fuzz_setup). */
+struct runtime;
+struct runtime *fuzz_runtime(void);
+
 /* fuzz_dir: the scratch directory (after fuzz_setup). */
 const char *fuzz_dir(void);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../daemon/runtime.h"
@@ -75,7 +76,51 @@ static const char conf_fmt[] =
 	"    authors = ( \"alice@example.org\" ); owners = [ \"alice@example.org\" ]; }\n"
 	");\n";
 
+/* The mailboxes of fuzz_setup_imap: one per after-action, all on the
+ * loopback server of the target, without TLS. */
+static const char imap_fmt[] =
+	"imap = (\n"
+	"  { name = \"seen\"; host = \"127.0.0.1\"; port = %d; tls = \"none\"; user = \"dev\";\n"
+	"    password_file = \"%s/imap.pw\"; after = \"seen\"; recipient = \"dev@lists.example.org\"; },\n"
+	"  { name = \"delete\"; host = \"127.0.0.1\"; port = %d; tls = \"none\"; user = \"dev\";\n"
+	"    password = \"pw\"; after = \"delete\"; recipient = \"dev@lists.example.org\"; },\n"
+	"  { name = \"move\"; host = \"127.0.0.1\"; port = %d; tls = \"none\"; user = \"dev\";\n"
+	"    password = \"pw\"; folder = \"Lists\"; after = \"move\"; move_to = \"Done\";\n"
+	"    recipient = \"news@lists.example.org\"; }\n"
+	");\n";
+
+static struct config *setup(int relay_port, int imap_port);
+
 struct config *fuzz_setup(int relay_port)
+{
+	return setup(relay_port, 0);
+}
+
+struct config *fuzz_setup_imap(int imap_port)
+{
+	return setup(0, imap_port);
+}
+
+struct runtime *fuzz_runtime(void)
+{
+	return &rt;
+}
+
+/* write_pw: the password file of the "seen" mailbox, 0600. */
+static void write_pw(void)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/imap.pw", dir);
+	if ((f = fopen(path, "w")) == NULL || fputs("secret\n", f) < 0 || fclose(f) != 0 ||
+	    chmod(path, 0600) < 0) {
+		perror(path);
+		abort();
+	}
+}
+
+static struct config *setup(int relay_port, int imap_port)
 {
 	char path[4200];
 	const char *tmp = getenv("TMPDIR");
@@ -97,6 +142,10 @@ struct config *fuzz_setup(int relay_port)
 		abort();
 	}
 	fprintf(f, conf_fmt, dir, dir, dir, dir, relay_port > 0 ? relay_port : 25);
+	if (imap_port > 0) {
+		fprintf(f, imap_fmt, imap_port, dir, imap_port, imap_port);
+		write_pw();
+	}
 	fclose(f);
 	cfg = config_load(path, 0, &errs);
 	if (cfg == NULL) {
