@@ -3,19 +3,27 @@
 spool, then the database's directory, on a small tmpfs mounted by the test;
 a failing block device: an ext2 image on a loop device whose backing file
 sits on a full tmpfs, so that the writeback at fsync fails (Linux reports
-that as ENOSPC from the block layer, not EIO; device-mapper's "error"
-target, which gives EIO, is not available in this container). Asserts 452 4.3.1 at MAIL below limits.spool_min_free,
-451 4.3.0 on a write error during DATA, never 250 for a message that was not
-stored, nothing left in incoming/new, and, once space returns, new mail
-accepted and every message accepted before stored exactly once.
+that as ENOSPC from the block layer); and EIO: ext4 on a loop device shut
+down under load with EXT4_IOC_SHUTDOWN (NOLOGFLUSH), after which every
+read, write, fsync, create and rename on it fails with EIO and whatever was
+not yet durable is gone, as when a disk dies or the power fails (xfstests'
+"godown"; device-mapper's "error" target is not in this container's
+kernel). That is done with the spool on it, then with the database on it.
+Asserts 452 4.3.1 at MAIL below limits.spool_min_free, 451 on a write error
+during DATA, never 250 for a message that was not stored, the daemon up
+through it all, and, once the disk is back (remounted, its journal
+replayed), every message accepted before stored exactly once.
 
 Needs root and mount(2) (tmpfs, loop devices): skipped with a TAP skip when
 they are not permitted."""
+import fcntl
 import os
 import signal
 import smtplib
+import struct
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Tap, limited_daemon, wait_for  # noqa: E402
@@ -212,6 +220,187 @@ def eio():
             os.rmdir(top)
 
 
+EXT4_IOC_SHUTDOWN = 0x8004587D         # _IOR('X', 125, __u32)
+EXT4_GOING_FLAGS_NOLOGFLUSH = 2         # like a power cut: the journal is not flushed
+
+
+def ext4_loop(top, mnt):
+    """An ext4 image in TOP on a loop device mounted at MNT: the loop device,
+    or None (skipped) if this machine cannot."""
+    img = os.path.join(top, "ext4.img")
+    with open(img, "wb") as f:
+        f.truncate(64 << 20)
+    r = subprocess.run(["losetup", "-f", "--show", img], capture_output=True, text=True)
+    if r.returncode != 0:
+        t.ok(True, "# SKIP no loop device: %s" % r.stderr.strip())
+        return None
+    loop = r.stdout.strip()
+    os.makedirs(mnt, exist_ok=True)
+    if subprocess.run(["mkfs.ext4", "-q", "-F", loop], capture_output=True).returncode != 0 or \
+            subprocess.run(["mount", loop, mnt], capture_output=True).returncode != 0:
+        subprocess.run(["losetup", "-d", loop], capture_output=True)
+        t.ok(True, "# SKIP cannot make or mount an ext4 image")
+        return None
+    MOUNTS.append(mnt)
+    return loop
+
+
+def shutdown_fs(mnt):
+    """Make every later I/O on MNT's file system fail with EIO; what it had
+    not made durable is lost (no journal flush)."""
+    fd = os.open(mnt, os.O_RDONLY)
+    try:
+        fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, struct.pack("I", EXT4_GOING_FLAGS_NOLOGFLUSH))
+    finally:
+        os.close(fd)
+
+
+def remount(loop, mnt):
+    """The disk is back: unmount the dead file system, mount it again (the
+    journal is replayed)."""
+    r = subprocess.run(["umount", mnt], capture_output=True, text=True)
+    if r.returncode != 0:
+        return False
+    return subprocess.run(["mount", loop, mnt], capture_output=True).returncode == 0
+
+
+class Sender(threading.Thread):
+    """Sends messages PREFIX-N one after another until told to stop (or
+    LIMIT messages); records (n, reply to MAIL, reply to DATA, started after
+    the shutdown) for each."""
+
+    def __init__(self, d, prefix, limit=400):
+        super().__init__(daemon=True)
+        self.d, self.prefix, self.limit = d, prefix, limit
+        self.after = threading.Event()   # set once the file system is dead
+        self.stop = threading.Event()
+        self.results = []
+
+    def run(self):
+        for n in range(self.limit):
+            if self.stop.is_set():
+                break
+            late = self.after.is_set()
+            try:
+                code, data, _ = send(self.d, "%s-%d@example.net" % (self.prefix, n), 2000)
+            except smtplib.SMTPResponseException as e:  # refused at DATA itself
+                code, data = 250, e.smtp_code
+            except (OSError, smtplib.SMTPException) as e:
+                code, data = "error", repr(e)
+            self.results.append((n, code, data, late))
+
+    def accepted(self):
+        return ["<%s-%d@example.net>" % (self.prefix, n) for n, c, dc, _ in self.results
+                if c == 250 and dc == 250]
+
+    def late_accepted(self):
+        return [n for n, c, dc, late in self.results if late and dc == 250]
+
+    def late_refused(self):
+        return [n for n, c, dc, late in self.results if late and dc != 250]
+
+
+def run_until_dead(d, mnt, prefix):
+    """Send while the disk dies: 20 messages accepted, then the shutdown,
+    then until 5 have been refused after it (bounded). The sender."""
+    s = Sender(d, prefix)
+    s.start()
+    wait_for(lambda: len(s.accepted()) >= 20 or not s.is_alive(), 60)
+    shutdown_fs(mnt)
+    s.after.set()
+    wait_for(lambda: len(s.late_refused()) >= 5 or not s.is_alive(), 60)
+    s.stop.set()
+    s.join(60)
+    return s
+
+
+def eio_spool():
+    """EIO under the spool, mid-stream."""
+    top = os.path.join("/tmp", "parley-eio4.%d" % os.getpid())
+    d = daemon('message_size = "256K"; spool_min_free = 0; command_timeout = 20; '
+               'data_timeout = 20;')
+    loop = None
+    try:
+        os.makedirs(top, exist_ok=True)
+        if (loop := ext4_loop(top, d.spool)) is None:
+            return
+        d.start()
+        s = run_until_dead(d, d.spool, "dead")
+        accepted = s.accepted()
+        t.ok(len(accepted) >= 20 and len(s.late_refused()) >= 5,
+             "ext4 shut down under the spool after %d accepted: later mail is refused" %
+             len(accepted), s.results[-8:])
+        t.eq(s.late_accepted(), [], "no message begun after the disk died got 250")
+        late = [(c, dc) for n, c, dc, lt in s.results if lt and dc != 250]
+        t.ok(all(c in (250, 421, 451, 452) and dc in (None, 421, 451, 452) for c, dc in late),
+             "the refusals are 4xx (temporary: the client keeps the mail)", late[:8])
+        t.ok(d.proc.poll() is None, "parleyd is still running")
+        t.ok("Input/output error" in d.logtext(), "the log names the error (EIO)")
+        d.stop()
+        t.ok(remount(loop, d.spool), "the disk comes back (journal replayed)")
+        d.start()
+        t.ok(wait_for(lambda: all(d.stored().get(m) == 1 for m in accepted) and
+                      not d.spool_files(), 60),
+             "every one of the %d messages that got 250 is stored exactly once" % len(accepted),
+             [m for m in accepted if d.stored().get(m) != 1][:8])
+        st = d.stored()
+        t.ok(all(v == 1 for v in st.values()), "nothing is stored twice",
+             [k for k, v in st.items() if v != 1])
+        t.eq(send(d, "dead-after@example.net")[:2], (250, 250), "and new mail is accepted")
+    finally:
+        cleanup(d)
+        if loop:
+            subprocess.run(["losetup", "-d", loop], capture_output=True)
+        subprocess.run(["rm", "-rf", top], capture_output=True)
+
+
+def eio_database():
+    """EIO under the database: mail is still spooled (250), ingest fails
+    and says so, nothing is quarantined, and after the disk is back every
+    message is stored exactly once."""
+    top = os.path.join("/tmp", "parley-eio4db.%d" % os.getpid())
+    mnt = os.path.join(top, "db")
+    loop = None
+    os.makedirs(top, exist_ok=True)
+    d = daemon('message_size = "256K"; command_timeout = 20; data_timeout = 20;', mnt)
+    try:
+        if (loop := ext4_loop(top, mnt)) is None:
+            return
+        d.start()
+        t.eq(send(d, "dbdead-before@example.net")[:2], (250, 250), "database on ext4: accepted")
+        t.ok(wait_for(lambda: d.stored().get("<dbdead-before@example.net>") == 1, 15), "and stored")
+        s = Sender(d, "dbdead", limit=60)
+        s.start()
+        wait_for(lambda: len(s.accepted()) >= 10 or not s.is_alive(), 60)
+        shutdown_fs(mnt)
+        s.after.set()
+        wait_for(lambda: len(s.results) >= 30 or not s.is_alive(), 60)
+        s.stop.set()
+        s.join(60)
+        accepted = s.accepted()
+        t.ok(len(s.results) >= 30 and len(accepted) == len(s.results),
+             "the database's disk is dead: mail is still spooled durably (%d of %d got 250)" %
+             (len(accepted), len(s.results)), s.results[-5:])
+        t.ok(wait_for(lambda: "I/O" in d.logtext() or "disk I/O error" in d.logtext() or
+                      "Input/output error" in d.logtext(), 20),
+             "ingest cannot use the store and says so")
+        t.ok(d.proc.poll() is None, "parleyd is still running")
+        d.stop()
+        t.ok(remount(loop, mnt), "the disk comes back (journal replayed)")
+        d.start()
+        t.ok(wait_for(lambda: all(d.stored().get(m) == 1 for m in accepted) and
+                      not d.spool_files(), 60),
+             "every one of the %d messages is stored exactly once" % len(accepted),
+             [m for m in accepted if d.stored().get(m) != 1][:8])
+        t.eq(d.spool_files("quarantine"), [], "nothing was quarantined")
+        t.eq(d.query("PRAGMA integrity_check")[0][0], "ok", "the database is intact")
+    finally:
+        cleanup(d)
+        if loop:
+            subprocess.run(["losetup", "-d", loop], capture_output=True)
+        subprocess.run(["rm", "-rf", top], capture_output=True)
+
+
 def main():
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root to mount a small tmpfs")
@@ -220,7 +409,7 @@ def main():
         umount_all()
         print("1..0 # SKIP mount -t tmpfs is not permitted here")
         return
-    for step in (database_full, eio):
+    for step in (database_full, eio, eio_spool, eio_database):
         try:
             step()
         except Exception as e:  # a crash of one step is a failure, not the end
