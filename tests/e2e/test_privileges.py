@@ -216,6 +216,53 @@ def key_fsync():
         d.cleanup()
 
 
+def default_user():
+    """No daemon.user set: the default, parley (scripts/deps creates it). Its
+    database directory given to parley: parleyd switches to it. Left root's:
+    a warning, parleyd stays root and serves (as when the user does not
+    exist); the same directory with daemon.user = "parley" set explicitly
+    is an error that names the directory."""
+    try:
+        pw = pwd.getpwnam("parley")
+    except KeyError:
+        t.ok(True, "# SKIP no user parley (scripts/deps --test creates it)")
+        return
+    for case in ("given", "root's", "explicit"):
+        d = Daemon(extra_daemon='  user = "parley";' if case == "explicit" else "")
+        text = open(d.conf).read()
+        if case != "explicit":
+            text = text.replace('\n  user = "root";', "")   # the harness's stay-root line
+            open(d.conf, "w").write(text)
+        t.ok(re.search(r'(?m)^\s*user\s*=', text) is None or case == "explicit",
+             "%s: the configuration %s daemon.user" % (case, "sets" if case == "explicit" else "has no"))
+        if case == "given":
+            os.chown(d.dir, pw.pw_uid, pw.pw_gid)
+        try:
+            if case == "explicit":
+                r = subprocess.run([PARLEYD, "-c", d.conf, "-f"], capture_output=True, text=True,
+                                   timeout=30)
+                t.ok(r.returncode == 1 and "its directory must be writable by user 'parley'" in r.stderr
+                     and d.db in r.stderr,
+                     "daemon.user = parley, database directory root's: exit 1, the directory named",
+                     (r.returncode, r.stderr))
+                continue
+            d.start()
+            want = pw.pw_uid if case == "given" else 0
+            t.ok(wait_for(lambda: status_ids(d.proc.pid)[0] == [str(want)] * 4, 10),
+                 "%s database directory: parleyd runs as %s" %
+                 (case, "parley" if want else "root"), status_ids(d.proc.pid))
+            if case == "root's":
+                t.ok("running as root: %s's directory is not writable by user 'parley'" % d.db
+                     in d.logtext(), "and warns, naming the database and the user", d.logtext())
+            else:
+                t.ok("running as user parley" in d.logtext(), "and says so", d.logtext())
+            send(d, "default-%s@example.org" % case[:4])
+            t.ok(d.wait_ingested(1), "and takes mail in")
+        finally:
+            d.stop()
+            d.cleanup()
+
+
 def main():
     if os.geteuid() != 0:
         print("1..0 # SKIP not root: cannot test dropping privileges")
@@ -228,6 +275,7 @@ def main():
         planted_wal(pw, top)
         refused(pw, top)
         key_fsync()
+        default_user()
     finally:
         shutil.rmtree(top, ignore_errors=True)
     t.done()
