@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "store_archive.h"
 #include "store_inbound.h"
 #include "store_sub.h"
 #include "tap.h"
@@ -369,6 +370,38 @@ static void test_from_v6(void)
 	store_close(st);
 }
 
+static int interrupt_cb(void *arg)
+{
+	(void)arg;
+	return 1;	/* every statement ends with SQLITE_INTERRUPT */
+}
+
+/* test_claim_error: a step error while claiming due copies is an error
+ * (logged, -1, nothing marked), not "nothing is due" (lint finding). */
+static void test_claim_error(void)
+{
+	char path[300];
+	struct store *st;
+	struct delivery d[4];
+
+	path_in(path, sizeof(path), "claim.db");
+	if (!ok((st = store_open(path)) != NULL, "claim: open"))
+		return;
+	ok(sqlite3_exec(store_db(st),
+			"PRAGMA foreign_keys = OFF;"
+			"INSERT INTO deliveries (archive_id, address, next_at, created_at, updated_at)"
+			" VALUES (1, 'a@example.org', 0, 0, 0), (1, 'b@example.org', 0, 0, 0);",
+			NULL, NULL, NULL) == SQLITE_OK,
+	   "claim: two copies due");
+	sqlite3_progress_handler(store_db(st), 1, interrupt_cb, NULL);
+	ok(store_delivery_claim(st, 100, d, 4) == -1, "a failing step: the claim fails (-1), not 0");
+	sqlite3_progress_handler(store_db(st), 0, NULL, NULL);
+	ok(query_int(store_db(st), "SELECT count(*) FROM deliveries WHERE status = 'queued'") == 2,
+	   "and nothing was marked");
+	ok(store_delivery_claim(st, 100, d, 4) == 2, "once the store works: both claimed");
+	store_close(st);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -382,6 +415,7 @@ int main(void)
 	test_from_v6();
 	test_refusals();
 	test_subscribers();
+	test_claim_error();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
