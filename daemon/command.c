@@ -231,20 +231,19 @@ static int thread_pref(struct store *st, const struct classify_in *in, const str
 	struct token tok;
 	long long th;
 	char addr[ADDRESS_MAX + 1];
-	int rc = 0;
+	int rc;
 
 	if (token_check(in->key, t->token, &tok, in->now) != 0 || tok.kind != want) {
 		log_info("%s: %s with a token we did not make for %s: ignored", in->env->queue_id,
 			 pref, t->list->name);
 		return 0;
 	}
-	/* Real (issue 9 lint report): a store error in store_sub_address is taken as "no such
-	 * subscriber", so the command is dropped, not retried; left for a fix with its
-	 * regression test. NOLINTBEGIN(clang-analyzer-deadcode.DeadStores) */
-	if ((th = store_thread_of(st, (long long)tok.a, list_id)) <= 0 ||
-	    (rc = store_sub_address(st, (long long)tok.b, list_id, addr, sizeof(addr))) <= 0)
+	/* a store error is -1 (the message is tried again), not "no such thread or
+	 * subscriber" (the command dropped) */
+	if ((th = store_thread_of(st, (long long)tok.a, list_id)) <= 0)
 		return th < 0 ? -1 : 0;
-	/* NOLINTEND(clang-analyzer-deadcode.DeadStores) */
+	if ((rc = store_sub_address(st, (long long)tok.b, list_id, addr, sizeof(addr))) <= 0)
+		return rc < 0 ? -1 : 0;
 	if (store_thread_pref(st, th, (long long)tok.b, pref, in->now) < 0)
 		return -1;
 	log_info("%s: <%s> %s thread %lld of %s", in->env->queue_id, addr,
