@@ -544,7 +544,12 @@ static enum smtp_outcome relay_deliver(struct wstate *ws, struct batch *b, const
 		snprintf(text, len, "%s", b->down_why);
 		return SMTP_DEFER;
 	}
-	if (ws->smtp == NULL && (ws->smtp = smtp_client_open(relay, &hooks, &reply)) == NULL) {
+	if (ws->smtp == NULL) {
+		char helo[256];
+		config_hostname(b->cfg, helo, sizeof(helo));
+		ws->smtp = smtp_client_open(relay, helo, &hooks, &reply);
+	}
+	if (ws->smtp == NULL) {
 		b->down = 1;
 		snprintf(b->down_why, sizeof(b->down_why), "%s", reply.text);
 		snprintf(text, len, "%s", reply.text);
@@ -591,9 +596,14 @@ static void deliver_one(struct wstate *ws, struct batch *b, const struct deliver
 		else if (o == SMTP_FAIL) {
 			result_set(&r, "failed", store_now(), text);
 			r.bounce = 1;
-		}
-		else
+		} else {
+			if (o == SMTP_REFUSED)	/* not the recipient's doing: no bounce */
+				log_warn("delivery %lld: relay %s refused the message, not the "
+					 "recipient (%s): deferred, not counted against <%s>; check "
+					 "the relay's settings",
+					 d->id, label, text, d->address);
 			later(b->cfg, d, text, &r);
+		}
 	}
 	free(c.msg);
 	(void)record(ws->st, d, &r);

@@ -1,62 +1,85 @@
 /*
  * smtp_client.c - parleyd's SMTP session with the relay (see
- * smtp_client.h), on libetpan's mailsmtp.
+ * smtp_client.h): our own protocol code over libetpan's mailstream, which
+ * keeps the socket and the TLS layer.
  *
- * libetpan 1.9.4 facts this file works around: no PIPELINING (each command
- * waits for its reply, which suits one recipient per transaction); 450 and
- * 550 map to the same error, and some replies are not mapped at all, so the
- * decision is always taken on s->response_code, cleared before each command
- * so that a stale code is never read as an answer; mailsmtp_reset() reports
- * success for any reply; the data is sent with CRLF.CRLF appended, so one
- * final CRLF of the copy is left out; mailsmtp_set_timeout() covers only the
- * TLS handshake, so the stream gets its own timeout (and the connect here is
- * ours: non-blocking, cancellable); certificates are not verified, so
- * tls_verify checks them; plaintext buffered behind the STARTTLS reply would
- * be an injection and ends the session. The EHLO name is gethostname().
+ * Why not libetpan's mailsmtp: it does not pipeline (four round trips per
+ * copy), its EHLO name is gethostname(), its EHLO parser spins for ever on
+ * a TAB in an AUTH line, it maps 450 and 550 to the same error, and it
+ * waits the same time for every reply. Here every reply is read whole by
+ * smtp_reply.c (strict: same code on every line, bounded), with RFC 5321
+ * §4.5.3.2's time for its command: 5 minutes for the greeting, EHLO, MAIL
+ * and RCPT, 2 for DATA's 354, 3 for each block of the data written, 10 for
+ * the reply to the end of the data (a relay that took the copy but
+ * answers slowly must not get it twice).
+ *
+ * Pipelining (RFC 2920), when offered: MAIL, RCPT and DATA go in one write
+ * and their three replies are read in order; the body is sent only after a
+ * 354. If DATA got 354 although MAIL or RCPT was refused, a lone "." ends
+ * it (§3.1). Without PIPELINING each command waits for its reply.
+ *
+ * STARTTLS: plaintext the relay sent after its 220 (in our buffer or the
+ * stream's) would be an injection (CVE-2011-0411 class) and ends the
+ * session; the certificate is checked by tls_verify (libetpan checks
+ * nothing), then EHLO again. AUTH PLAIN, LOGIN or CRAM-MD5 (OpenSSL for
+ * base64 and HMAC-MD5), never in clear text except to loopback.
  *
  * It must never send a command with a control character from an address,
- * never AUTH in clear text except to a loopback relay, never go on without
- * TLS when relay.starttls is "require", nor over TLS that failed
- * verification; it never logs (libetpan's logger would see AUTH).
+ * never go on without TLS when relay.starttls is "require", nor over TLS
+ * that failed verification; it never logs (a log would see AUTH).
  */
 #include "autoconf.h"
 
 #include "smtp_client.h"
 #include "secretfile.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libetpan/libetpan.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "address.h"
-#include "mailfmt.h"
 #include "tcp.h"
 #include "tls_verify.h"
 #include "xalloc.h"
 
 #define CONNECT_TIMEOUT 30	/* seconds for the TCP handshake */
-#define IO_TIMEOUT	120	/* seconds a read or write may stall */
 #define PASSWORD_MAX	1024
+#define IN_MAX		8192	/* bytes read at a time */
+
+/* RFC 5321 §4.5.3.2, seconds */
+#define T_GREETING 300
+#define T_COMMAND  300		/* EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET */
+#define T_DATA	   120		/* DATA's 354 */
+#define T_BLOCK	   180		/* each block of the data */
+#define T_END	   600		/* the reply to the end of the data */
+#define T_QUIT	   10		/* nothing depends on it */
+
+/* extensions the relay announced in its EHLO reply */
+#define EXT_PIPELINING 1u
+#define EXT_SIZE       2u
+#define EXT_STARTTLS   4u
+#define AUTH_PLAIN     1u
+#define AUTH_LOGIN     2u
+#define AUTH_CRAM_MD5  4u
 
 struct smtp_client {
-	mailsmtp *s;
+	mailstream *stream;
 	int broken;			/* the session cannot carry a transaction */
 	int tls;			/* the session is encrypted */
+	int esmtp;			/* EHLO was accepted */
+	unsigned ext, auth;		/* EXT_*, AUTH_* from the last EHLO */
+	unsigned long size_max;		/* SIZE's limit, 0 if none given */
 	unsigned long transactions;	/* attempted on this connection */
+	char in[IN_MAX];		/* read from the relay, not yet taken */
+	size_t in_off, in_len;
+	char *line;			/* one reply line, SMTP_REPLY_LINE_MAX + 2 bytes */
 	/* the settings it was opened with (smtp_client_matches) */
 	char *host;
 	int port;
@@ -65,6 +88,7 @@ struct smtp_client {
 	char *ca_file;
 	char *auth_user;
 	char *auth_password_file;
+	char *helo;
 	struct smtp_hooks hooks;
 };
 
@@ -78,37 +102,6 @@ static char *dup_opt(const char *s)
 static int same_opt(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
-/* clean_into: IN appended to OUT (LEN bytes, holding a string) on one line
- * of valid UTF-8, cut between characters: line ends become "; ", other
- * control characters (C0, DEL, C1) and bytes that are not UTF-8 '?'. A
- * relay's reply is stored and logged: it must never put invalid UTF-8 or a
- * terminal control into either. */
-static void clean_into(char *out, size_t len, const char *in)
-{
-	size_t n = strlen(out);
-
-	while (in != NULL && *in != '\0' && n + 1 < len) {
-		unsigned char ch = (unsigned char)*in;
-		size_t cl = mailfmt_utf8_len(in, strnlen(in, 4));
-		if (ch == '\n' && in[1] != '\0' && n + 3 < len) {
-			out[n++] = ';';
-			out[n++] = ' ';
-		} else if (ch == '\r' || ch == '\n') {
-			/* dropped */
-		} else if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && cl == 1) ||
-			   (ch == 0xc2 && (unsigned char)in[1] <= 0x9f)) {
-			out[n++] = '?';
-		} else if (n + cl < len) {
-			memcpy(out + n, in, cl);
-			n += cl;
-		} else {
-			break;
-		}
-		in += cl;
-	}
-	out[n] = '\0';
 }
 
 static void say(struct smtp_reply *r, int code, const char *fmt, ...)
@@ -125,19 +118,7 @@ static void say(struct smtp_reply *r, int code, const char *fmt, ...)
 	va_end(ap);
 	r->code = code;
 	r->text[0] = '\0';
-	clean_into(r->text, sizeof(r->text), buf);
-}
-
-/* heard: REPLY becomes the relay's last reply, after WHAT (or nothing). */
-static void heard(struct smtp_client *c, struct smtp_reply *r, const char *what)
-{
-	int code = c->s->response_code;
-
-	r->code = code;
-	snprintf(r->text, sizeof(r->text), "%s%s%d ", what ? what : "", what ? ": " : "", code);
-	clean_into(r->text, sizeof(r->text), c->s->response ? c->s->response : "");
-	while (r->text[0] != '\0' && r->text[strlen(r->text) - 1] == ' ')
-		r->text[strlen(r->text) - 1] = '\0';
+	smtp_reply_clean(r->text, sizeof(r->text), buf, strlen(buf));
 }
 
 int smtp_client_address_ok(const char *addr)
@@ -161,14 +142,11 @@ static void track(struct smtp_client *c, int fd)
 		c->hooks.track(c->hooks.arg, fd);
 }
 
-static int cancelled(const struct smtp_client *c)
-{
-	return c->hooks.cancel != NULL && c->hooks.cancel(c->hooks.arg);
-}
-
 static int hook_cancelled(void *arg)
 {
-	return cancelled(arg);
+	const struct smtp_client *c = arg;
+
+	return c->hooks.cancel != NULL && c->hooks.cancel(c->hooks.arg);
 }
 
 static void hook_track(void *arg, int fd)
@@ -176,151 +154,294 @@ static void hook_track(void *arg, int fd)
 	track(arg, fd);
 }
 
-/* relay_connect: a socket connected to the relay (tracked), or -1 (R set). */
-static int relay_connect(struct smtp_client *c, struct smtp_reply *r)
-{
-	struct tcp_hooks h = {hook_cancelled, hook_track, c};
-	char why[SMTP_TEXT_MAX];
-	int fd = tcp_connect(c->host, c->port, CONNECT_TIMEOUT, &h, why, sizeof(why));
-
-	if (fd < 0)
-		say(r, 0, "%s", why);
-	return fd;
-}
-
-/* ---- setting the session up ---- */
-
 /* stream_close: drop the connection without a word (no QUIT). */
 static void stream_close(struct smtp_client *c)
 {
-	if (c->s != NULL && c->s->stream != NULL) {
-		mailstream_close(c->s->stream);
-		c->s->stream = NULL;
-	}
-	if (c->s != NULL) {
-		mailsmtp_free(c->s);
-		c->s = NULL;
+	if (c->stream != NULL) {
+		mailstream_close(c->stream);
+		c->stream = NULL;
 	}
 	track(c, -1);
 	c->broken = 1;
+	c->in_off = c->in_len = 0;
 }
 
-/*
- * Guard: libetpan 1.9.4's EHLO parser (mailesmtp_parse_ehlo) loops for ever
- * on a TAB in an AUTH line ("250 AUTH PLAIN\t"), so every byte from the
- * relay is read through tab_read, which makes each TAB a space.
- */
-extern mailstream_low_driver *mailstream_ssl_driver;	/* declared only #ifdef USE_SSL */
-static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
-static mailstream_low_driver tab_socket, tab_ssl;
-
-static ssize_t tab_read(mailstream_low *low, void *buf, size_t n)
+/* timeout: reads and writes from now on wait at most SECONDS. */
+static void timeout(struct smtp_client *c, int seconds)
 {
-	const mailstream_low_driver *orig =
-		low->driver == &tab_ssl ? mailstream_ssl_driver : mailstream_socket_driver;
-	ssize_t got = orig->mailstream_read(low, buf, n);
-	char *p = buf;
-
-	for (ssize_t i = 0; i < got; i++)
-		if (p[i] == '\t')
-			p[i] = ' ';
-	return got;
+	mailstream_low_set_timeout(mailstream_get_low(c->stream), seconds);
 }
 
-static void tab_init(void)
+/* ---- writing ---- */
+
+static int put(struct smtp_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* put: one command line (CRLF added by the caller's FMT), buffered; 0 or
+ * -1 (broken). */
+static int put(struct smtp_client *c, const char *fmt, ...)
 {
-	tab_socket = *mailstream_socket_driver;
-	tab_socket.mailstream_read = tab_read;
-	tab_ssl = *mailstream_ssl_driver;
-	tab_ssl.mailstream_read = tab_read;
-}
+	char buf[4400];	/* the longest: an AUTH PLAIN answer, 2,683 bytes */
+	va_list ap;
+	int n;
 
-/* tab_guard: STREAM's reads through tab_read (a socket or a TLS stream). */
-static void tab_guard(mailstream *stream)
-{
-	mailstream_low *low = mailstream_get_low(stream);
-
-	pthread_once(&tab_once, tab_init);
-	if (low != NULL && low->driver == mailstream_socket_driver)
-		low->driver = &tab_socket;
-	else if (low != NULL && low->driver == mailstream_ssl_driver)
-		low->driver = &tab_ssl;
-}
-
-/* greet: the stream on FD and the relay's 220; 0 or -1 (R set; FD closed). */
-static int greet(struct smtp_client *c, int fd, struct smtp_reply *r)
-{
-	mailstream *stream;
-
-	if ((c->s = mailsmtp_new(0, NULL)) == NULL ||
-	    (stream = mailstream_socket_open_timeout(fd, IO_TIMEOUT)) == NULL) {
-		close(fd);
-		say(r, 0, "out of memory");
-		return -1;
-	}
-	tab_guard(stream);
-	mailsmtp_set_timeout(c->s, IO_TIMEOUT);	/* the TLS handshake */
-	c->s->response_code = 0;
-	if (mailsmtp_connect(c->s, stream) != MAILSMTP_NO_ERROR) {	/* owns STREAM */
-		if (c->s->response_code != 0)
-			heard(c, r, "greeting");
-		else
-			say(r, 0, "%s:%d closed the connection before its greeting", c->host,
-			    c->port);
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf) || c->stream == NULL ||
+	    mailstream_write(c->stream, buf, (size_t)n) != n) {
+		c->broken = 1;
 		return -1;
 	}
 	return 0;
 }
 
-/* hello: EHLO, or HELO if the relay refuses EHLO with 5xx; 0 or -1. */
-static int hello(struct smtp_client *c, struct smtp_reply *r)
+/* flush: send what is buffered; 0 or -1 (broken, R says so). */
+static int flush(struct smtp_client *c, const char *what, struct smtp_reply *r)
 {
-	int e;
-
-	c->s->response_code = 0;
-	if ((e = mailesmtp_ehlo(c->s)) == MAILSMTP_NO_ERROR)
+	if (c->stream != NULL && mailstream_flush(c->stream) == 0)
 		return 0;
-	if (e != MAILSMTP_ERROR_STREAM && c->s->response_code / 100 == 5) {
-		c->s->response_code = 0;
-		if ((e = mailsmtp_helo(c->s)) == MAILSMTP_NO_ERROR)
-			return 0;
-	}
-	if (e == MAILSMTP_ERROR_STREAM || c->s->response_code == 0)
-		say(r, 0, "EHLO to %s:%d: %s", c->host, c->port, mailsmtp_strerror(e));
-	else
-		heard(c, r, "EHLO");
+	c->broken = 1;
+	say(r, 0, "%s: connection to %s:%d lost while sending", what, c->host, c->port);
 	return -1;
 }
 
-/* tls_start: STARTTLS, verify, EHLO again; 0 or -1 (R set). */
+/* put_body: MSG (LEN bytes) as the data: lines ending in CRLF (a bare LF
+ * made CRLF), a leading '.' doubled, a final CRLF added if missing, then
+ * ".". 0 or -1 (broken). */
+static int put_body(struct smtp_client *c, const char *msg, size_t len)
+{
+	size_t i = 0;
+
+	timeout(c, T_BLOCK);
+	while (i < len) {
+		const char *nl = memchr(msg + i, '\n', len - i);
+		size_t end = nl != NULL ? (size_t)(nl - msg) : len, text = end;
+		if (text > i && msg[text - 1] == '\r')
+			text--;
+		if (msg[i] == '.' && mailstream_write(c->stream, ".", 1) != 1)
+			goto broken;
+		if (text > i && mailstream_write(c->stream, msg + i, text - i) != (ssize_t)(text - i))
+			goto broken;
+		if (mailstream_write(c->stream, "\r\n", 2) != 2)
+			goto broken;
+		i = end + 1;
+	}
+	if (mailstream_write(c->stream, ".\r\n", 3) == 3)
+		return 0;
+broken:
+	c->broken = 1;
+	return -1;
+}
+
+/* ---- reading ---- */
+
+/* get_line: the next line from the relay into c->line without its CRLF
+ * (or bare LF); its length, or -1 with *WHY: closed, a read that failed or
+ * timed out, a line too long. */
+static long get_line(struct smtp_client *c, const char **why)
+{
+	size_t n = 0;
+
+	for (;;) {
+		const char *nl;
+		size_t take;
+		if (c->in_off == c->in_len) {
+			ssize_t got = mailstream_read(c->stream, c->in, sizeof(c->in));
+			if (got <= 0) {
+				*why = got == 0 ? "closed the connection" : "no reply in time, or a read failed";
+				return -1;
+			}
+			c->in_off = 0;
+			c->in_len = (size_t)got;
+		}
+		nl = memchr(c->in + c->in_off, '\n', c->in_len - c->in_off);
+		take = nl != NULL ? (size_t)(nl - (c->in + c->in_off)) : c->in_len - c->in_off;
+		if (n + take > SMTP_REPLY_LINE_MAX + 1) {
+			*why = "a reply line over 16 KB";
+			return -1;
+		}
+		memcpy(c->line + n, c->in + c->in_off, take);
+		n += take;
+		c->in_off += take;
+		if (nl != NULL) {
+			c->in_off++;	/* the LF */
+			if (n > 0 && c->line[n - 1] == '\r')
+				n--;
+			c->line[n] = '\0';
+			return (long)n;
+		}
+	}
+}
+
+/* reply: read one whole reply to WHAT, waiting at most SECONDS for each
+ * read; its code, with R set to it ("WHAT: CODE text" unless WANT is its
+ * class, then "CODE text"), or 0 if none came whole (R says why; the
+ * session is broken). EACH, if set, sees every line (EHLO's keywords). */
+static int reply(struct smtp_client *c, int seconds, const char *what, int want,
+		 struct smtp_reply *r, void (*each)(struct smtp_client *, const char *, size_t))
+{
+	struct smtp_reply_reader rr;
+	const char *why = NULL;
+	int last = 0;
+
+	if (c->stream == NULL) {
+		say(r, 0, "%s: the session with %s:%d is closed", what, c->host, c->port);
+		return 0;
+	}
+	timeout(c, seconds);
+	smtp_reply_begin(&rr);
+	while (!last) {
+		long n = get_line(c, &why);
+		if (n < 0 || (last = smtp_reply_line(&rr, c->line, (size_t)n, &why)) < 0) {
+			c->broken = 1;
+			say(r, 0, "%s: %s:%d: %s", what, c->host, c->port, why);
+			return 0;
+		}
+		if (each != NULL)
+			each(c, c->line, (size_t)n);
+	}
+	r->code = rr.code;
+	if (rr.code / 100 == want)
+		snprintf(r->text, sizeof(r->text), "%d%s", rr.code, rr.text[0] ? " " : "");
+	else
+		snprintf(r->text, sizeof(r->text), "%s: %d%s", what, rr.code, rr.text[0] ? " " : "");
+	smtp_reply_clean(r->text, sizeof(r->text), rr.text, strlen(rr.text));
+	if (rr.code == 421)
+		c->broken = 1;	/* the relay closes the session */
+	return rr.code;
+}
+
+/* ---- setting the session up ---- */
+
+/* ehlo_line: note an extension of one line of the EHLO reply. */
+static void ehlo_line(struct smtp_client *c, const char *line, size_t len)
+{
+	char kw[64], rest[256];
+	size_t i = 4, k = 0, n = 0;
+
+	if (len <= 4)
+		return;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	while (i < len && line[i] != ' ' && line[i] != '\t' && line[i] != '=' && k + 1 < sizeof(kw))
+		kw[k++] = line[i++];
+	kw[k] = '\0';
+	if (i < len)
+		i++;	/* the space, TAB or '=' after the keyword */
+	for (; i < len && n + 1 < sizeof(rest); i++)
+		rest[n++] = line[i] == '\t' ? ' ' : line[i];
+	rest[n] = '\0';
+	if (strcasecmp(kw, "PIPELINING") == 0) {
+		c->ext |= EXT_PIPELINING;
+	} else if (strcasecmp(kw, "STARTTLS") == 0) {
+		c->ext |= EXT_STARTTLS;
+	} else if (strcasecmp(kw, "SIZE") == 0) {
+		c->ext |= EXT_SIZE;
+		c->size_max = strtoul(rest, NULL, 10);
+	} else if (strcasecmp(kw, "AUTH") == 0) {
+		char *save = NULL, *m;
+		for (m = strtok_r(rest, " ", &save); m != NULL; m = strtok_r(NULL, " ", &save)) {
+			if (strcasecmp(m, "PLAIN") == 0)
+				c->auth |= AUTH_PLAIN;
+			else if (strcasecmp(m, "LOGIN") == 0)
+				c->auth |= AUTH_LOGIN;
+			else if (strcasecmp(m, "CRAM-MD5") == 0)
+				c->auth |= AUTH_CRAM_MD5;
+		}
+	}
+}
+
+/* ehlo_each: the first line of an EHLO reply is the greeting, the others
+ * its extensions. */
+static void ehlo_each(struct smtp_client *c, const char *line, size_t len)
+{
+	if (c->esmtp++ > 0)
+		ehlo_line(c, line, len);
+}
+
+/* hello: EHLO, or HELO if the relay refuses EHLO with 5xx; 0 or -1. */
+static int hello(struct smtp_client *c, struct smtp_reply *r)
+{
+	int code;
+
+	c->ext = c->auth = 0;
+	c->size_max = 0;
+	c->esmtp = 0;
+	if (put(c, "EHLO %s\r\n", c->helo) < 0 || flush(c, "EHLO", r) < 0)
+		return -1;
+	code = reply(c, T_COMMAND, "EHLO", 2, r, ehlo_each);
+	if (code / 100 == 2)
+		return 0;
+	c->esmtp = 0;
+	if (code / 100 != 5 || c->broken)
+		return -1;
+	c->ext = c->auth = 0;
+	if (put(c, "HELO %s\r\n", c->helo) < 0 || flush(c, "HELO", r) < 0)
+		return -1;
+	return reply(c, T_COMMAND, "HELO", 2, r, NULL) / 100 == 2 ? 0 : -1;
+}
+
+/* greet: the stream on FD and the relay's 220; 0 or -1 (R set). */
+static int greet(struct smtp_client *c, int fd, struct smtp_reply *r)
+{
+	int code;
+
+	if ((c->stream = mailstream_socket_open_timeout(fd, T_GREETING)) == NULL) {
+		close(fd);
+		track(c, -1);
+		say(r, 0, "out of memory");
+		return -1;
+	}
+	code = reply(c, T_GREETING, "greeting", 2, r, NULL);
+	if (code == 0 && strstr(r->text, "closed the connection") != NULL)
+		say(r, 0, "%s:%d closed the connection before its greeting", c->host, c->port);
+	return code == 220 ? 0 : -1;
+}
+
+/* tls_upgrade: TLS over the session's socket, in place of the plain
+ * stream; 0 or -1 (R set). */
+static int tls_upgrade(struct smtp_client *c, struct smtp_reply *r)
+{
+	mailstream_low *plain = mailstream_get_low(c->stream), *tls;
+
+	tls = mailstream_low_tls_open_with_callback_timeout(mailstream_low_get_fd(plain), T_COMMAND,
+							    tls_verify_sni, c->host);
+	if (tls == NULL) {
+		c->broken = 1;
+		say(r, 0, "TLS handshake with %s:%d failed", c->host, c->port);
+		return -1;
+	}
+	mailstream_low_free(plain);	/* not closed: TLS goes on over its socket */
+	mailstream_set_low(c->stream, tls);
+	c->tls = 1;
+	return 0;
+}
+
+/* tls_start: STARTTLS, the handshake, verify, EHLO again; 0 or -1. */
 static int tls_start(struct smtp_client *c, struct smtp_reply *r)
 {
 	char why[SMTP_TEXT_MAX - 64];
-	int e;
+	int code;
 
-	c->s->response_code = 0;
-	e = mailsmtp_socket_starttls_with_callback(c->s, tls_verify_sni, c->host);
-	if (e != MAILSMTP_NO_ERROR) {
-		if (e == MAILSMTP_ERROR_SSL || c->s->response_code / 100 == 2)
-			say(r, 0, "TLS handshake with %s:%d failed", c->host, c->port);
-		else if (c->s->response_code != 0)
-			heard(c, r, "STARTTLS");
-		else
-			say(r, 0, "STARTTLS: connection to %s:%d lost", c->host, c->port);
+	if (put(c, "STARTTLS\r\n") < 0 || flush(c, "STARTTLS", r) < 0)
+		return -1;
+	if ((code = reply(c, T_COMMAND, "STARTTLS", 2, r, NULL)) != 220) {
+		if (code / 100 == 2)
+			say(r, code, "STARTTLS: %d instead of 220 from %s:%d", code, c->host, c->port);
 		return -1;
 	}
-	if (c->s->stream->read_buffer_len > 0) {
+	if (c->in_off < c->in_len || c->stream->read_buffer_len > 0) {
+		c->broken = 1;
 		say(r, 0, "%s:%d sent data before the TLS handshake: refused", c->host, c->port);
 		return -1;
 	}
-	mailstream_low_set_timeout(mailstream_get_low(c->s->stream), IO_TIMEOUT);
-	c->tls = 1;
+	if (tls_upgrade(c, r) < 0)
+		return -1;
 	if (c->tls_verify &&
-	    tls_verify_stream(c->s->stream, c->host, c->port, c->ca_file, why, sizeof(why)) < 0) {
+	    tls_verify_stream(c->stream, c->host, c->port, c->ca_file, why, sizeof(why)) < 0) {
 		say(r, 0, "%s; not sending", why);
 		return -1;
 	}
-	tab_guard(c->s->stream);
 	return hello(c, r);
 }
 
@@ -328,7 +449,7 @@ static int tls_start(struct smtp_client *c, struct smtp_reply *r)
  * it; "require" without the offer is an error. 0 or -1 (R set). */
 static int tls_policy(struct smtp_client *c, struct smtp_reply *r)
 {
-	int offered = (c->s->esmtp & MAILSMTP_ESMTP_STARTTLS) != 0;
+	int offered = (c->ext & EXT_STARTTLS) != 0;
 
 	if (c->starttls == RELAY_TLS_NO || (c->starttls == RELAY_TLS_AUTO && !offered))
 		return 0;
@@ -339,6 +460,8 @@ static int tls_policy(struct smtp_client *c, struct smtp_reply *r)
 	}
 	return tls_start(c, r);
 }
+
+/* ---- AUTH ---- */
 
 /* password_read: the password from auth_password_file into OUT (LEN bytes),
  * trailing CR/LF removed; 0, or -1 (R set, OUT wiped). */
@@ -356,24 +479,102 @@ static int password_read(const struct smtp_client *c, char *out, size_t len,
 	return 0;
 }
 
-/* mechanism: the SASL mechanism to use among those offered, or NULL. */
-static const char *mechanism(const struct smtp_client *c)
+/* b64: IN (LEN bytes) in base64 into OUT (OUTLEN bytes); 0 or -1. */
+static int b64(char *out, size_t outlen, const void *in, size_t len)
 {
-	if (c->s->auth & MAILSMTP_AUTH_PLAIN)
-		return "PLAIN";
-	if (c->s->auth & MAILSMTP_AUTH_LOGIN)
-		return "LOGIN";
-	if (c->s->auth & MAILSMTP_AUTH_CRAM_MD5)
-		return "CRAM-MD5";
-	return NULL;
+	if (len > 3000 || (len + 2) / 3 * 4 + 1 > outlen)
+		return -1;
+	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	return 0;
+}
+
+/* auth_step: send LINE (a base64 answer, or a command) and read the
+ * reply; its code. */
+static int auth_step(struct smtp_client *c, const char *line, const char *what,
+		     struct smtp_reply *r)
+{
+	if (put(c, "%s\r\n", line) < 0 || flush(c, what, r) < 0)
+		return 0;
+	return reply(c, T_COMMAND, what, 2, r, NULL);
+}
+
+/* cram_answer: "USER HEX" for the CRAM-MD5 challenge (base64, the last
+ * word of R's text), in base64, into OUT. 0 or -1. */
+static int cram_answer(const struct smtp_client *c, const char *pw, const struct smtp_reply *r,
+		       char *out, size_t len)
+{
+	const char *b = strrchr(r->text, ' ');	/* "...: 334 CHALLENGE" */
+	unsigned char chal[1024], mac[EVP_MAX_MD_SIZE];
+	char plain[1400];
+	unsigned int maclen = 0;
+	int n, k;
+
+	size_t bl;
+
+	b = b != NULL ? b + 1 : "";
+	bl = strlen(b);
+	if (bl > 4 * (sizeof(chal) / 3) - 8 ||
+	    (n = EVP_DecodeBlock(chal, (const unsigned char *)b, (int)bl)) < 0)
+		return -1;
+	for (size_t i = bl; i > 0 && b[i - 1] == '=' && n > 0; i--)
+		n--;	/* EVP_DecodeBlock counts the padding as bytes */
+	if (HMAC(EVP_md5(), pw, (int)strlen(pw), chal, (size_t)n, mac, &maclen) == NULL)
+		return -1;
+	k = snprintf(plain, sizeof(plain), "%s ", c->auth_user);
+	for (unsigned int i = 0; i < maclen && k > 0 && (size_t)k + 3 < sizeof(plain); i++)
+		k += snprintf(plain + k, sizeof(plain) - (size_t)k, "%02x", mac[i]);
+	return k > 0 ? b64(out, len, plain, (size_t)k) : -1;
+}
+
+/* auth_run: the exchange for MECH with password PW; the final code. */
+static int auth_run(struct smtp_client *c, const char *mech, const char *pw, char *what,
+		    struct smtp_reply *r)
+{
+	char buf[4200], enc[4200];
+	size_t ul = strlen(c->auth_user), pl = strlen(pw);
+	int code;
+
+	if (strcmp(mech, "PLAIN") == 0) {
+		if (ul + pl + 2 > 2000)
+			return 0;
+		buf[0] = '\0';
+		memcpy(buf + 1, c->auth_user, ul);
+		buf[ul + 1] = '\0';
+		memcpy(buf + ul + 2, pw, pl);
+		code = b64(enc, sizeof(enc), buf, ul + pl + 2) < 0 ? 0 : 1;
+		explicit_bzero(buf, sizeof(buf));
+		if (code == 0)
+			return 0;
+		memcpy(buf, "AUTH PLAIN ", 11);
+		memcpy(buf + 11, enc, strlen(enc) + 1);	/* enc holds at most 2672 bytes */
+		explicit_bzero(enc, sizeof(enc));
+		code = auth_step(c, buf, what, r);
+	} else if (strcmp(mech, "LOGIN") == 0) {
+		if ((code = auth_step(c, "AUTH LOGIN", what, r)) != 334 ||
+		    b64(enc, sizeof(enc), c->auth_user, ul) < 0 ||
+		    (code = auth_step(c, enc, what, r)) != 334 || b64(enc, sizeof(enc), pw, pl) < 0)
+			return code == 334 ? 0 : code;
+		code = auth_step(c, enc, what, r);
+	} else {
+		if ((code = auth_step(c, "AUTH CRAM-MD5", what, r)) != 334 ||
+		    cram_answer(c, pw, r, enc, sizeof(enc)) < 0)
+			return code == 334 ? 0 : code;
+		code = auth_step(c, enc, what, r);
+	}
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(enc, sizeof(enc));
+	return code;
 }
 
 /* auth: AUTH as relay.auth_user; 0 or -1 (R set). */
 static int auth(struct smtp_client *c, struct smtp_reply *r)
 {
-	char pw[PASSWORD_MAX];
-	const char *mech = mechanism(c);
-	int e;
+	char pw[PASSWORD_MAX], what[300];
+	const char *mech = c->auth & AUTH_PLAIN	   ? "PLAIN"
+			   : c->auth & AUTH_LOGIN   ? "LOGIN"
+			   : c->auth & AUTH_CRAM_MD5 ? "CRAM-MD5"
+						     : NULL;
+	int code;
 
 	if (!c->tls && !address_host_is_loopback(c->host)) {
 		say(r, 0, "not sending the AUTH password in clear text to %s:%d (no TLS; set "
@@ -387,20 +588,15 @@ static int auth(struct smtp_client *c, struct smtp_reply *r)
 	}
 	if (password_read(c, pw, sizeof(pw), r) < 0)
 		return -1;
-	c->s->response_code = 0;
-	e = mailesmtp_auth_sasl(c->s, mech, c->host, NULL, NULL, c->auth_user, c->auth_user, pw,
-				NULL);
+	snprintf(what, sizeof(what), "AUTH %s as %s", mech, c->auth_user);
+	code = auth_run(c, mech, pw, what, r);
 	explicit_bzero(pw, sizeof(pw));
-	if (e == MAILSMTP_NO_ERROR && c->s->response_code / 100 == 2)
+	if (code == 235)
 		return 0;
-	if (c->s->response_code != 0 && e != MAILSMTP_ERROR_STREAM) {
-		char what[300];
-		snprintf(what, sizeof(what), "AUTH %s as %s", mech, c->auth_user);
-		heard(c, r, what);
-	} else {
-		say(r, 0, "AUTH %s as %s: %s (libsasl2-modules installed?)", mech, c->auth_user,
-		    mailsmtp_strerror(e));
-	}
+	if (code == 0 && !c->broken)
+		say(r, 0, "%s: cannot encode the exchange", what);
+	else if (code / 100 == 2 || code / 100 == 3)
+		say(r, code, "%s: %d where 235 was due", what, code);
 	return -1;
 }
 
@@ -408,19 +604,24 @@ static int auth(struct smtp_client *c, struct smtp_reply *r)
  * nothing left open. */
 static int session_start(struct smtp_client *c, struct smtp_reply *r)
 {
+	struct tcp_hooks h = {hook_cancelled, hook_track, c};
+	char why[SMTP_TEXT_MAX];
 	int fd;
 
-	c->broken = 1;
+	c->broken = 0;	/* set by any step that breaks the session */
 	c->tls = 0;
 	c->transactions = 0;
-	if ((fd = relay_connect(c, r)) < 0)
+	c->in_off = c->in_len = 0;
+	r->stage = SMTP_AT_SESSION;
+	if ((fd = tcp_connect(c->host, c->port, CONNECT_TIMEOUT, &h, why, sizeof(why))) < 0) {
+		say(r, 0, "%s", why);
 		return -1;
+	}
 	if (greet(c, fd, r) < 0 || hello(c, r) < 0 || tls_policy(c, r) < 0 ||
-	    (c->auth_user != NULL && auth(c, r) < 0)) {
+	    (c->auth_user != NULL && auth(c, r) < 0) || c->broken) {
 		stream_close(c);
 		return -1;
 	}
-	c->broken = 0;
 	return 0;
 }
 
@@ -430,14 +631,17 @@ static void client_free(struct smtp_client *c)
 	free(c->ca_file);
 	free(c->auth_user);
 	free(c->auth_password_file);
+	free(c->helo);
+	free(c->line);
 	free(c);
 }
 
-struct smtp_client *smtp_client_open(const struct cfg_relay *relay, const struct smtp_hooks *hooks,
-				     struct smtp_reply *reply)
+struct smtp_client *smtp_client_open(const struct cfg_relay *relay, const char *helo,
+				     const struct smtp_hooks *hooks, struct smtp_reply *reply)
 {
 	struct smtp_client *c = xcalloc(1, sizeof(*c));
 
+	c->line = xmalloc(SMTP_REPLY_LINE_MAX + 2);
 	c->host = xstrdup(relay->host);
 	c->port = relay->port;
 	c->starttls = relay->starttls;
@@ -445,6 +649,7 @@ struct smtp_client *smtp_client_open(const struct cfg_relay *relay, const struct
 	c->ca_file = dup_opt(relay->ca_file);
 	c->auth_user = dup_opt(relay->auth_user);
 	c->auth_password_file = dup_opt(relay->auth_password_file);
+	c->helo = xstrdup(helo != NULL && *helo != '\0' ? helo : "localhost");
 	if (hooks != NULL)
 		c->hooks = *hooks;
 	if (session_start(c, reply) < 0) {
@@ -456,114 +661,130 @@ struct smtp_client *smtp_client_open(const struct cfg_relay *relay, const struct
 
 /* ---- transactions ---- */
 
-/* judge: what libetpan's result E of the command WHAT means; SMTP_SENT for a
- * reply of class WANT (2 or 3): go on. Sets R. */
-static enum smtp_outcome judge(struct smtp_client *c, int e, const char *what, int want,
-			       struct smtp_reply *r)
+/* judged: the outcome of a reply CODE that is not the one wanted, at
+ * STAGE. */
+static enum smtp_outcome judged(int code, enum smtp_stage stage)
 {
-	int code = c->s->response_code;
+	if (code / 100 != 5)
+		return SMTP_DEFER;	/* 4xx, or no reply at all */
+	return stage == SMTP_AT_RCPT ? SMTP_FAIL : SMTP_REFUSED;
+}
 
-	if (e == MAILSMTP_ERROR_STREAM || code < 200 || code > 599) {
-		c->broken = 1;
-		if (code == 0)
-			say(r, 0, "%s: connection to %s:%d lost", what, c->host, c->port);
-		else
-			heard(c, r, what);
-		return SMTP_DEFER;
-	}
-	heard(c, r, code / 100 == want ? NULL : what);
-	if (code / 100 == want)
-		return SMTP_SENT;
-	if (code == 421)
-		c->broken = 1;	/* the relay closes the session */
-	return code / 100 == 5 ? SMTP_FAIL : SMTP_DEFER;
+/* decide: R becomes the reply STEP (at STAGE) and the outcome is judged. */
+static enum smtp_outcome decide(struct smtp_reply *r, const struct smtp_reply *step,
+				enum smtp_stage stage)
+{
+	*r = *step;
+	r->stage = stage;
+	return judged(step->code, stage);
 }
 
 /* reset: RSET after a refusal, so that the session can go on; a reply
  * other than 250 (or none) makes it unusable. */
 static void reset(struct smtp_client *c)
 {
-	if (c->broken)
+	struct smtp_reply r;
+
+	if (c->broken || c->stream == NULL)
 		return;
-	c->s->response_code = 0;
-	if (mailsmtp_reset(c->s) != MAILSMTP_NO_ERROR || c->s->response_code != 250)
+	if (put(c, "RSET\r\n") < 0 || flush(c, "RSET", &r) < 0 ||
+	    reply(c, T_COMMAND, "RSET", 2, &r, NULL) != 250)
 		c->broken = 1;
 }
 
-/* mail: MAIL FROM; once more on a fresh session if the one we kept turns
- * out dead (an idle session the relay dropped). */
-static enum smtp_outcome mail(struct smtp_client *c, const char *from, size_t len,
-			      struct smtp_reply *r)
+/* end_empty: DATA was accepted although no recipient was: a lone "."
+ * (RFC 2920 §3.1), its reply read and dropped. */
+static void end_empty(struct smtp_client *c)
 {
-	int reused = c->transactions > 0, e;
-	enum smtp_outcome o;
+	struct smtp_reply r;
 
-	c->transactions++;
-	c->s->response_code = 0;
-	e = mailesmtp_mail_size(c->s, from, 0, NULL, len);
-	o = judge(c, e, "MAIL FROM", 2, r);
-	if (o == SMTP_SENT || !reused || !c->broken)
-		return o;
-	stream_close(c);
-	if (session_start(c, r) < 0)
-		return SMTP_DEFER;
-	c->transactions++;
-	c->s->response_code = 0;
-	e = mailesmtp_mail_size(c->s, from, 0, NULL, len);
-	return judge(c, e, "MAIL FROM", 2, r);
+	if (put(c, ".\r\n") < 0 || flush(c, "end of DATA", &r) < 0 ||
+	    reply(c, T_END, "end of DATA", 2, &r, NULL) == 0)
+		c->broken = 1;
 }
 
-/* data: DATA, then the copy without its final CRLF (libetpan appends
- * CRLF.CRLF, which would add an empty line). */
-static enum smtp_outcome data(struct smtp_client *c, const char *msg, size_t len,
-			      struct smtp_reply *r)
+/* transaction: one copy on the session as it is. */
+static enum smtp_outcome transaction(struct smtp_client *c, const char *from, const char *to,
+				     const char *msg, size_t len, struct smtp_reply *r)
 {
-	enum smtp_outcome o;
-	int e;
+	int pipe = (c->ext & EXT_PIPELINING) != 0;
+	struct smtp_reply m, t, d;
+	char size[32] = "";
 
-	c->s->response_code = 0;
-	e = mailsmtp_data(c->s);
-	if ((o = judge(c, e, "DATA", 3, r)) != SMTP_SENT)
-		return o;
-	if (len >= 2 && msg[len - 2] == '\r' && msg[len - 1] == '\n')
-		len -= 2;
-	else if (len >= 1 && msg[len - 1] == '\n')
-		len -= 1;
-	c->s->response_code = 0;
-	e = mailsmtp_data_message(c->s, msg, len);
-	return judge(c, e, "end of DATA", 2, r);
+	c->transactions++;
+	memset(&m, 0, sizeof(m));
+	memset(&t, 0, sizeof(t));
+	memset(&d, 0, sizeof(d));
+	if (c->ext & EXT_SIZE)
+		snprintf(size, sizeof(size), " SIZE=%zu", len);
+	r->stage = SMTP_AT_MAIL;
+	if (put(c, "MAIL FROM:<%s>%s\r\n", from, size) < 0 ||
+	    (pipe && (put(c, "RCPT TO:<%s>\r\n", to) < 0 || put(c, "DATA\r\n") < 0)) ||
+	    flush(c, "MAIL FROM", r) < 0)
+		return SMTP_DEFER;
+	if (reply(c, T_COMMAND, "MAIL FROM", 2, &m, NULL) / 100 != 2 && !pipe)
+		return decide(r, &m, SMTP_AT_MAIL);
+	if (!pipe && (put(c, "RCPT TO:<%s>\r\n", to) < 0 || flush(c, "RCPT TO", r) < 0))
+		return SMTP_DEFER;
+	if (!c->broken && reply(c, T_COMMAND, "RCPT TO", 2, &t, NULL) / 100 != 2 && !pipe)
+		return decide(r, &t, SMTP_AT_RCPT);
+	if (!pipe && (put(c, "DATA\r\n") < 0 || flush(c, "DATA", r) < 0))
+		return SMTP_DEFER;
+	if (!c->broken)
+		reply(c, T_DATA, "DATA", 3, &d, NULL);
+	if (m.code / 100 != 2 || t.code / 100 != 2) {
+		if (d.code == 354)
+			end_empty(c);
+		return m.code / 100 != 2 ? decide(r, &m, SMTP_AT_MAIL) : decide(r, &t, SMTP_AT_RCPT);
+	}
+	if (d.code != 354)
+		return decide(r, &d, SMTP_AT_DATA);
+	r->stage = SMTP_AT_END;
+	if (put_body(c, msg, len) < 0 || flush(c, "the data", r) < 0)
+		return SMTP_DEFER;
+	if (reply(c, T_END, "end of DATA", 2, &d, NULL) / 100 == 2) {
+		*r = d;
+		r->stage = SMTP_AT_END;
+		return SMTP_SENT;
+	}
+	return decide(r, &d, SMTP_AT_END);
 }
 
 enum smtp_outcome smtp_client_send(struct smtp_client *c, const char *from, const char *to,
 				   const char *msg, size_t len, struct smtp_reply *reply)
 {
 	enum smtp_outcome o;
+	int reused;
 
+	reply->stage = SMTP_AT_MAIL;
 	if ((from == NULL || (from[0] != '\0' && !smtp_client_address_ok(from))) ||
 	    !smtp_client_address_ok(to)) {
 		say(reply, 0, "address refused before sending: <%s> or <%s> is empty, too long or "
 		    "holds a control character or <>", from ? from : "", to ? to : "");
 		return SMTP_FAIL;
 	}
-	if (c->broken || c->s == NULL) {
+	if (c->broken || c->stream == NULL) {
 		say(reply, 0, "the session with %s:%d is closed", c->host, c->port);
 		return SMTP_DEFER;
 	}
-	o = mail(c, from, len, reply);
-	if (o == SMTP_SENT) {
-		c->s->response_code = 0;
-		o = judge(c, mailesmtp_rcpt(c->s, to, 0, NULL), "RCPT TO", 2, reply);
+	reused = c->transactions > 0;
+	o = transaction(c, from, to, msg, len, reply);
+	if (o == SMTP_DEFER && reused && c->broken && reply->stage == SMTP_AT_MAIL &&
+	    reply->code == 0) {
+		/* an idle session the relay dropped: once more on a new one */
+		stream_close(c);
+		if (session_start(c, reply) < 0)
+			return SMTP_DEFER;
+		o = transaction(c, from, to, msg, len, reply);
 	}
-	if (o == SMTP_SENT)
-		o = data(c, msg, len, reply);
-	if (o != SMTP_SENT && c->s != NULL)
+	if (o != SMTP_SENT)
 		reset(c);
 	return o;
 }
 
 int smtp_client_usable(const struct smtp_client *c)
 {
-	return c != NULL && !c->broken && c->s != NULL;
+	return c != NULL && !c->broken && c->stream != NULL;
 }
 
 int smtp_client_matches(const struct smtp_client *c, const struct cfg_relay *relay)
@@ -576,12 +797,13 @@ int smtp_client_matches(const struct smtp_client *c, const struct cfg_relay *rel
 
 void smtp_client_close(struct smtp_client *c)
 {
+	struct smtp_reply r;
+
 	if (c == NULL)
 		return;
-	if (!c->broken && c->s != NULL && c->s->stream != NULL) {
-		c->s->response_code = 0;
-		(void)mailsmtp_quit(c->s);	/* sends QUIT and closes; the reply does not matter */
-	}
+	if (!c->broken && c->stream != NULL && put(c, "QUIT\r\n") == 0 &&
+	    flush(c, "QUIT", &r) == 0)
+		(void)reply(c, T_QUIT, "QUIT", 2, &r, NULL);	/* the reply does not matter */
 	stream_close(c);
 	client_free(c);
 }

@@ -1,17 +1,19 @@
 /*
- * smtp_client.h - one SMTP session from parleyd to the relay (libetpan):
- * connect, greeting, EHLO (HELO when EHLO is refused), STARTTLS as
- * relay.starttls says with the certificate checked by tls_verify, EHLO
- * again, AUTH when relay.auth_user is set; then any number of transactions
- * on the same session, each with exactly one recipient.
+ * smtp_client.h - one SMTP session from parleyd to the relay: connect,
+ * greeting, EHLO with daemon.hostname (HELO when EHLO is refused), STARTTLS
+ * as relay.starttls says with the certificate checked by tls_verify, EHLO
+ * again, AUTH (PLAIN, LOGIN or CRAM-MD5) when relay.auth_user is set; then
+ * any number of transactions on the same session, each with exactly one
+ * recipient, pipelined (RFC 2920: MAIL, RCPT and DATA in one write) when
+ * the relay offers PIPELINING. Each reply is read whole and strictly
+ * (smtp_reply.h), each with the time RFC 5321 §4.5.3.2 gives it.
  *
- * It only classifies results (sent, defer, fail); what they mean for the
- * queue is delivery.c's business. It must never put an address containing
- * a control character (CR, LF ...) into a command, never go on after a
- * certificate that failed verification or without TLS when it is
+ * It only classifies results (sent, defer, fail, refused); what they mean
+ * for the queue is delivery.c's business. It must never put an address
+ * containing a control character (CR, LF ...) into a command, never go on
+ * after a certificate that failed verification or without TLS when it is
  * required, never send a password in clear text to a relay that is not on
- * loopback, and never log (no libetpan logger is installed: it would see
- * AUTH).
+ * loopback, and never log.
  */
 #ifndef PARLEY_SMTP_CLIENT_H
 #define PARLEY_SMTP_CLIENT_H
@@ -19,16 +21,28 @@
 #include <stddef.h>
 
 #include "config.h"
-
-#define SMTP_TEXT_MAX 512
+#include "smtp_reply.h"
 
 enum smtp_outcome {
 	SMTP_SENT,	/* the relay took the copy (2xx after the data) */
 	SMTP_DEFER,	/* 4xx, or trouble: connection, greeting, TLS, AUTH, timeout */
-	SMTP_FAIL	/* 5xx to MAIL, RCPT or DATA, or an address we refuse to send */
+	SMTP_FAIL,	/* 5xx to RCPT: the recipient is refused; or an address we
+			 * refuse to send */
+	SMTP_REFUSED	/* 5xx to MAIL, to DATA or after the data: the relay refuses
+			 * the message or the sender, not this recipient */
+};
+
+/* Which step of a transaction decided. */
+enum smtp_stage {
+	SMTP_AT_SESSION,	/* setting the session up: nothing was sent */
+	SMTP_AT_MAIL,
+	SMTP_AT_RCPT,
+	SMTP_AT_DATA,		/* the DATA command */
+	SMTP_AT_END		/* the reply to the end of the data */
 };
 
 struct smtp_reply {
+	enum smtp_stage stage;		/* the step that decided */
 	int code;			/* reply code of the step that decided; 0: none */
 	char text[SMTP_TEXT_MAX];	/* "550 5.1.1 <a@b>: unknown user", or what went
 					 * wrong; one line, control characters as '?' */
@@ -47,18 +61,19 @@ struct smtp_client;
 /*
  * smtp_client_open: a session with RELAY (host, port, starttls, tls_verify,
  * ca_file, auth_user, auth_password_file are used and copied; the password
- * file is read now), ready for transactions. NULL if it could not be set up,
- * with the reason in REPLY: that is always a reason to defer, nothing was
- * sent. HOOKS is copied; it may be NULL.
+ * file is read now), ready for transactions; HELO is the name given in EHLO
+ * (daemon.hostname). NULL if it could not be set up, with the reason in
+ * REPLY: that is always a reason to defer, nothing was sent. HOOKS is
+ * copied; it may be NULL.
  */
-struct smtp_client *smtp_client_open(const struct cfg_relay *relay, const struct smtp_hooks *hooks,
-				     struct smtp_reply *reply);
+struct smtp_client *smtp_client_open(const struct cfg_relay *relay, const char *helo,
+				     const struct smtp_hooks *hooks, struct smtp_reply *reply);
 
 /*
  * smtp_client_send: one transaction: MAIL FROM:<FROM> (with SIZE when the
  * relay announces it), RCPT TO:<TO>, DATA with MSG (LEN bytes, CRLF lines;
- * libetpan dot-stuffs and ends it). REPLY gets the relay's last reply or
- * what went wrong. A session found dead at MAIL FROM after an earlier
+ * dot-stuffed and ended here). REPLY gets the relay's reply that decided,
+ * or what went wrong, and the step. A session found dead at MAIL FROM after an earlier
  * transaction (the relay dropped an idle session) is set up again once.
  * After a refusal the transaction is reset (RSET). C stays owned by the
  * caller; ask smtp_client_usable() whether it can carry another one.

@@ -7,26 +7,28 @@ the maildir sink; STARTTLS with certificate verification and AUTH; and
 kill -9 in the middle of a 2,000-recipient fan-out: every recipient gets
 the copy, and duplicates stay within one per relay connection.
 
-The relay is a small SMTP server on loopback written here (it records each
-transaction and answers as each case wants) or a real Postfix in front of
-it. Work is queued by inserting archive and deliveries rows directly."""
-import base64
-import hashlib
-import hmac
+Issue 10: the EHLO name is daemon.hostname; MAIL, RCPT and DATA go in one
+write to a relay that offers PIPELINING, one at a time to one that does not;
+AUTH PLAIN, LOGIN and CRAM-MD5; a 5xx at MAIL or after the data is the
+relay's refusal, not the recipient's: deferred, no bounce, a warning; a
+reply of 200 lines (14 KB) is read whole; "250-" and then a close after the
+data defers the copy, and it is sent at the next attempt.
+
+The relay is a small SMTP server on loopback (relay_server.py: it records
+each transaction and answers as each case wants) or a real Postfix in front
+of it. Work is queued by inserting archive and deliveries rows directly."""
 import os
 import re
 import signal
-import socket
 import sqlite3
-import ssl
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import PARLEY, Daemon, Tap, free_port, wait_for  # noqa: E402
+from relay_server import Relay  # noqa: E402
 
 t = Tap()
 SRV = os.path.join(os.environ.get("TESTS_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -40,171 +42,6 @@ POST = ("From: Alice <alice@example.org>\r\nTo: dev@lists.example.org\r\nSubject
 def sh(cmd):
     return subprocess.run(["sh", "-c", ". '%s'; %s" % (SRV, cmd)], capture_output=True, text=True,
                           timeout=120)
-
-
-class Relay:
-    """An SMTP server on 127.0.0.1 that records every transaction: its
-    connection number, MAIL FROM, RCPT TOs, data, whether it ran over TLS and
-    as which AUTH user. rcpt(addr) -> (code, text) decides each RCPT. With
-    TLS=(cert, key) it offers STARTTLS; with AUTH=(user, pw) it offers AUTH
-    PLAIN LOGIN and checks it. No PIPELINING (parley does not use it)."""
-
-    def __init__(self, port=None, tls=None, auth=None, rcpt=None, delay=0.0, ehlo=True):
-        self.port = port or free_port()
-        self.tls, self.auth, self.rcpt, self.delay, self.ehlo = tls, auth, rcpt, delay, ehlo
-        self.lock = threading.Lock()
-        self.msgs = []
-        self.conns = 0
-        self.open = 0
-        self.auth_fail = 0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(64)
-        self.running = True
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while self.running:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.conns += 1
-                self.open += 1
-                n = self.conns
-            threading.Thread(target=self.session, args=(c, n), daemon=True).start()
-
-    def close(self):
-        self.running = False
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def count(self):
-        with self.lock:
-            return len(self.msgs)
-
-    def by_rcpt(self):
-        out = {}
-        with self.lock:
-            for m in self.msgs:
-                for r in m["rcpts"]:
-                    out[r] = out.get(r, 0) + 1
-        return out
-
-    def session(self, c, n):
-        try:
-            self.talk(c, n)
-        except (OSError, ssl.SSLError, ValueError):
-            pass
-        finally:
-            with self.lock:
-                self.open -= 1
-            try:
-                c.close()
-            except OSError:
-                pass
-
-    def ehlo_lines(self, tls_on):
-        lines = ["relay.test", "8BITMIME", "SIZE 50000000", "ENHANCEDSTATUSCODES"]
-        if self.tls and not tls_on:
-            lines.append("STARTTLS")
-        if self.auth:
-            lines.append("AUTH PLAIN LOGIN")
-        return "".join("250%s%s\r\n" % ("-" if i < len(lines) - 1 else " ", l) for i, l in enumerate(lines))
-
-    def check_plain(self, arg):
-        try:
-            parts = base64.b64decode(arg).split(b"\0")
-        except ValueError:
-            return None
-        if len(parts) == 3 and (parts[1].decode(), parts[2].decode()) == self.auth:
-            return parts[1].decode()
-        return None
-
-    def talk(self, c, n):
-        f = c.makefile("rb")
-        c.sendall(b"220 relay.test ESMTP test relay\r\n")
-        tx = None
-        state = {"tls": False, "user": None}
-        while True:
-            line = f.readline()
-            if not line:
-                return
-            cmd = line.decode("latin-1").rstrip("\r\n")
-            verb = cmd.split(" ", 1)[0].upper()
-            if verb == "EHLO" and self.ehlo:
-                c.sendall(self.ehlo_lines(state["tls"]).encode())
-            elif verb == "HELO":
-                state["helo"] = True
-                c.sendall(b"250 relay.test\r\n")
-            elif verb == "STARTTLS" and self.tls and not state["tls"]:
-                c.sendall(b"220 2.0.0 go ahead\r\n")
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                ctx.load_cert_chain(*self.tls)
-                c = ctx.wrap_socket(c, server_side=True)
-                f = c.makefile("rb")
-                state["tls"] = True
-            elif verb == "AUTH" and self.auth:
-                words = cmd.split()
-                user = None
-                if len(words) >= 2 and words[1].upper() == "PLAIN":
-                    if len(words) == 2:
-                        c.sendall(b"334 \r\n")
-                        words.append(f.readline().decode().strip())
-                    user = self.check_plain(words[2])
-                if user is None:
-                    with self.lock:
-                        self.auth_fail += 1
-                    c.sendall(b"535 5.7.8 authentication failed\r\n")
-                else:
-                    state["user"] = user
-                    c.sendall(b"235 2.7.0 ok\r\n")
-            elif verb == "MAIL":
-                if self.auth and state["user"] is None:
-                    c.sendall(b"530 5.7.0 authentication required\r\n")
-                    continue
-                tx = {"conn": n, "mail": re.sub(r"(?i)^MAIL FROM:<([^>]*)>.*$", r"\1", cmd),
-                      "mail_cmd": cmd, "rcpts": [], "tls": state["tls"], "user": state["user"],
-                      "helo": state.get("helo", False)}
-                c.sendall(b"250 2.1.0 ok\r\n")
-            elif verb == "RCPT" and tx is not None:
-                addr = re.sub(r"(?i)^RCPT TO:<([^>]*)>.*$", r"\1", cmd)
-                code, text = self.rcpt(addr) if self.rcpt else (250, "2.1.5 ok")
-                if code == 250:
-                    tx["rcpts"].append(addr)
-                c.sendall(("%d %s\r\n" % (code, text)).encode())
-            elif verb == "DATA" and tx is not None and tx["rcpts"]:
-                c.sendall(b"354 go ahead\r\n")
-                data = []
-                while True:
-                    l = f.readline()
-                    if not l:
-                        return	# cut off mid-message: not taken
-                    if l == b".\r\n":
-                        break
-                    data.append(l[1:] if l.startswith(b".") else l)
-                tx["data"] = b"".join(data)
-                if self.delay:
-                    time.sleep(self.delay)
-                with self.lock:
-                    self.msgs.append(tx)
-                    k = len(self.msgs)
-                c.sendall(("250 2.0.0 Ok: queued as Q%d\r\n" % k).encode())
-                tx = None
-            elif verb == "RSET":
-                tx = None
-                c.sendall(b"250 2.0.0 ok\r\n")
-            elif verb == "NOOP":
-                c.sendall(b"250 2.0.0 ok\r\n")
-            elif verb == "QUIT":
-                c.sendall(b"221 2.0.0 bye\r\n")
-                return
-            else:
-                c.sendall(b"503 5.5.1 bad sequence\r\n")
 
 
 def token_check(key, tok):
@@ -360,6 +197,10 @@ def refusals(d):
              % (ids["dan@example.net"], relay.port) in d.logtext(), "and logged")
         t.eq(sorted(m["rcpts"][0] for m in relay.msgs), ["eve@example.net", "fay@example.net"],
              "the others were taken, each in its own transaction")
+        t.ok(relay.msgs and all(m["pipelined"] for m in relay.msgs),
+             "MAIL, RCPT and DATA in one write: the relay offers PIPELINING",
+             [m["pipelined"] for m in relay.msgs])
+        t.eq(set(relay.helos), {"lists.example.org"}, "EHLO names daemon.hostname")
         t.ok(relay.conns == 1 and len({m["conn"] for m in relay.msgs}) == 1,
              "on one session, which went on after the refusal (RSET)", relay.conns)
 
@@ -406,8 +247,74 @@ def relay_down(d):
              states(d, aid))
         t.eq(sorted(r for m in relay.msgs for r in m["rcpts"]), ["hal@example.net", "ida@example.net"],
              "each once")
-        t.ok(all(m["helo"] and m["mail_cmd"].endswith(">") for m in relay.msgs),
+        t.ok(relay.msgs and all(m["helo"] and m["mail_cmd"].endswith(">") for m in relay.msgs),
              "to a relay that refuses EHLO: HELO, and MAIL without extensions", [m["mail_cmd"] for m in relay.msgs])
+        t.ok(not any(m["pipelined"] for m in relay.msgs), "and one command at a time (no PIPELINING)")
+        t.ok(set(relay.helos) == {"lists.example.org"}, "HELO names daemon.hostname too", relay.helos)
+    finally:
+        relay.close()
+
+
+def relay_refuses(d):
+    """5xx at MAIL, then after the data: the relay's refusal, not the
+    recipient's. Deferred (no bounce charged, a warning); once the relay
+    takes mail again, sent."""
+    for where, kw in (("MAIL FROM", {"mail_reply": (550, "5.7.1 sender not allowed by policy")}),
+                      ("end of DATA", {"end_reply": (554, "5.7.1 message refused by policy")})):
+        relay = Relay(**kw)
+        try:
+            configure(d, smtp_relay(relay.port))
+            t.ok(reload(d), "reloaded with a relay that refuses at %s" % where)
+            aid, _, ids = queue(d, ["ben@example.net", "cat@example.net"], "refused at %s" % where)
+            warn = r"delivery %d: relay \S+ refused the message, not the recipient \(%s: 55" % (
+                ids["ben@example.net"], re.escape(where))
+            t.ok(wait_for(lambda: re.search(warn, d.logtext()), 10),
+                 "5xx at %s: a warning that the relay refused, not the recipient" % where,
+                 d.logtext()[-600:])
+            s = states(d, aid)
+            t.ok(all(v[0] in ("deferred", "queued", "sending") for v in s.values()),
+                 "the copies are deferred, not failed", s)
+            t.eq(d.query("SELECT count(*) FROM subscriber_events e JOIN subscribers s ON"
+                         " s.id = e.subscriber_id WHERE e.event = 'bounce' AND s.address IN"
+                         " ('ben@example.net', 'cat@example.net')"), [(0,)],
+                 "and no bounce is charged to the subscribers")
+            relay.mail_reply = relay.end_reply = None
+            t.ok(wait_for(lambda: all_status(d, aid, "sent", 2), 15),
+                 "once the relay takes mail: both are sent", states(d, aid))
+        finally:
+            relay.close()
+
+
+def relay_replies(d):
+    """A 200-line end-of-data reply (14 KB) is read whole; "250-" and a
+    close after the data is no reply: deferred, sent at the next attempt."""
+    relay = Relay(end_lines=200)
+    try:
+        configure(d, smtp_relay(relay.port))
+        t.ok(reload(d), "reloaded with a relay whose replies run to 200 lines")
+        aid, _, ids = queue(d, ["gus@example.net"], "long reply")
+        t.ok(wait_for(lambda: all_status(d, aid, "sent", 1), 10), "a 14 KB reply: sent", states(d, aid))
+        m = re.search(r"delivery %d to=<gus@example\.net> \S+ status=sent \((.*)\)$" % ids["gus@example.net"],
+                      d.logtext(), re.M)
+        t.ok(m and m.group(1).startswith("250 2.0.0 Ok: queued as Q1; ") and len(m.group(1)) < 600,
+             "its text is kept in part, on one line", m and m.group(1))
+        aid, _, _ = queue(d, ["hal@example.net"], "long reply, same session")
+        t.ok(wait_for(lambda: all_status(d, aid, "sent", 1), 10), "and the next copy is sent too",
+             states(d, aid))
+    finally:
+        relay.close()
+    relay = Relay(end_close=True)
+    try:
+        configure(d, smtp_relay(relay.port))
+        t.ok(reload(d), "reloaded with a relay that says 250- and closes after the data")
+        aid, _, ids = queue(d, ["ida@example.net"], "cut reply")
+        t.ok(wait_for(lambda: re.search(r"delivery %d to=<ida@example\.net> relay=\S+ status=deferred "
+                                        r"\(end of DATA: \S+ closed the connection" % ids["ida@example.net"],
+                                        d.logtext()), 10),
+             "250- then close: no whole reply, deferred", d.logtext()[-500:])
+        relay.end_close = False
+        t.ok(wait_for(lambda: all_status(d, aid, "sent", 1), 15), "and sent at the next attempt",
+             states(d, aid))
     finally:
         relay.close()
 
@@ -483,6 +390,21 @@ def starttls(d, top):
              "AUTH refused: deferred with the relay's reply", states(d, aid))
         t.ok("nope" not in d.logtext() and "s3cret" not in d.logtext(), "no password in the log")
 
+        for mech, who in (("LOGIN", "lea@example.net"), ("CRAM-MD5", "max@example.net")):
+            only = Relay(tls=(cert, key), auth=("parley", "s3cret pass"), mechs=mech)
+            try:
+                configure(d, smtp_relay(only.port, '    ca_file = "%s";\n    auth_user = "parley";\n'
+                                        '    auth_password_file = "%s";' % (cert, pwfile)))
+                t.ok(reload(d), "reloaded with a relay that offers only AUTH %s" % mech)
+                aid, _, _ = queue(d, [who], "auth " + mech)
+                t.ok(wait_for(lambda: states(d, aid)[who][0] == "sent", 10),
+                     "AUTH %s: sent" % mech, states(d, aid))
+                m = only.msgs[0] if only.msgs else {}
+                t.ok(m.get("tls") is True and m.get("user") == "parley" and only.auth_fail == 0,
+                     "over TLS, as parley", m and {k: m.get(k) for k in ("tls", "user")})
+            finally:
+                only.close()
+
         configure(d, smtp_relay(plain.port, '    starttls = "require";'))
         t.ok(reload(d), "reloaded: starttls = require, to a relay without STARTTLS")
         aid, _, _ = queue(d, ["kim@example.net"], "tls required")
@@ -553,13 +475,15 @@ def main():
         subscribe(d, ["ann@example.net", "ben@example.net", "cat@example.net", "dan@example.net",
                       "eve@example.net", "fay@example.net", "gus@example.net", "hal@example.net",
                       "ida@example.net", "ivy@example.net", "jon@example.net", "kim@example.net",
-                      "o/dd@example.net"])
+                      "lea@example.net", "max@example.net", "o/dd@example.net"])
         d.start()
         t.ok(wait_for(lambda: "delivery: 2 workers" in d.logtext(), 5), "the pool started", d.logtext())
         key = open(os.path.join(d.dir, "secret"), "rb").read()
         through_postfix(d, key)
         refusals(d)
         relay_down(d)
+        relay_refuses(d)
+        relay_replies(d)
         maildir(d, key)
         starttls(d, d.dir)
         t.eq(d.stop(), 0, "SIGTERM: parleyd stops cleanly")

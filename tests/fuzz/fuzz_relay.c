@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pthread_create(&t, NULL, relay_run, &r) != 0)
 		abort();
 	memset(&reply, 0, sizeof(reply));
-	c = smtp_client_open(&cfg->daemon.relay, NULL, &reply);
+	c = smtp_client_open(&cfg->daemon.relay, "lists.example.org", NULL, &reply);
 	check_reply(&reply);
 	if (c != NULL) {
 		for (int i = 0; i < 2 && smtp_client_usable(c); i++) {
