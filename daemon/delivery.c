@@ -16,8 +16,11 @@
  * Results: 2xx is sent; 4xx or any trouble reaching the relay (connection,
  * TLS, AUTH, timeout) is deferred to now + relay.retry[attempts - 1] (the
  * last delay repeats), or failed once daemon.queue_lifetime has passed
- * since the copy was queued; 5xx is failed. When the relay cannot be
- * reached, the rest of the batch is deferred without trying again.
+ * since the copy was queued; a 5xx to RCPT is failed and counts as a bounce
+ * of the subscriber; a 5xx to MAIL, DATA or the end of the data is the
+ * relay refusing the message, not the recipient: deferred like a 4xx, with
+ * a warning, and no bounce. When the relay cannot be reached, the rest of
+ * the batch is deferred without trying again.
  *
  * The maildir sink (relay.maildir) is maildir_sink.c.
  *
@@ -61,7 +64,8 @@
 #define STOP_GRACE_MS	 10000	/* for the copies in flight when the daemon stops */
 #define STOP_CUTOFF_MS	 2000	/* then, once their sockets are shut down */
 #define STORE_RETRY_MS	 5000	/* between attempts to open the store */
-#define RECORD_TRIES	 5	/* attempts to commit a result */
+#define RECORD_TRIES	 5	/* attempts to commit a group of results */
+#define GROUP_MS	 20	/* results wait at most this long to be committed together */
 #define KEY_TRIES	 3
 #define RELAY_LABEL_MAX	 4200
 #define ERR_MAX		 SMTP_TEXT_MAX
@@ -274,28 +278,40 @@ static void release(struct store *st, const struct delivery *d, int n)
 	}
 }
 
-/* record: commit R for copy D (with the bounce of its subscriber on a 5xx);
- * a few tries, as a copy left 'sending'
- * after a 250 would be sent again at the next start. 0 or -1 (logged). */
-static int record(struct store *st, const struct delivery *d, const struct result *r)
+/* record_one: R for copy D (with the bounce of its subscriber on a 5xx to
+ * RCPT), inside the caller's transaction; 0 or -1. */
+static int record_one(struct store *st, const struct delivery *d, const struct result *r)
 {
 	const char *error = strcmp(r->status, "sent") == 0 ? NULL : r->text;
-	int i;
+
+	if (store_delivery_result(st, d->id, r->status, r->next_at, error, store_now()) < 0)
+		return -1;
+	if (r->bounce && d->subscriber_id != 0 &&
+	    store_sub_bounce(st, d->subscriber_id, r->text, store_now()) < 0)
+		return -1;
+	return 0;
+}
+
+/* record: commit the results R of the N copies D in one transaction (group
+ * commit); a few tries, as a copy left 'sending' after a 250 would be sent
+ * again at the next start. 0 or -1 (logged). */
+static int record(struct store *st, const struct delivery *d, const struct result *r, int n)
+{
+	int i, k;
 
 	for (i = 0; i < RECORD_TRIES; i++) {
 		if (i > 0)
 			nap_ms(200L * i);
 		if (store_begin(st) < 0)
 			continue;
-		if (store_delivery_result(st, d->id, r->status, r->next_at, error, store_now()) == 0 &&
-		    (!r->bounce || d->subscriber_id == 0 ||
-		     store_sub_bounce(st, d->subscriber_id, r->text, store_now()) == 0) &&
-		    store_commit(st) == 0)
+		for (k = 0; k < n && record_one(st, &d[k], &r[k]) == 0; k++)
+			;
+		if (k == n && store_commit(st) == 0)
 			return 0;
 		store_rollback(st);
 	}
-	log_error("delivery %lld: cannot record status=%s: the copy stays 'sending' and is sent "
-		  "again at the next start", d->id, r->status);
+	log_error("delivery: cannot record the results of %d copies (%lld to %lld): they stay "
+		  "'sending' and are sent again at the next start", n, d[0].id, d[n - 1].id);
 	return -1;
 }
 
@@ -575,8 +591,20 @@ static void relay_label(const struct config *cfg, char *out, size_t len)
 		snprintf(out, len, "%s:%d", r->host, r->port);
 }
 
-/* deliver_one: copy D from claim to recorded result, with its log line. */
-static void deliver_one(struct wstate *ws, struct batch *b, const struct delivery *d)
+/* log_result: the log line of copy D's result R, once it is committed. */
+static void log_result(const struct delivery *d, const struct result *r, const char *label)
+{
+	if (strcmp(r->status, "failed") == 0)
+		log_warn("delivery %lld to=<%s> relay=%s status=failed (%s)", d->id, d->address, label,
+			 r->text);
+	else
+		log_info("delivery %lld to=<%s> relay=%s status=%s (%s)", d->id, d->address, label,
+			 r->status, r->text);
+}
+
+/* deliver_one: copy D from claim to its result in *R (not yet recorded). */
+static void deliver_one(struct wstate *ws, struct batch *b, const struct delivery *d,
+			struct result *rp)
 {
 	struct copy c;
 	struct result r;
@@ -606,28 +634,56 @@ static void deliver_one(struct wstate *ws, struct batch *b, const struct deliver
 		}
 	}
 	free(c.msg);
-	(void)record(ws->st, d, &r);
-	if (strcmp(r.status, "failed") == 0)
-		log_warn("delivery %lld to=<%s> relay=%s status=failed (%s)", d->id, d->address, label,
-			 r.text);
-	else
-		log_info("delivery %lld to=<%s> relay=%s status=%s (%s)", d->id, d->address, label,
-			 r.status, r.text);
+	*rp = r;
 }
 
-/* run_batch: the N claimed copies of D, with the configuration held; the
- * ones not begun when the daemon stops go back to the queue. */
+/* flush: commit the results of copies D[FROM..TO) together, then log
+ * them; 0, or -1 if they could not be recorded. */
+static int flush(struct wstate *ws, const struct batch *b, const struct delivery *d,
+		 const struct result *r, int from, int to)
+{
+	char label[RELAY_LABEL_MAX];
+
+	if (to <= from)
+		return 0;
+	if (record(ws->st, d + from, r + from, to - from) < 0)
+		return -1;
+	relay_label(b->cfg, label, sizeof(label));
+	for (int i = from; i < to; i++)
+		log_result(&d[i], &r[i], label);
+	return 0;
+}
+
+/* run_batch: the N claimed copies of D, with the configuration held; their
+ * results are committed together (group commit), GROUP_MS after the first
+ * of them at the latest, and at the end. The copies not begun when the
+ * daemon stops, or when results cannot be recorded (then the session ends
+ * too: nothing more is sent that cannot be recorded), go back to the
+ * queue. */
 static void run_batch(struct wstate *ws, const struct delivery *d, int n)
 {
 	struct runtime *rt = ws->w->pool->rt;
 	struct cfg_gen *g = runtime_hold(rt);
+	struct result r[BATCH];
 	struct batch b;
-	int i;
+	long long first = 0;
+	int i, done = 0, ok = 1;
 
 	memset(&b, 0, sizeof(b));
 	b.cfg = g->cfg;
-	for (i = 0; i < n && !runtime_stopping(rt); i++)
-		deliver_one(ws, &b, &d[i]);
+	for (i = 0; i < n && ok && !runtime_stopping(rt); i++) {
+		deliver_one(ws, &b, &d[i], &r[i]);
+		if (i == done)
+			first = mono_ms();
+		if (mono_ms() - first >= GROUP_MS) {
+			ok = flush(ws, &b, d, r, done, i + 1) == 0;
+			done = i + 1;
+		}
+	}
+	if (ok && flush(ws, &b, d, r, done, i) < 0)
+		ok = 0;
+	if (!ok)
+		session_end(ws);
 	runtime_release(rt, g);
 	release(ws->st, d + i, n - i);
 }

@@ -195,7 +195,7 @@ int store_delivery_claim(struct store *st, long long now, struct delivery *out, 
 	for (i = 0; i < n; i++) {
 		s = store_prepare(st, STMT_DELIVERY_MARK,
 				  "UPDATE deliveries SET status = 'sending', attempts = attempts + 1,"
-				  " updated_at = ?2 WHERE id = ?1");
+				  " updated_at = ?2 WHERE id = ?1 AND status IN ('queued', 'deferred')");
 		if (s == NULL)
 			return -1;
 		sqlite3_bind_int64(s, 1, out[i].id);
@@ -212,7 +212,7 @@ int store_delivery_result(struct store *st, long long id, const char *status, lo
 {
 	sqlite3_stmt *s = store_prepare(st, STMT_DELIVERY_RESULT,
 					"UPDATE deliveries SET status = ?2, next_at = ?3, last_error = ?4,"
-					" updated_at = ?5 WHERE id = ?1");
+					" updated_at = ?5 WHERE id = ?1 AND status = 'sending'");
 
 	if (s == NULL)
 		return -1;

@@ -7,10 +7,30 @@
  * changes the subscriber). A copy is of an archived message or of a notice
  * (store_held.h).
  *
- * Writers run inside the caller's transaction. A copy moves to 'sending' in
- * its own committed transaction before it is handed to the relay, and to
- * 'sent' right after the relay's 250: after a crash, 'sending' copies are
- * sent again, which is the only duplicate SMTP allows (one per connection).
+ * Writers run inside the caller's transaction.
+ *
+ * The states of a copy, who moves it, and the SQL guard of each move:
+ *   (none)   -> queued     ingest/fan-out, store_deliveries_create and
+ *                          store_reply_deliveries, in the archiving transaction
+ *   queued, deferred (next_at <= now) -> sending
+ *                          a delivery worker, store_delivery_claim, committed
+ *                          before the copy is handed to the relay
+ *                          (WHERE status IN ('queued', 'deferred'))
+ *   sending  -> sent, deferred, failed, cancelled
+ *                          the same worker, store_delivery_result, for a group
+ *                          of copies in one transaction after their replies
+ *                          (WHERE status = 'sending')
+ *   sending  -> queued     the worker putting back copies it did not begin
+ *                          (stop, a failed record), and the next start for
+ *                          every copy left 'sending' by a crash
+ *                          (store_delivery_requeue_sending; WHERE status = 'sending')
+ *   queued, deferred -> cancelled
+ *                          the trigger when the subscriber leaves or mutes
+ *                          the thread, in that transaction
+ * Crash points: before the claim commits, nothing happened; between the
+ * claim and the result's commit, the copy is sent again after the restart:
+ * the only duplicate SMTP allows, at most one group of results (a worker's
+ * batch) per relay connection.
  */
 #ifndef PARLEY_STORE_ARCHIVE_H
 #define PARLEY_STORE_ARCHIVE_H
@@ -116,8 +136,10 @@ struct delivery {
  * caller). The count, or -1. */
 int store_delivery_claim(struct store *st, long long now, struct delivery *out, int max);
 
-/* store_delivery_result: record one attempt's outcome: "sent", "deferred"
- * (with NEXT_AT), or "failed"; ERROR is the relay's reply or NULL. */
+/* store_delivery_result: record one attempt's outcome of a copy in
+ * 'sending': "sent", "deferred" (with NEXT_AT), "failed" or "cancelled";
+ * ERROR is the relay's reply or NULL. A copy no longer 'sending' is left
+ * as it is. 0 or -1. */
 int store_delivery_result(struct store *st, long long id, const char *status, long long next_at,
 			  const char *error, long long now);
 
