@@ -34,6 +34,7 @@
 #include "delivery.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -78,6 +79,7 @@ struct worker {
 
 struct delivery_pool {
 	struct runtime *rt;
+	pthread_mutex_t write;	/* one worker at a time writes (see write_begin) */
 	unsigned char key[TOKEN_KEY_LEN];
 	struct worker *w;
 	size_t n;
@@ -235,29 +237,52 @@ static int subscriber_active(struct store *st, long long id, long long thread, c
 	return strcmp(status, "active") == 0;
 }
 
+/* write_begin, write_end: a write transaction of a worker. The workers take
+ * turns on the pool's mutex before BEGIN IMMEDIATE: waiting there wakes a
+ * worker the moment the other is done, where SQLite's busy handler sleeps
+ * 1, 2, 5 ... ms between tries (the ingest thread and the CLI still meet
+ * the workers in SQLite, rarely). */
+static int write_begin(struct wstate *ws)
+{
+	pthread_mutex_lock(&ws->w->pool->write);
+	if (store_begin(ws->st) == 0)
+		return 0;
+	pthread_mutex_unlock(&ws->w->pool->write);
+	return -1;
+}
+
+/* write_end: COMMIT (OK) or ROLLBACK, then the next worker's turn; 0 or -1. */
+static int write_end(struct wstate *ws, int ok)
+{
+	int rc = 0;
+
+	if (!ok || (rc = store_commit(ws->st)) < 0)
+		store_rollback(ws->st);
+	pthread_mutex_unlock(&ws->w->pool->write);
+	return ok ? rc : -1;
+}
+
 /* claim: up to MAX due copies marked 'sending' in OUT, committed; the
  * count or -1 (logged). */
-static int claim(struct store *st, struct delivery *out, int max)
+static int claim(struct wstate *ws, struct delivery *out, int max)
 {
 	int n;
 
-	if (store_begin(st) < 0)
+	if (write_begin(ws) < 0)
 		return -1;
-	if ((n = store_delivery_claim(st, store_now(), out, max)) < 0 || store_commit(st) < 0) {
-		store_rollback(st);
-		return -1;
-	}
-	return n;
+	n = store_delivery_claim(ws->st, store_now(), out, max);
+	return write_end(ws, n >= 0) < 0 ? -1 : n;
 }
 
 /* release: put copies claimed but not begun back in the queue, their
  * attempt not counted. */
-static void release(struct store *st, const struct delivery *d, int n)
+static void release(struct wstate *ws, const struct delivery *d, int n)
 {
+	struct store *st = ws->st;
 	long long now = store_now();
 	int i;
 
-	if (n <= 0 || store_begin(st) < 0)
+	if (n <= 0 || write_begin(ws) < 0)
 		return;
 	for (i = 0; i < n; i++) {
 		sqlite3_stmt *s = store_prepare(
@@ -271,11 +296,9 @@ static void release(struct store *st, const struct delivery *d, int n)
 		if (store_step_done(st, s) < 0)
 			break;
 	}
-	if (i < n || store_commit(st) < 0) {
-		store_rollback(st);
+	if (write_end(ws, i == n) < 0)
 		log_warn("delivery: could not put %d claimed copies back in the queue: the next "
 			 "start does", n);
-	}
 }
 
 /* record_one: R for copy D (with the bounce of its subscriber on a 5xx to
@@ -295,20 +318,19 @@ static int record_one(struct store *st, const struct delivery *d, const struct r
 /* record: commit the results R of the N copies D in one transaction (group
  * commit); a few tries, as a copy left 'sending' after a 250 would be sent
  * again at the next start. 0 or -1 (logged). */
-static int record(struct store *st, const struct delivery *d, const struct result *r, int n)
+static int record(struct wstate *ws, const struct delivery *d, const struct result *r, int n)
 {
 	int i, k;
 
 	for (i = 0; i < RECORD_TRIES; i++) {
 		if (i > 0)
 			nap_ms(200L * i);
-		if (store_begin(st) < 0)
+		if (write_begin(ws) < 0)
 			continue;
-		for (k = 0; k < n && record_one(st, &d[k], &r[k]) == 0; k++)
+		for (k = 0; k < n && record_one(ws->st, &d[k], &r[k]) == 0; k++)
 			;
-		if (k == n && store_commit(st) == 0)
+		if (write_end(ws, k == n) == 0)
 			return 0;
-		store_rollback(st);
 	}
 	log_error("delivery: cannot record the results of %d copies (%lld to %lld): they stay "
 		  "'sending' and are sent again at the next start", n, d[0].id, d[n - 1].id);
@@ -646,7 +668,7 @@ static int flush(struct wstate *ws, const struct batch *b, const struct delivery
 
 	if (to <= from)
 		return 0;
-	if (record(ws->st, d + from, r + from, to - from) < 0)
+	if (record(ws, d + from, r + from, to - from) < 0)
 		return -1;
 	relay_label(b->cfg, label, sizeof(label));
 	for (int i = from; i < to; i++)
@@ -685,7 +707,7 @@ static void run_batch(struct wstate *ws, const struct delivery *d, int n)
 	if (!ok)
 		session_end(ws);
 	runtime_release(rt, g);
-	release(ws->st, d + i, n - i);
+	release(ws, d + i, n - i);
 }
 
 /* ---- the threads ---- */
@@ -717,7 +739,7 @@ static void *worker_main(void *arg)
 			runtime_wait_ring(rt, &seen, STORE_RETRY_MS);
 			continue;
 		}
-		if ((n = claim(ws.st, d, BATCH)) > 0) {
+		if ((n = claim(&ws, d, BATCH)) > 0) {
 			run_batch(&ws, d, n);
 			continue;
 		}
@@ -803,6 +825,7 @@ struct delivery_pool *delivery_start(struct runtime *rt)
 	relay_label(g->cfg, label, sizeof(label));
 	runtime_release(rt, g);
 	p->rt = rt;
+	pthread_mutex_init(&p->write, NULL);
 	requeue(database);
 	if (key_load(secret, p->key) < 0) {
 		log_error("delivery: no token key in %s: nothing is delivered (copies stay queued) "
@@ -832,6 +855,7 @@ void delivery_stop(struct delivery_pool *p)
 	explicit_bzero(p->key, sizeof(p->key));
 	if (left > 0)
 		return;	/* a worker may still use P: left to the exit */
+	pthread_mutex_destroy(&p->write);
 	free(p->w);
 	free(p);
 }

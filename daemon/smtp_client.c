@@ -33,11 +33,14 @@
 #include "smtp_client.h"
 #include "secretfile.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <libetpan/libetpan.h>
@@ -617,6 +620,9 @@ static int session_start(struct smtp_client *c, struct smtp_reply *r)
 		say(r, 0, "%s", why);
 		return -1;
 	}
+	/* each write is a whole pipelined group or the end of a copy: nothing is
+	 * gained by Nagle holding its last segment back for an ACK */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	if (greet(c, fd, r) < 0 || hello(c, r) < 0 || tls_policy(c, r) < 0 ||
 	    (c->auth_user != NULL && auth(c, r) < 0) || c->broken) {
 		stream_close(c);
