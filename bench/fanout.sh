@@ -6,9 +6,12 @@
 # The reference, in the same run and to the same Postfix: Postfix's
 # smtp-source sending N one-recipient messages of the same size over W
 # sessions, which is what the relay can take at most. Prints both rates and
-# their ratio. Run from a built tree as root: bench/fanout.sh [N] [W]
+# their ratio. Run from a built tree as root: bench/fanout.sh [N] [W];
+# bench/fanout.sh --sink [N] [W] measures at wire speed (bench/fanout_sink.sh).
 set -eu
 cd "$(dirname "$0")/.."
+# bench/fanout.sh --sink [N] [W]: into smtp-sink instead (bench/fanout_sink.sh)
+if [ "${1:-}" = "--sink" ]; then shift; exec bench/fanout_sink.sh "$@"; fi
 N=${1:-2000}
 W=${2:-4}
 . bench/postfix.sh

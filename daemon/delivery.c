@@ -2,12 +2,15 @@
  * delivery.c - the delivery workers (see delivery.h).
  *
  * A worker loops: claim up to BATCH due copies (BEGIN IMMEDIATE, claim,
- * COMMIT), then for each copy, with the configuration held: read its
+ * COMMIT), then, with the configuration held, for each copy: read its
  * archive row (kept while the next copies are of the same message), check
  * that the subscriber is still active (design §5: an unsubscribe is
  * honoured before the next delivery), make its tokens (reply 'r', bounce
- * 'b', unsubscribe 'u'), render it, send it over the worker's SMTP session
- * (or write it into the maildir sink), commit the result, log one line. A
+ * 'b', unsubscribe 'u') and render it; then send the batch over the
+ * worker's SMTP session in one pipelined stream (or write each into the
+ * maildir sink), commit all their results in one transaction (group
+ * commit), and log one line per copy. The workers take turns on a mutex
+ * for their write transactions. A
  * copy of a notice (parley's own message: a confirmation request, a note to
  * the owners) is sent as it was composed, from the null sender. A copy
  * whose subscriber is no longer active is 'cancelled', not sent.
@@ -66,7 +69,6 @@
 #define STOP_CUTOFF_MS	 2000	/* then, once their sockets are shut down */
 #define STORE_RETRY_MS	 5000	/* between attempts to open the store */
 #define RECORD_TRIES	 5	/* attempts to commit a group of results */
-#define GROUP_MS	 20	/* results wait at most this long to be committed together */
 #define KEY_TRIES	 3
 #define RELAY_LABEL_MAX	 4200
 #define ERR_MAX		 SMTP_TEXT_MAX
@@ -564,41 +566,30 @@ static void session_end(struct wstate *ws)
 	ws->smtp = NULL;
 }
 
-/* relay_deliver: copy C of D over the worker's session with the relay
- * (opened, or opened anew when the relay settings changed). */
-static enum smtp_outcome relay_deliver(struct wstate *ws, struct batch *b, const struct delivery *d,
-				       const struct copy *c, char *text, size_t len)
+/* relay_session: the worker's session with the relay (opened, or opened
+ * anew when the relay settings changed); 0, or -1 with the reason in
+ * B->down_why (the relay cannot be reached in this batch). */
+static int relay_session(struct wstate *ws, struct batch *b)
 {
 	const struct cfg_relay *relay = &b->cfg->daemon.relay;
 	struct smtp_hooks hooks = {hook_cancel, hook_track, ws->w};
 	struct smtp_reply reply;
-	enum smtp_outcome o;
+	char helo[256];
 
 	if (ws->smtp != NULL && !smtp_client_matches(ws->smtp, relay)) {
 		log_info("delivery: worker %d: the relay settings changed: new session", ws->w->id);
 		session_end(ws);
 	}
-	if (b->down) {
-		snprintf(text, len, "%s", b->down_why);
-		return SMTP_DEFER;
-	}
-	if (ws->smtp == NULL) {
-		char helo[256];
-		config_hostname(b->cfg, helo, sizeof(helo));
-		ws->smtp = smtp_client_open(relay, helo, &hooks, &reply);
-	}
-	if (ws->smtp == NULL) {
-		b->down = 1;
-		snprintf(b->down_why, sizeof(b->down_why), "%s", reply.text);
-		snprintf(text, len, "%s", reply.text);
-		return SMTP_DEFER;
-	}
-	o = smtp_client_send(ws->smtp, c->from, d->address, c->msg, c->len, &reply);
-	snprintf(text, len, "%s", reply.text);
-	ws->last_used = mono_ms();
-	if (!smtp_client_usable(ws->smtp))
-		session_end(ws);
-	return o;
+	if (b->down)
+		return -1;
+	if (ws->smtp != NULL)
+		return 0;
+	config_hostname(b->cfg, helo, sizeof(helo));
+	if ((ws->smtp = smtp_client_open(relay, helo, &hooks, &reply)) != NULL)
+		return 0;
+	b->down = 1;
+	snprintf(b->down_why, sizeof(b->down_why), "%s", reply.text);
+	return -1;
 }
 
 /* ---- one copy ---- */
@@ -624,39 +615,78 @@ static void log_result(const struct delivery *d, const struct result *r, const c
 			 r->status, r->text);
 }
 
-/* deliver_one: copy D from claim to its result in *R (not yet recorded). */
-static void deliver_one(struct wstate *ws, struct batch *b, const struct delivery *d,
-			struct result *rp)
+/* judge: the result R of copy D from the relay's outcome O and TEXT. */
+static void judge(const struct batch *b, const struct delivery *d, enum smtp_outcome o,
+		  const char *text, const char *label, struct result *r)
 {
-	struct copy c;
-	struct result r;
+	if (o == SMTP_SENT) {
+		result_set(r, "sent", store_now(), text);
+	} else if (o == SMTP_FAIL) {
+		result_set(r, "failed", store_now(), text);
+		r->bounce = 1;
+	} else {
+		if (o == SMTP_REFUSED)	/* not the recipient's doing: no bounce */
+			log_warn("delivery %lld: relay %s refused the message, not the recipient (%s): "
+				 "deferred, not counted against <%s>; check the relay's settings",
+				 d->id, label, text, d->address);
+		later(b->cfg, d, text, r);
+	}
+}
+
+/* maildir_batch: the N copies D into the maildir sink; results in R. */
+static void maildir_batch(struct wstate *ws, struct batch *b, const struct delivery *d, int n,
+			  struct result *r)
+{
+	char label[RELAY_LABEL_MAX], text[ERR_MAX];
+
+	relay_label(b->cfg, label, sizeof(label));
+	for (int i = 0; i < n; i++) {
+		struct copy c;
+		memset(&c, 0, sizeof(c));
+		if (prepare(ws, b, &d[i], &c, &r[i]) == 0)
+			judge(b, &d[i], maildir_deliver(b->cfg, &d[i], &c, text, sizeof(text)), text, label,
+			      &r[i]);
+		free(c.msg);
+	}
+}
+
+/* relay_batch: the N copies D over the worker's session with the relay,
+ * pipelined one after the other (smtp_client_send_batch); results in R. */
+static void relay_batch(struct wstate *ws, struct batch *b, const struct delivery *d, int n,
+			struct result *r)
+{
+	struct copy c[BATCH];
+	struct smtp_copy v[BATCH];
+	int idx[BATCH], k = 0, i;
 	char label[RELAY_LABEL_MAX];
 
-	memset(&c, 0, sizeof(c));
 	relay_label(b->cfg, label, sizeof(label));
-	if (prepare(ws, b, d, &c, &r) == 0) {
-		char text[ERR_MAX];
-		enum smtp_outcome o;
-		if (b->cfg->daemon.relay.maildir != NULL)
-			o = maildir_deliver(b->cfg, d, &c, text, sizeof(text));
-		else
-			o = relay_deliver(ws, b, d, &c, text, sizeof(text));
-		if (o == SMTP_SENT)
-			result_set(&r, "sent", store_now(), text);
-		else if (o == SMTP_FAIL) {
-			result_set(&r, "failed", store_now(), text);
-			r.bounce = 1;
-		} else {
-			if (o == SMTP_REFUSED)	/* not the recipient's doing: no bounce */
-				log_warn("delivery %lld: relay %s refused the message, not the "
-					 "recipient (%s): deferred, not counted against <%s>; check "
-					 "the relay's settings",
-					 d->id, label, text, d->address);
-			later(b->cfg, d, text, &r);
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < n; i++) {
+		if (prepare(ws, b, &d[i], &c[i], &r[i]) != 0)
+			continue;
+		memset(&v[k], 0, sizeof(v[k]));
+		v[k].from = c[i].from;
+		v[k].to = d[i].address;
+		v[k].msg = c[i].msg;
+		v[k].len = c[i].len;
+		idx[k++] = i;
+	}
+	if (k > 0 && relay_session(ws, b) == 0) {
+		smtp_client_send_batch(ws->smtp, v, (size_t)k);
+		ws->last_used = mono_ms();
+		if (!smtp_client_usable(ws->smtp))
+			session_end(ws);
+	} else {
+		for (i = 0; i < k; i++) {
+			v[i].outcome = SMTP_DEFER;
+			snprintf(v[i].reply.text, sizeof(v[i].reply.text), "%s", b->down_why);
 		}
 	}
-	free(c.msg);
-	*rp = r;
+	for (i = 0; i < k; i++)
+		judge(b, &d[idx[i]], v[i].outcome, v[i].reply.text, label, &r[idx[i]]);
+	for (i = 0; i < n; i++)
+		free(c[i].msg);
 }
 
 /* flush: commit the results of copies D[FROM..TO) together, then log
@@ -676,38 +706,32 @@ static int flush(struct wstate *ws, const struct batch *b, const struct delivery
 	return 0;
 }
 
-/* run_batch: the N claimed copies of D, with the configuration held; their
- * results are committed together (group commit), GROUP_MS after the first
- * of them at the latest, and at the end. The copies not begun when the
- * daemon stops, or when results cannot be recorded (then the session ends
- * too: nothing more is sent that cannot be recorded), go back to the
- * queue. */
+/* run_batch: the N claimed copies of D, with the configuration held, sent
+ * in one pipelined stream; their results are then committed together
+ * (group commit) and logged. If they cannot be recorded the session ends
+ * too: nothing more is sent that cannot be recorded. When the daemon stops
+ * before the batch begins, its copies go back to the queue. */
 static void run_batch(struct wstate *ws, const struct delivery *d, int n)
 {
 	struct runtime *rt = ws->w->pool->rt;
 	struct cfg_gen *g = runtime_hold(rt);
 	struct result r[BATCH];
 	struct batch b;
-	long long first = 0;
-	int i, done = 0, ok = 1;
 
 	memset(&b, 0, sizeof(b));
 	b.cfg = g->cfg;
-	for (i = 0; i < n && ok && !runtime_stopping(rt); i++) {
-		deliver_one(ws, &b, &d[i], &r[i]);
-		if (i == done)
-			first = mono_ms();
-		if (mono_ms() - first >= GROUP_MS) {
-			ok = flush(ws, &b, d, r, done, i + 1) == 0;
-			done = i + 1;
-		}
+	if (runtime_stopping(rt)) {
+		runtime_release(rt, g);
+		release(ws, d, n);
+		return;
 	}
-	if (ok && flush(ws, &b, d, r, done, i) < 0)
-		ok = 0;
-	if (!ok)
+	if (b.cfg->daemon.relay.maildir != NULL)
+		maildir_batch(ws, &b, d, n, r);
+	else
+		relay_batch(ws, &b, d, n, r);
+	if (flush(ws, &b, d, r, 0, n) < 0)
 		session_end(ws);
 	runtime_release(rt, g);
-	release(ws, d + i, n - i);
 }
 
 /* ---- the threads ---- */

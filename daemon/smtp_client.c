@@ -709,11 +709,69 @@ static void end_empty(struct smtp_client *c)
 		c->broken = 1;
 }
 
-/* transaction: one copy on the session as it is. */
+/* start_put: MAIL, RCPT and DATA of copy V, buffered (pipelined); 0 or -1. */
+static int start_put(struct smtp_client *c, const struct smtp_copy *v)
+{
+	char size[32] = "";
+
+	c->transactions++;
+	if (c->ext & EXT_SIZE)
+		snprintf(size, sizeof(size), " SIZE=%zu", v->len);
+	if (put(c, "MAIL FROM:<%s>%s\r\n", v->from, size) < 0 ||
+	    put(c, "RCPT TO:<%s>\r\n", v->to) < 0 || put(c, "DATA\r\n") < 0)
+		return -1;
+	return 0;
+}
+
+/* start_read: the three replies to start_put; 1 if DATA got its 354 (the
+ * body may follow), else 0 with V's outcome and reply set. */
+static int start_read(struct smtp_client *c, struct smtp_copy *v)
+{
+	struct smtp_reply m, t, d;
+
+	memset(&m, 0, sizeof(m));
+	memset(&t, 0, sizeof(t));
+	memset(&d, 0, sizeof(d));
+	reply(c, T_COMMAND, "MAIL FROM", 2, &m, NULL);
+	if (!c->broken)
+		reply(c, T_COMMAND, "RCPT TO", 2, &t, NULL);
+	if (!c->broken)
+		reply(c, T_DATA, "DATA", 3, &d, NULL);
+	if (m.code / 100 != 2 || t.code / 100 != 2) {
+		if (d.code == 354)
+			end_empty(c);
+		if (m.code / 100 != 2)
+			v->outcome = decide(&v->reply, &m, SMTP_AT_MAIL);
+		else
+			v->outcome = decide(&v->reply, &t, SMTP_AT_RCPT);
+		return 0;
+	}
+	if (d.code != 354) {
+		v->outcome = decide(&v->reply, &d, SMTP_AT_DATA);
+		return 0;
+	}
+	return 1;
+}
+
+/* end_read: the reply to the end of copy V's data: its outcome. */
+static void end_read(struct smtp_client *c, struct smtp_copy *v)
+{
+	struct smtp_reply d;
+
+	memset(&d, 0, sizeof(d));
+	if (reply(c, T_END, "end of DATA", 2, &d, NULL) / 100 == 2) {
+		v->reply = d;
+		v->reply.stage = SMTP_AT_END;
+		v->outcome = SMTP_SENT;
+		return;
+	}
+	v->outcome = decide(&v->reply, &d, SMTP_AT_END);
+}
+
+/* transaction: one copy on the session as it is, a command at a time. */
 static enum smtp_outcome transaction(struct smtp_client *c, const char *from, const char *to,
 				     const char *msg, size_t len, struct smtp_reply *r)
 {
-	int pipe = (c->ext & EXT_PIPELINING) != 0;
 	struct smtp_reply m, t, d;
 	char size[32] = "";
 
@@ -724,26 +782,17 @@ static enum smtp_outcome transaction(struct smtp_client *c, const char *from, co
 	if (c->ext & EXT_SIZE)
 		snprintf(size, sizeof(size), " SIZE=%zu", len);
 	r->stage = SMTP_AT_MAIL;
-	if (put(c, "MAIL FROM:<%s>%s\r\n", from, size) < 0 ||
-	    (pipe && (put(c, "RCPT TO:<%s>\r\n", to) < 0 || put(c, "DATA\r\n") < 0)) ||
-	    flush(c, "MAIL FROM", r) < 0)
+	if (put(c, "MAIL FROM:<%s>%s\r\n", from, size) < 0 || flush(c, "MAIL FROM", r) < 0)
 		return SMTP_DEFER;
-	if (reply(c, T_COMMAND, "MAIL FROM", 2, &m, NULL) / 100 != 2 && !pipe)
+	if (reply(c, T_COMMAND, "MAIL FROM", 2, &m, NULL) / 100 != 2)
 		return decide(r, &m, SMTP_AT_MAIL);
-	if (!pipe && (put(c, "RCPT TO:<%s>\r\n", to) < 0 || flush(c, "RCPT TO", r) < 0))
+	if (put(c, "RCPT TO:<%s>\r\n", to) < 0 || flush(c, "RCPT TO", r) < 0)
 		return SMTP_DEFER;
-	if (!c->broken && reply(c, T_COMMAND, "RCPT TO", 2, &t, NULL) / 100 != 2 && !pipe)
+	if (reply(c, T_COMMAND, "RCPT TO", 2, &t, NULL) / 100 != 2)
 		return decide(r, &t, SMTP_AT_RCPT);
-	if (!pipe && (put(c, "DATA\r\n") < 0 || flush(c, "DATA", r) < 0))
+	if (put(c, "DATA\r\n") < 0 || flush(c, "DATA", r) < 0)
 		return SMTP_DEFER;
-	if (!c->broken)
-		reply(c, T_DATA, "DATA", 3, &d, NULL);
-	if (m.code / 100 != 2 || t.code / 100 != 2) {
-		if (d.code == 354)
-			end_empty(c);
-		return m.code / 100 != 2 ? decide(r, &m, SMTP_AT_MAIL) : decide(r, &t, SMTP_AT_RCPT);
-	}
-	if (d.code != 354)
+	if (reply(c, T_DATA, "DATA", 3, &d, NULL) != 354)
 		return decide(r, &d, SMTP_AT_DATA);
 	r->stage = SMTP_AT_END;
 	if (put_body(c, msg, len) < 0 || flush(c, "the data", r) < 0)
@@ -754,6 +803,121 @@ static enum smtp_outcome transaction(struct smtp_client *c, const char *from, co
 		return SMTP_SENT;
 	}
 	return decide(r, &d, SMTP_AT_END);
+}
+
+/* lost: V was not sent, the session broke first (WHAT was under way). */
+static void lost(struct smtp_client *c, struct smtp_copy *v, enum smtp_stage stage)
+{
+	v->outcome = SMTP_DEFER;
+	say(&v->reply, 0, "connection to %s:%d lost", c->host, c->port);
+	v->reply.stage = stage;
+}
+
+/* address_refused: V cannot be sent (an address that cannot go in a
+ * command); 1 and V's outcome set, or 0. */
+static int address_refused(struct smtp_copy *v)
+{
+	if ((v->from != NULL && (v->from[0] == '\0' || smtp_client_address_ok(v->from))) &&
+	    smtp_client_address_ok(v->to))
+		return 0;
+	say(&v->reply, 0, "address refused before sending: <%s> or <%s> is empty, too long or "
+	    "holds a control character or <>", v->from ? v->from : "", v->to ? v->to : "");
+	v->reply.stage = SMTP_AT_MAIL;
+	v->outcome = SMTP_FAIL;
+	return 1;
+}
+
+/* pipelined: the copies V[0..N) over a session that offers PIPELINING:
+ * each write carries the end of one copy's data and the commands of the
+ * next (RFC 2920: message content first, DATA last), so a copy costs one
+ * round trip. After a transaction that did not reach its data, RSET goes
+ * before the next MAIL. */
+static void pipelined(struct smtp_client *c, struct smtp_copy *v, size_t n)
+{
+	size_t i = 0, j;
+	int go, retried = 0, reused = c->transactions > 0;
+
+	while (i < n && address_refused(&v[i]))
+		i++;
+	if (i == n)
+		return;
+	for (;;) {
+		struct smtp_reply r;
+		if (start_put(c, &v[i]) < 0 || flush(c, "MAIL FROM", &r) < 0) {
+			lost(c, &v[i], SMTP_AT_MAIL);
+			go = 0;
+		} else {
+			go = start_read(c, &v[i]);
+		}
+		if (!(reused && !retried && c->broken && v[i].reply.code == 0 && !go))
+			break;
+		/* an idle session the relay dropped: once more on a new one */
+		retried = 1;
+		stream_close(c);
+		if (session_start(c, &v[i].reply) < 0) {
+			v[i].outcome = SMTP_DEFER;
+			for (j = i + 1; j < n; j++)
+				if (!address_refused(&v[j])) {
+					v[j].outcome = SMTP_DEFER;
+					v[j].reply = v[i].reply;
+				}
+			return;
+		}
+	}
+	while (i < n) {
+		struct smtp_reply r;
+		int rset = !go && !c->broken;
+		for (j = i + 1; j < n && address_refused(&v[j]); j++)
+			;
+		if (c->broken)
+			break;
+		if ((go && put_body(c, v[i].msg, v[i].len) < 0) || (rset && j < n && put(c, "RSET\r\n") < 0) ||
+		    (j < n && start_put(c, &v[j]) < 0) || flush(c, "the data", &r) < 0) {
+			if (go)
+				lost(c, &v[i], SMTP_AT_END);
+			break;
+		}
+		if (go)
+			end_read(c, &v[i]);
+		if (rset && j < n && !c->broken && reply(c, T_COMMAND, "RSET", 2, &r, NULL) != 250)
+			c->broken = 1;
+		i = j;
+		if (i < n)
+			go = c->broken ? 0 : start_read(c, &v[i]);
+		if (c->broken && i < n && v[i].reply.code == 0)
+			lost(c, &v[i], SMTP_AT_MAIL);
+	}
+	for (i = i < n ? i + 1 : n; i < n; i++)
+		if (!address_refused(&v[i]))
+			lost(c, &v[i], SMTP_AT_MAIL);
+	if (!go || c->broken)
+		reset(c);
+}
+
+size_t smtp_client_send_batch(struct smtp_client *c, struct smtp_copy *v, size_t n)
+{
+	size_t i, sent = 0;
+
+	for (i = 0; i < n; i++) {
+		memset(&v[i].reply, 0, sizeof(v[i].reply));
+		v[i].outcome = SMTP_DEFER;
+	}
+	if (c->broken || c->stream == NULL) {
+		for (i = 0; i < n; i++)
+			if (!address_refused(&v[i]))
+				say(&v[i].reply, 0, "the session with %s:%d is closed", c->host, c->port);
+		return 0;
+	}
+	if (c->ext & EXT_PIPELINING)
+		pipelined(c, v, n);
+	else
+		for (i = 0; i < n; i++)
+			if (!address_refused(&v[i]))
+				v[i].outcome = smtp_client_send(c, v[i].from, v[i].to, v[i].msg, v[i].len,
+								&v[i].reply);
+	for (i = 0; i < n; i++)
+		sent += v[i].outcome == SMTP_SENT;
+	return sent;
 }
 
 enum smtp_outcome smtp_client_send(struct smtp_client *c, const char *from, const char *to,
@@ -772,6 +936,12 @@ enum smtp_outcome smtp_client_send(struct smtp_client *c, const char *from, cons
 	if (c->broken || c->stream == NULL) {
 		say(reply, 0, "the session with %s:%d is closed", c->host, c->port);
 		return SMTP_DEFER;
+	}
+	if (c->ext & EXT_PIPELINING) {
+		struct smtp_copy one = {from, to, msg, len, SMTP_DEFER, {0}};
+		smtp_client_send_batch(c, &one, 1);
+		*reply = one.reply;
+		return one.outcome;
 	}
 	reused = c->transactions > 0;
 	o = transaction(c, from, to, msg, len, reply);

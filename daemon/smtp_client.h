@@ -81,6 +81,25 @@ struct smtp_client *smtp_client_open(const struct cfg_relay *relay, const char *
 enum smtp_outcome smtp_client_send(struct smtp_client *c, const char *from, const char *to,
 				   const char *msg, size_t len, struct smtp_reply *reply);
 
+/* One copy of a batch: its envelope and data, then what became of it. */
+struct smtp_copy {
+	const char *from, *to;		/* as for smtp_client_send */
+	const char *msg;
+	size_t len;
+	enum smtp_outcome outcome;	/* set by smtp_client_send_batch */
+	struct smtp_reply reply;
+};
+
+/*
+ * smtp_client_send_batch: the N copies V, each its own transaction with one
+ * recipient, in order. To a relay that offers PIPELINING, each write
+ * carries the end of one copy and the commands of the next (one round trip
+ * a copy); to another, smtp_client_send one by one. Every V[i].outcome and
+ * reply is set (a copy not tried because the session broke is SMTP_DEFER).
+ * Returns how many the relay took.
+ */
+size_t smtp_client_send_batch(struct smtp_client *c, struct smtp_copy *v, size_t n);
+
 /* smtp_client_usable: 1 if C can carry another transaction, 0 if it must be
  * closed (connection lost, 421, a reset that failed). */
 int smtp_client_usable(const struct smtp_client *c);

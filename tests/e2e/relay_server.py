@@ -1,8 +1,9 @@
 """relay_server.py - a small SMTP relay on 127.0.0.1 for the delivery tests
 (test_delivery.py, test_relay_client.py): it records every transaction
 (its connection number, EHLO name, MAIL FROM, RCPT TOs, data, whether it ran
-over TLS, as which AUTH user, and whether MAIL, RCPT and DATA came in one
-write, that is pipelined) and answers as each case wants.
+over TLS, as which AUTH user, whether MAIL, RCPT and DATA came in one write,
+that is pipelined, and whether the next MAIL came with the end of its data)
+and answers as each case wants.
 
   rcpt(addr) -> (code, text)   decides each RCPT (default 250)
   tls=(cert, key)              offers STARTTLS
@@ -241,6 +242,8 @@ class Relay:
                         break
                     data.append(l[1:] if l.startswith(b".") else l)
                 tx["data"] = b"".join(data)
+                # the next transaction came in the same write as this one's end
+                tx["then_mail"] = b"MAIL FROM:" in f.pending()[:300].upper()
                 if self.delay:
                     time.sleep(self.delay)
                 code = (self.end_reply or (250,))[0]

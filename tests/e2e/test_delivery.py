@@ -202,6 +202,9 @@ def refusals(d):
              "MAIL, RCPT and DATA in one write: the relay offers PIPELINING",
              [m["pipelined"] for m in relay.msgs])
         t.eq(set(relay.helos), {"lists.example.org"}, "EHLO names daemon.hostname")
+        t.ok(any(m.get("then_mail") for m in relay.msgs),
+             "the end of one copy and the next copy's MAIL went in one write",
+             [m.get("then_mail") for m in relay.msgs])
         t.ok(relay.conns == 1 and len({m["conn"] for m in relay.msgs}) == 1,
              "on one session, which went on after the refusal (RSET)", relay.conns)
 

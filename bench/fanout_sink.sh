@@ -1,0 +1,82 @@
+#!/bin/sh
+# bench/fanout_sink.sh - delivery at wire speed (issue 10), run by
+# `bench/fanout.sh --sink [N] [W]`: one post of about 4 KB to N subscribers
+# (default 20000), every copy personalised (VERP sender, reply and
+# unsubscribe tokens) and its result committed, sent by W workers (default:
+# the sample configuration's) into Postfix's smtp-sink on loopback; the
+# reference, in the same run and into the same sink: smtp-source sending N
+# one-recipient messages of the same size over W reused sessions. Two pairs,
+# the best ratio counts. Prints per pair parley's copies/s, smtp-source's
+# msg/s, their ratio, parleyd's CPU seconds and peak RSS (VmHWM), and that
+# the sink counted exactly one copy per recipient. Needs root and postfix.
+# Run from the top of the source tree; BUILD names the build tree if it is
+# not the source tree itself (BUILD=_build/std bench/fanout.sh --sink).
+set -eu
+N=${1:-20000}
+B=${BUILD:-.}
+W=${2:-}
+. bench/postfix.sh
+SINKPID=
+cleanup_sink() {
+	[ -n "$SINKPID" ] && kill "$SINKPID" 2> /dev/null
+	cleanup
+}
+trap cleanup_sink EXIT
+command -v smtp-sink > /dev/null || { echo "bench: needs smtp-sink (apt-get install postfix)"; exit 1; }
+[ -n "$W" ] || W=$(sed -n 's/^ *workers = \([0-9]*\);.*/\1/p' etc/parley.conf | head -1)
+KP=$(free_port)
+PP=$(free_port)
+sed -e "s#\"/var/spool/parley\"#\"$T/spool\"#" -e "s#\"/var/lib/parley/parley.db\"#\"$T/p.db\"#" \
+    -e "s#\"/run/parley/parleyd.pid\"#\"$T/p.pid\"#" \
+    -e "s#\"127.0.0.1:2424\", \"unix:/run/parley/lmtp.sock\"#\"127.0.0.1:$(free_port)\"#" \
+    -e "s#\"127.0.0.1:2525\", \"\[::1\]:2525\"#\"127.0.0.1:$PP\"#" \
+    -e "s#    port = 25;#    port = $KP;#" -e "s#starttls = \"auto\";#starttls = \"no\";#" \
+    -e "s#  workers = [0-9]*;#  workers = $W;#" \
+    -e "s#^daemon = {#daemon = { secret_file = \"$T/secret\"; user = \"root\";#" \
+    etc/parley.conf > "$T/p.conf"
+i=0
+while [ $i -lt "$N" ]; do echo "r$i@example.net"; i=$((i + 1)); done > "$T/subs.txt"
+"$B"/tools/parley -c "$T/p.conf" sub import dev "$T/subs.txt" > /dev/null
+SLOG=$T/sink.log
+[ -d /dev/shm ] && SLOG=$(mktemp /dev/shm/parley-bench.XXXXXX)	# the sink's log off the disk
+smtp-sink -u nobody -v "127.0.0.1:$KP" 1024 > "$SLOG" 2>&1 &
+SINKPID=$!
+"$B"/daemon/parleyd -c "$T/p.conf" -f > "$T/parleyd.log" 2>&1 &
+DPID=$!
+k=0
+until grep -q "delivery: $W workers" "$T/parleyd.log"; do
+	k=$((k + 1)); [ $k -lt 100 ] || { echo "bench: parleyd did not start"; exit 1; }; sleep 0.1
+done
+
+now() { date +%s.%N; }
+rcpts() { LC_ALL=C grep -a -c '^smtp-sink: RCPT TO:' "$SLOG" 2> /dev/null || true; }
+cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$DPID/stat"; }
+BODY=$(awk 'BEGIN { for (i = 0; i < 56; i++) printf "%s\r\n", "This line of the post is seventy characters long, give or take a few.." }')
+best=0
+for try in 1 2; do
+	b=$(rcpts); s=$(now)
+	smtp-source -d -s "$W" -m "$N" -l 4096 -f ref@example.net -t ref@example.net "127.0.0.1:$KP" > /dev/null
+	e=$(now)
+	ref=$(awk -v n="$N" -v s="$s" -v e="$e" 'BEGIN { printf "%.0f", n / (e - s) }')
+	b=$(rcpts); c0=$(cpu); s=$(now)
+	printf 'From: Alice <alice@example.org>\r\nTo: dev@lists.example.org\r\nSubject: speed %s\r\nMessage-ID: <bench-sink-%s@example.org>\r\n\r\n%s\r\n' \
+		"$try" "$try" "$BODY" |
+		"$B"/tools/parley -c "$T/p.conf" inject -f alice@example.org -r dev+post-k3vq9t2mxw8rz5pa@lists.example.org > /dev/null
+	k=0
+	while [ $(($(rcpts) - b)) -lt "$N" ]; do
+		k=$((k + 1)); [ $k -lt 30000 ] || { echo "bench: copies not all at the sink after 10 minutes"; exit 1; }
+		sleep 0.02
+	done
+	e=$(now); c1=$(cpu)
+	rss=$(sed -n 's/^VmHWM: *//p' "/proc/$DPID/status")
+	awk -v n="$N" -v w="$W" -v s="$s" -v e="$e" -v ref="$ref" -v c0="$c0" -v c1="$c1" -v rss="$rss" -v t="$try" 'BEGIN {
+		p = n / (e - s)
+		printf "pair %d: %d copies over %d sessions: parleyd %.0f copies/s, smtp-source %d msg/s, ratio %.2f; parleyd CPU %.2f s (%.0f us a copy), VmHWM %s\n", t, n, w, p, ref, p / ref, c1 - c0, (c1 - c0) * 1e6 / n, rss }'
+	r=$(awk -v n="$N" -v s="$s" -v e="$e" -v ref="$ref" 'BEGIN { printf "%.3f", n / (e - s) / ref }')
+	best=$(awk -v a="$best" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
+done
+sleep 1
+dups=$(LC_ALL=C grep -a '^smtp-sink: RCPT TO:<r[0-9]*@example.net>' "$SLOG" | sort | uniq -c | awk '$1 != 2' | wc -l)
+echo "best ratio $best; recipients that did not get exactly one copy of each post: $dups"
+rm -f "$SLOG"
+[ "$dups" -eq 0 ]
