@@ -20,13 +20,8 @@ command -v sqlite3 > /dev/null || { echo "bench: needs sqlite3 (apt-get install 
 FP=$(free_port)
 postfix_start "$T/pf" "$FP" "example.net=discard:" > /dev/null
 PP=$(free_port)
-sed -e "s#\"/var/spool/parley\"#\"$T/spool\"#" -e "s#\"/var/lib/parley/parley.db\"#\"$T/p.db\"#" \
-    -e "s#\"/run/parley/parleyd.pid\"#\"$T/p.pid\"#" \
-    -e "s#\"127.0.0.1:2424\", \"unix:/run/parley/lmtp.sock\"#\"127.0.0.1:$(free_port)\"#" \
-    -e "s#\"127.0.0.1:2525\", \"\[::1\]:2525\"#\"127.0.0.1:$PP\"#" \
-    -e "s#    port = 25;#    port = $FP;#" -e "s#starttls = \"auto\";#starttls = \"no\";#" \
-    -e "s#  workers = 4;#  workers = $W;#" -e "s#^daemon = {#daemon = { secret_file = \"$T/secret\";#" \
-    etc/parley.conf > "$T/p.conf"
+bench_conf "$PP" -e "s#    port = 25;#    port = $FP;#" -e "s#starttls = \"auto\";#starttls = \"no\";#" \
+    -e "s#  workers = 4;#  workers = $W;#" -e "s#^daemon = {#daemon = { secret_file = \"$T/secret\";#"
 i=0
 while [ $i -lt "$N" ]; do echo "r$i@example.net"; i=$((i + 1)); done > "$T/subs.txt"
 tools/parley -c "$T/p.conf" sub import dev "$T/subs.txt" > /dev/null

@@ -26,14 +26,9 @@ command -v smtp-sink > /dev/null || { echo "bench: needs smtp-sink (apt-get inst
 [ -n "$W" ] || W=$(sed -n 's/^ *workers = \([0-9]*\);.*/\1/p' etc/parley.conf | head -1)
 KP=$(free_port)
 PP=$(free_port)
-sed -e "s#\"/var/spool/parley\"#\"$T/spool\"#" -e "s#\"/var/lib/parley/parley.db\"#\"$T/p.db\"#" \
-    -e "s#\"/run/parley/parleyd.pid\"#\"$T/p.pid\"#" \
-    -e "s#\"127.0.0.1:2424\", \"unix:/run/parley/lmtp.sock\"#\"127.0.0.1:$(free_port)\"#" \
-    -e "s#\"127.0.0.1:2525\", \"\[::1\]:2525\"#\"127.0.0.1:$PP\"#" \
-    -e "s#    port = 25;#    port = $KP;#" -e "s#starttls = \"auto\";#starttls = \"no\";#" \
+bench_conf "$PP" -e "s#    port = 25;#    port = $KP;#" -e "s#starttls = \"auto\";#starttls = \"no\";#" \
     -e "s#  workers = [0-9]*;#  workers = $W;#" \
-    -e "s#^daemon = {#daemon = { secret_file = \"$T/secret\"; user = \"root\";#" \
-    etc/parley.conf > "$T/p.conf"
+    -e "s#^daemon = {#daemon = { secret_file = \"$T/secret\"; user = \"root\";#"
 i=0
 while [ $i -lt "$N" ]; do echo "r$i@example.net"; i=$((i + 1)); done > "$T/subs.txt"
 "$B"/tools/parley -c "$T/p.conf" sub import dev "$T/subs.txt" > /dev/null

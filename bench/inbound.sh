@@ -13,12 +13,7 @@ C=${3:-4}
 . bench/postfix.sh
 
 PP=$(free_port)
-LP=$(free_port)
-sed -e "s#\"/var/spool/parley\"#\"$T/spool\"#" -e "s#\"/var/lib/parley/parley.db\"#\"$T/p.db\"#" \
-    -e "s#\"/run/parley/parleyd.pid\"#\"$T/p.pid\"#" \
-    -e "s#\"127.0.0.1:2424\", \"unix:/run/parley/lmtp.sock\"#\"127.0.0.1:$LP\"#" \
-    -e "s#\"127.0.0.1:2525\", \"\[::1\]:2525\"#\"127.0.0.1:$PP\"#" \
-    -e "s#sessions_per_ip = 10;#sessions_per_ip = 100;#" etc/parley.conf > "$T/p.conf"
+bench_conf "$PP" -e "s#sessions_per_ip = 10;#sessions_per_ip = 100;#"
 daemon/parleyd -c "$T/p.conf" -f > "$T/parleyd.log" 2>&1 &
 DPID=$!
 sleep 1

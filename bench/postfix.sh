@@ -17,3 +17,16 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# bench_conf SMTP_PORT [-e SED-EXPR ...]: the sample configuration with its
+# spool, database and pid file in $T, the LMTP listener on a free port, the
+# SMTP listener on SMTP_PORT, then the further sed expressions; written to
+# $T/p.conf.
+bench_conf() {
+	bc_port=$1
+	shift
+	sed -e "s#\"/var/spool/parley\"#\"$T/spool\"#" -e "s#\"/var/lib/parley/parley.db\"#\"$T/p.db\"#" \
+	    -e "s#\"/run/parley/parleyd.pid\"#\"$T/p.pid\"#" \
+	    -e "s#\"127.0.0.1:2424\", \"unix:/run/parley/lmtp.sock\"#\"127.0.0.1:$(free_port)\"#" \
+	    -e "s#\"127.0.0.1:2525\", \"\\[::1\\]:2525\"#\"127.0.0.1:$bc_port\"#" "$@" etc/parley.conf > "$T/p.conf"
+}

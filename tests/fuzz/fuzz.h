@@ -11,6 +11,7 @@
  */
 #ifndef PARLEY_FUZZ_H
 #define PARLEY_FUZZ_H
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,26 @@ void fuzz_spool_clean(void);
 /* fuzz_feed: write all of DATA to FD, shut its writing side (EOF for the
  * peer), then read and drop until the peer closes. */
 void fuzz_feed(int fd, const uint8_t *data, size_t size);
+
+/* fuzz_listen: a listening socket on 127.0.0.1, its port in *PORT. Aborts
+ * on failure. */
+int fuzz_listen(int *port);
+
+/* A peer for a client target: a thread on listener LFD whose first
+ * connection gets DATA (fuzz_feed); a later one (the client setting a
+ * dropped session up again) is closed at once. */
+struct fuzz_server {
+	int lfd;
+	const uint8_t *data;
+	size_t size;
+	int done[2];	/* a pipe: readable once the client is done */
+	pthread_t thread;
+};
+
+/* fuzz_server_start: start S on LFD for DATA; fuzz_server_stop: tell it the
+ * client is done and join it. */
+void fuzz_server_start(struct fuzz_server *s, int lfd, const uint8_t *data, size_t size);
+void fuzz_server_stop(struct fuzz_server *s);
 
 /* fuzz_session: run SESSION (smtp_session or http_session) on one end of a
  * socket pair while DATA is written to the other end, then EOF; the replies

@@ -19,15 +19,10 @@
 
 #include "fuzz.h"
 
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "../../daemon/imap_poller.h"
 #include "store.h"
@@ -36,51 +31,15 @@
 static int lfd = -1;
 static struct store *st;
 
-struct server {
-	const uint8_t *data;
-	size_t size;
-	int done;	/* read end of a pipe: readable when the session is over */
-};
-
-/* The server: the first connection gets the input; any later one is closed
- * at once (run_once makes one, but a bug must not hang the target). */
-static void *server_run(void *arg)
-{
-	struct server *sv = arg;
-	int first = 1;
-
-	for (;;) {
-		struct pollfd p[2] = {{lfd, POLLIN, 0}, {sv->done, POLLIN, 0}};
-		int fd;
-		if (poll(p, 2, 30000) <= 0 || (p[1].revents & (POLLIN | POLLHUP)))
-			return NULL;
-		if ((fd = accept(lfd, NULL, NULL)) < 0)
-			continue;
-		if (first)
-			fuzz_feed(fd, sv->data, sv->size);
-		first = 0;
-		close(fd);
-	}
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
 	struct config *cfg;
+	int port;
 
 	(void)argc;
 	(void)argv;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
-	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 4) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sin, &len) < 0) {
-		perror("fuzz_imap: listen");
-		abort();
-	}
-	cfg = fuzz_setup_imap(ntohs(sin.sin_port));
+	lfd = fuzz_listen(&port);
+	cfg = fuzz_setup_imap(port);
 	if (cfg->nimaps != 3 || (st = store_open(cfg->daemon.database)) == NULL) {
 		fprintf(stderr, "fuzz_imap: the scratch setup has no mailboxes or store\n");
 		abort();
@@ -92,11 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const names[] = {"seen", "delete", "move", "seen"};
 	static const long long validity[] = {1, 7, 4294967295LL, 1};
-	struct server sv;
-	pthread_t t;
+	struct fuzz_server sv;
 	char why[512];
 	const char *name;
-	int done[2];
 
 	if (lfd < 0)
 		LLVMFuzzerInitialize(NULL, NULL);
@@ -106,21 +63,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (store_imap_set(st, name, validity[(data[0] >> 2) & 3],
 			   ((data[0] >> 2) & 3) == 3 ? 0 : data[1], (long long)time(NULL)) < 0)
 		abort();
-	sv.data = data + 2;
-	sv.size = size - 2;
-	if (pipe(done) < 0)
-		abort();
-	sv.done = done[0];
-	if (pthread_create(&t, NULL, server_run, &sv) != 0)
-		abort();
+	fuzz_server_start(&sv, lfd, data + 2, size - 2);
 	(void)imap_poller_run_once(fuzz_runtime(), name, why, sizeof(why));
 	/* the reason is for a log line: one line, no control characters */
 	for (const char *p = why; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			abort();
-	close(done[1]);
-	pthread_join(t, NULL);
-	close(done[0]);
+	fuzz_server_stop(&sv);
 	fuzz_spool_clean();
 	return 0;
 }

@@ -10,63 +10,22 @@
 
 #include "fuzz.h"
 
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "../../daemon/smtp_client.h"
 
 static int lfd = -1;
 
-struct relay {
-	const uint8_t *data;
-	size_t size;
-	int done;	/* read end of a pipe: readable when the client is done */
-};
-
-/* The relay: the first connection gets the input; a later one (the client
- * setting a dropped session up again) is closed at once. */
-static void *relay_run(void *arg)
-{
-	struct relay *r = arg;
-	int first = 1;
-
-	for (;;) {
-		struct pollfd p[2] = {{lfd, POLLIN, 0}, {r->done, POLLIN, 0}};
-		int fd;
-		if (poll(p, 2, 30000) <= 0 || (p[1].revents & (POLLIN | POLLHUP)))
-			return NULL;
-		if ((fd = accept(lfd, NULL, NULL)) < 0)
-			continue;
-		if (first)
-			fuzz_feed(fd, r->data, r->size);
-		first = 0;
-		close(fd);
-	}
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
+	int port;
 
 	(void)argc;
 	(void)argv;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
-	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 4) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sin, &len) < 0) {
-		perror("fuzz_relay: listen");
-		abort();
-	}
-	fuzz_setup(ntohs(sin.sin_port));
+	lfd = fuzz_listen(&port);
+	fuzz_setup(port);
 	return 0;
 }
 
@@ -84,18 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct config *cfg;
 	struct smtp_client *c;
 	struct smtp_reply reply;
-	struct relay r = {data, size, -1};
-	pthread_t t;
-	int done[2];
+	struct fuzz_server sv;
 
 	if (lfd < 0)
 		LLVMFuzzerInitialize(NULL, NULL);
 	cfg = fuzz_setup(0);
-	if (pipe(done) < 0)
-		abort();
-	r.done = done[0];
-	if (pthread_create(&t, NULL, relay_run, &r) != 0)
-		abort();
+	fuzz_server_start(&sv, lfd, data, size);
 	memset(&reply, 0, sizeof(reply));
 	c = smtp_client_open(&cfg->daemon.relay, "lists.example.org", NULL, &reply);
 	check_reply(&reply);
@@ -108,8 +61,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		smtp_client_close(c);
 	}
-	close(done[1]);
-	pthread_join(t, NULL);
-	close(done[0]);
+	fuzz_server_stop(&sv);
 	return 0;
 }

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -210,6 +212,60 @@ void fuzz_feed(int fd, const uint8_t *data, size_t size)
 	shutdown(fd, SHUT_WR);
 	while (recv(fd, buf, sizeof(buf), 0) > 0)
 		;
+}
+
+int fuzz_listen(int *port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 4) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		perror("fuzz: listen");
+		abort();
+	}
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static void *server_run(void *arg)
+{
+	struct fuzz_server *sv = arg;
+	int first = 1;
+
+	for (;;) {
+		struct pollfd p[2] = {{sv->lfd, POLLIN, 0}, {sv->done[0], POLLIN, 0}};
+		int fd;
+		if (poll(p, 2, 30000) <= 0 || (p[1].revents & (POLLIN | POLLHUP)))
+			return NULL;
+		if ((fd = accept(sv->lfd, NULL, NULL)) < 0)
+			continue;
+		if (first)
+			fuzz_feed(fd, sv->data, sv->size);
+		first = 0;
+		close(fd);
+	}
+}
+
+void fuzz_server_start(struct fuzz_server *s, int lfd, const uint8_t *data, size_t size)
+{
+	s->lfd = lfd;
+	s->data = data;
+	s->size = size;
+	if (pipe(s->done) < 0 || pthread_create(&s->thread, NULL, server_run, s) != 0)
+		abort();
+}
+
+void fuzz_server_stop(struct fuzz_server *s)
+{
+	close(s->done[1]);
+	pthread_join(s->thread, NULL);
+	close(s->done[0]);
 }
 
 /* The client side of a session. */
