@@ -17,6 +17,11 @@
  * ")": flag *(SP flag), flag = "\" ("*" / atom) / atom. Anything else
  * there (a lone "\", a space first, a quoted string, a literal, 8-bit) is
  * refused; a real server sends "(\Answered \Flagged \Deleted \Seen \*)".
+ * A third follows "* CAPABILITY" at a line's start and "[CAPABILITY"
+ * anywhere: one space and an atom must follow. libetpan 1.9.4 takes an
+ * empty or unparsable list for a capability list of NULL, which its
+ * CAPABILITY command and every has-extension check then dereference
+ * (found by fuzz_imap: "* CAPABILITY" alone crashed the daemon).
  */
 #include "autoconf.h"
 
@@ -31,6 +36,15 @@
 #define NUMBER_CAP	(1ULL << 40)		/* digits beyond this are not counted */
 
 static const char PF_WORD[] = "[PERMANENTFLAGS";
+static const char CAP_CODE[] = "[CAPABILITY";	/* a response code, anywhere */
+static const char CAP_LINE[] = "* CAPABILITY";	/* untagged data, at a line's start */
+
+/* Where the CAPABILITY machine is. */
+enum cap_state {
+	CAP_SEARCH,	/* matching CAP_CODE, and CAP_LINE while at a line's start */
+	CAP_SPACE,	/* after either word: one space */
+	CAP_FIRST	/* after it: an atom, the first capability */
+};
 
 /* Where the PERMANENTFLAGS machine is. */
 enum pf_state {
@@ -56,6 +70,10 @@ struct guard {
 	/* the PERMANENTFLAGS machine */
 	enum pf_state pf;
 	size_t pf_matched;
+	/* the CAPABILITY machine */
+	enum cap_state cap;
+	size_t cap_code, cap_line;	/* chars of CAP_CODE, CAP_LINE matched */
+	int line_start;			/* CAP_LINE may still match from the line's start */
 	/* outcome */
 	int failed;
 	unsigned long long refused_literal;
@@ -155,6 +173,51 @@ static int pf_step(struct guard *g, unsigned char c)
 	return 0;
 }
 
+/* cap_step: feed C (not CR or LF) to the CAPABILITY machine; -1 if the
+ * list is empty or does not begin with an atom. */
+static int cap_step(struct guard *g, unsigned char c)
+{
+	switch (g->cap) {
+	case CAP_SEARCH:
+		if (toupper(c) == CAP_CODE[g->cap_code])
+			g->cap_code++;
+		else
+			g->cap_code = c == '[';
+		if (g->line_start && toupper(c) == CAP_LINE[g->cap_line])
+			g->cap_line++;
+		else
+			g->line_start = 0;
+		if (CAP_CODE[g->cap_code] == '\0' || (g->line_start && CAP_LINE[g->cap_line] == '\0')) {
+			g->cap = CAP_SPACE;
+			g->cap_code = g->cap_line = 0;
+			g->line_start = 0;
+		}
+		return 0;
+	case CAP_SPACE:
+		if (c != ' ')
+			return -1;
+		g->cap = CAP_FIRST;
+		return 0;
+	case CAP_FIRST:
+		if (!atom_char(c))
+			return -1;
+		g->cap = CAP_SEARCH;
+		return 0;
+	}
+	return 0;
+}
+
+/* cap_line_end: a line ends; -1 if it ended where a capability was due. */
+static int cap_line_end(struct guard *g)
+{
+	int bad = g->cap != CAP_SEARCH;
+
+	g->cap = CAP_SEARCH;
+	g->cap_code = g->cap_line = 0;
+	g->line_start = 1;
+	return bad ? -1 : 0;
+}
+
 /* lit_step: feed C to the "{N}" machine; -1 if a literal is too large. At
  * a line end after "{N}" a literal of N bytes follows. */
 static int lit_step(struct guard *g, unsigned char c)
@@ -207,6 +270,7 @@ static int scan(struct guard *g, const unsigned char *p, size_t n)
 			size_t k = n - i < g->lit_left ? n - i : (size_t)g->lit_left;
 			g->lit_left -= k;
 			i += k;
+			g->line_start = 0;	/* the line goes on after the literal */
 			continue;
 		}
 		if (p[i] == '\n' || p[i] == '\r') {
@@ -214,8 +278,14 @@ static int scan(struct guard *g, const unsigned char *p, size_t n)
 				return refuse(g, "the server sent an unterminated PERMANENTFLAGS list");
 			g->pf = PF_SEARCH;
 			g->pf_matched = 0;
+			if (cap_line_end(g) < 0)
+				return refuse(g, "the server sent an empty CAPABILITY list (libetpan "
+						 "1.9.4 crashes on it)");
 		} else if (pf_step(g, p[i]) < 0) {
 			return refuse(g, "the server sent a malformed PERMANENTFLAGS list (libetpan "
+					 "1.9.4 crashes on it)");
+		} else if (cap_step(g, p[i]) < 0) {
+			return refuse(g, "the server sent a malformed CAPABILITY list (libetpan "
 					 "1.9.4 crashes on it)");
 		}
 		if (lit_step(g, p[i]) < 0)
@@ -321,6 +391,7 @@ int imap_guard_attach(mailstream *stream, size_t literal_max, int timeout)
 	g->literal_max = literal_max;
 	g->response_max = (unsigned long long)literal_max + RESPONSE_MARGIN;
 	g->timeout = timeout;
+	g->line_start = 1;
 	if ((low = mailstream_low_new(g, &guard_driver)) == NULL) {
 		free(g);
 		return -1;

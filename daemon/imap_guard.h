@@ -14,7 +14,9 @@
  *   - a literal {N} or {N+} announces more than LITERAL_MAX bytes;
  *   - more than LITERAL_MAX + a margin arrived since our last write (an
  *     endless line would otherwise grow libetpan's buffer without bound);
- *   - a PERMANENTFLAGS response code is not a well-formed flag list.
+ *   - a PERMANENTFLAGS response code is not a well-formed flag list;
+ *   - a CAPABILITY response or response code has no capability after it
+ *     (libetpan makes that a NULL list and dereferences it).
  * Once failed, every later read fails too. It never changes a byte it
  * passes on, never writes to the server on its own, and never logs.
  */

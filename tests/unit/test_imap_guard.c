@@ -3,8 +3,9 @@
  * mailstream_low under the guard hands out chunks, then EOF. What a real
  * server sends passes byte for byte (literals skipped unscanned, also when
  * split across reads); EOF, an oversized literal (also {N+} and mid-line),
- * an endless response and every malformed PERMANENTFLAGS list that
- * libetpan 1.9.4 crashes on are refused with a reason.
+ * an endless response, every malformed PERMANENTFLAGS list and every empty
+ * or malformed CAPABILITY list that libetpan 1.9.4 crashes on are refused
+ * with a reason.
  */
 #include "autoconf.h"
 
@@ -152,6 +153,18 @@ int main(void)
 	static const char *const pf_open[] = {"* OK [PERMANENTFLAGS (\\Seen\r\n", NULL};
 	static const char *const pf_tagged[] = {"3 OK [PERMANENTFLAGS (\\Seen \\)] x\r\n", NULL};
 	static const char *const pf_text[] = {"* OK PERMANENTFLAGS (\\) is text here\r\n", NULL};
+	static const char *const caps[] = {
+		"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n",
+		"* CAPABILITY IMAP4rev1 IDLE UIDPLUS MOVE\r\n", "2 OK capability\r\n",
+		"3 OK text that ends with the word capability\r\n",
+		"* 1 FETCH (UID 1 BODY[] {14}\r\n", "* CAPABILITY\r\n", ")\r\n",
+		"* OK [CAP", "ABILITY IMAP4rev1] split\r\n", NULL};
+	static const char *const cap_empty[] = {"* CAPABILITY\r\n", "2 OK done\r\n", NULL};
+	static const char *const cap_lf[] = {"* capability\n", NULL};
+	static const char *const cap_space[] = {"* CAPABILITY \r\n", NULL};
+	static const char *const cap_code[] = {"* OK [CAPABILITY] hello\r\n", NULL};
+	static const char *const cap_paren[] = {"1 OK [CAPABILITY (IMAP4rev1)] x\r\n", NULL};
+	static const char *const cap_split[] = {"* CAPA", "BILITY", "\r", "\n", NULL};
 	static const char *const none[] = {NULL};
 	char why[200];
 	struct script sc;
@@ -177,6 +190,13 @@ int main(void)
 	refused(pf_split, "malformed PERMANENTFLAGS", "PERMANENTFLAGS (\\) split across reads");
 	refused(pf_open, "unterminated PERMANENTFLAGS", "PERMANENTFLAGS list cut by CRLF");
 	refused(pf_tagged, "malformed PERMANENTFLAGS", "a tagged response with (\\Seen \\)");
+	passes(caps, "CAPABILITY lists, as code and as data, the word in text and in a literal");
+	refused(cap_empty, "empty CAPABILITY", "\"* CAPABILITY\" alone (libetpan crashed on it)");
+	refused(cap_lf, "empty CAPABILITY", "\"* capability\" ending in a bare LF");
+	refused(cap_space, "empty CAPABILITY", "\"* CAPABILITY \" with nothing after the space");
+	refused(cap_code, "malformed CAPABILITY", "\"[CAPABILITY]\"");
+	refused(cap_paren, "malformed CAPABILITY", "\"[CAPABILITY (\" in a tagged reply");
+	refused(cap_split, "empty CAPABILITY", "an empty CAPABILITY split across reads");
 	n = run_chunks(none, 1000, why, sizeof(why));
 	ok(n == 0 && strcmp(why, "the server closed the connection") == 0,
 	   "EOF at once is refused, never returned as 0 (%s)", why);
