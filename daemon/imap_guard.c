@@ -21,7 +21,10 @@
  * anywhere: one space and an atom must follow. libetpan 1.9.4 takes an
  * empty or unparsable list for a capability list of NULL, which its
  * CAPABILITY command and every has-extension check then dereference
- * (found by fuzz_imap: "* CAPABILITY" alone crashed the daemon).
+ * (found by fuzz_imap: "* CAPABILITY" alone crashed the daemon). And a
+ * first line "* BYE" (a server that does not take the connection now, or
+ * a BYE after STARTTLS) is refused before libetpan parses it: its
+ * mailimap_connect leaks the parsed greeting on that path.
  */
 #include "autoconf.h"
 
@@ -38,6 +41,7 @@
 static const char PF_WORD[] = "[PERMANENTFLAGS";
 static const char CAP_CODE[] = "[CAPABILITY";	/* a response code, anywhere */
 static const char CAP_LINE[] = "* CAPABILITY";	/* untagged data, at a line's start */
+static const char BYE_FIRST[] = "* BYE";	/* the first line of a stream */
 
 /* Where the CAPABILITY machine is. */
 enum cap_state {
@@ -74,6 +78,8 @@ struct guard {
 	enum cap_state cap;
 	size_t cap_code, cap_line;	/* chars of CAP_CODE, CAP_LINE matched */
 	int line_start;			/* CAP_LINE may still match from the line's start */
+	int first_line;			/* in the stream's first line */
+	size_t bye_matched;		/* chars of BYE_FIRST matched there */
 	/* outcome */
 	int failed;
 	unsigned long long refused_literal;
@@ -273,6 +279,15 @@ static int scan(struct guard *g, const unsigned char *p, size_t n)
 			g->line_start = 0;	/* the line goes on after the literal */
 			continue;
 		}
+		if (g->first_line && p[i] != '\n' && p[i] != '\r') {
+			if (toupper(p[i]) != BYE_FIRST[g->bye_matched])
+				g->first_line = 0;
+			else if (BYE_FIRST[++g->bye_matched] == '\0')
+				return refuse(g, "the server's first line is * BYE: it does not take "
+						 "the connection now");
+		}
+		if (p[i] == '\n')
+			g->first_line = 0;
 		if (p[i] == '\n' || p[i] == '\r') {
 			if (g->pf != PF_SEARCH && g->pf != PF_SPACE)
 				return refuse(g, "the server sent an unterminated PERMANENTFLAGS list");
@@ -392,6 +407,7 @@ int imap_guard_attach(mailstream *stream, size_t literal_max, int timeout)
 	g->response_max = (unsigned long long)literal_max + RESPONSE_MARGIN;
 	g->timeout = timeout;
 	g->line_start = 1;
+	g->first_line = 1;
 	if ((low = mailstream_low_new(g, &guard_driver)) == NULL) {
 		free(g);
 		return -1;

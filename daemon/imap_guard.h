@@ -16,7 +16,8 @@
  *     endless line would otherwise grow libetpan's buffer without bound);
  *   - a PERMANENTFLAGS response code is not a well-formed flag list;
  *   - a CAPABILITY response or response code has no capability after it
- *     (libetpan makes that a NULL list and dereferences it).
+ *     (libetpan makes that a NULL list and dereferences it);
+ *   - the stream's first line is "* BYE" (libetpan leaks that greeting).
  * Once failed, every later read fails too. It never changes a byte it
  * passes on, never writes to the server on its own, and never logs.
  */

@@ -4,8 +4,8 @@
  * server sends passes byte for byte (literals skipped unscanned, also when
  * split across reads); EOF, an oversized literal (also {N+} and mid-line),
  * an endless response, every malformed PERMANENTFLAGS list and every empty
- * or malformed CAPABILITY list that libetpan 1.9.4 crashes on are refused
- * with a reason.
+ * or malformed CAPABILITY list that libetpan 1.9.4 crashes on, and a first
+ * line "* BYE" (whose greeting libetpan leaks), are refused with a reason.
  */
 #include "autoconf.h"
 
@@ -165,6 +165,10 @@ int main(void)
 	static const char *const cap_code[] = {"* OK [CAPABILITY] hello\r\n", NULL};
 	static const char *const cap_paren[] = {"1 OK [CAPABILITY (IMAP4rev1)] x\r\n", NULL};
 	static const char *const cap_split[] = {"* CAPA", "BILITY", "\r", "\n", NULL};
+	static const char *const bye_greeting[] = {"* BYE too many connections\r\n", NULL};
+	static const char *const bye_split[] = {"* b", "ye busy\r\n", NULL};
+	static const char *const bye_later[] = {"* OK ready\r\n", "* BYE logging out\r\n",
+						"5 OK bye\r\n", NULL};
 	static const char *const none[] = {NULL};
 	char why[200];
 	struct script sc;
@@ -197,6 +201,9 @@ int main(void)
 	refused(cap_code, "malformed CAPABILITY", "\"[CAPABILITY]\"");
 	refused(cap_paren, "malformed CAPABILITY", "\"[CAPABILITY (\" in a tagged reply");
 	refused(cap_split, "empty CAPABILITY", "an empty CAPABILITY split across reads");
+	refused(bye_greeting, "first line is * BYE", "a * BYE greeting (libetpan leaks it)");
+	refused(bye_split, "first line is * BYE", "a * bye greeting split across reads");
+	passes(bye_later, "a * BYE after the first line (LOGOUT)");
 	n = run_chunks(none, 1000, why, sizeof(why));
 	ok(n == 0 && strcmp(why, "the server closed the connection") == 0,
 	   "EOF at once is refused, never returned as 0 (%s)", why);
