@@ -156,12 +156,13 @@ static void token_for(const struct delivery_pool *p, char kind, unsigned long lo
 
 static void archived_clear(struct archived *a)
 {
-	free(a->list_name);
-	free(a->list_msgid);
-	free(a->author_addr);
-	free(a->author_name);
-	free(a->refs);
-	free(a->raw);
+	char **owned[] = {&a->list_name, &a->list_msgid, &a->author_addr, &a->author_name,
+			  &a->refs, &a->raw};
+
+	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
+		free(*owned[i]);
+		*owned[i] = NULL;	/* each one, so that the analyzer sees it */
+	}
 	memset(a, 0, sizeof(*a));
 }
 
