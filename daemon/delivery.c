@@ -7,9 +7,10 @@
  * that the subscriber is still active (design §5: an unsubscribe is
  * honoured before the next delivery), make its tokens (reply 'r', bounce
  * 'b', unsubscribe 'u') and render it; then send the batch over the
- * worker's SMTP session in one pipelined stream (or write each into the
- * maildir sink), commit all their results in one transaction (group
- * commit), and log one line per copy. The workers take turns on a mutex
+ * worker's SMTP session in one pipelined stream and commit all their
+ * results in one transaction (group commit); or write each into the
+ * maildir sink and commit its result on its own. Then one log line per
+ * copy. The workers take turns on a mutex
  * for their write transactions. A
  * copy of a notice (parley's own message: a confirmation request, a note to
  * the owners) is sent as it was composed, from the null sender. A copy
@@ -634,21 +635,18 @@ static void judge(const struct batch *b, const struct delivery *d, enum smtp_out
 	}
 }
 
-/* maildir_batch: the N copies D into the maildir sink; results in R. */
-static void maildir_batch(struct wstate *ws, struct batch *b, const struct delivery *d, int n,
-			  struct result *r)
+/* maildir_one: copy D into the maildir sink; its result in R. */
+static void maildir_one(struct wstate *ws, struct batch *b, const struct delivery *d,
+			struct result *r)
 {
 	char label[RELAY_LABEL_MAX], text[ERR_MAX];
+	struct copy c;
 
 	relay_label(b->cfg, label, sizeof(label));
-	for (int i = 0; i < n; i++) {
-		struct copy c;
-		memset(&c, 0, sizeof(c));
-		if (prepare(ws, b, &d[i], &c, &r[i]) == 0)
-			judge(b, &d[i], maildir_deliver(b->cfg, &d[i], &c, text, sizeof(text)), text, label,
-			      &r[i]);
-		free(c.msg);
-	}
+	memset(&c, 0, sizeof(c));
+	if (prepare(ws, b, d, &c, r) == 0)
+		judge(b, d, maildir_deliver(b->cfg, d, &c, text, sizeof(text)), text, label, r);
+	free(c.msg);
 }
 
 /* relay_batch: the N copies D over the worker's session with the relay,
@@ -726,10 +724,22 @@ static void run_batch(struct wstate *ws, const struct delivery *d, int n)
 		release(ws, d, n);
 		return;
 	}
-	if (b.cfg->daemon.relay.maildir != NULL)
-		maildir_batch(ws, &b, d, n, r);
-	else
-		relay_batch(ws, &b, d, n, r);
+	if (b.cfg->daemon.relay.maildir != NULL) {
+		/* a local sink has no round trips to save: each result is
+		 * committed on its own, so a crash repeats at most one copy */
+		int i;
+		for (i = 0; i < n && !runtime_stopping(rt); i++) {
+			maildir_one(ws, &b, &d[i], &r[i]);
+			if (flush(ws, &b, d, r, i, i + 1) < 0) {
+				i++;
+				break;
+			}
+		}
+		runtime_release(rt, g);
+		release(ws, d + i, n - i);
+		return;
+	}
+	relay_batch(ws, &b, d, n, r);
 	if (flush(ws, &b, d, r, 0, n) < 0)
 		session_end(ws);
 	runtime_release(rt, g);

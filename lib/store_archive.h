@@ -30,7 +30,8 @@
  * Crash points: before the claim commits, nothing happened; between the
  * claim and the result's commit, the copy is sent again after the restart:
  * the only duplicate SMTP allows, at most one group of results (a worker's
- * batch) per relay connection.
+ * batch) per relay connection; one copy per worker with the maildir sink,
+ * whose results are committed one by one.
  */
 #ifndef PARLEY_STORE_ARCHIVE_H
 #define PARLEY_STORE_ARCHIVE_H
