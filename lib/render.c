@@ -200,6 +200,19 @@ static size_t longest_line(const char *p, size_t n)
 	return max;
 }
 
+/* repeated_mime: is field I of H a Content-Type or Content-Transfer-Encoding
+ * after the first one? The copy keeps only the first, the one the plan was
+ * made from: a later one that kept_out's cleaning (NUL to space) made
+ * well-formed would otherwise give the copy two MIME structures. */
+static int repeated_mime(const struct hdr *h, size_t i)
+{
+	const char *name = field_is(&h->f[i], "Content-Type")		    ? "Content-Type"
+			   : field_is(&h->f[i], "Content-Transfer-Encoding") ? "Content-Transfer-Encoding"
+									      : NULL;
+
+	return name != NULL && hdr_find(h, name) != &h->f[i];
+}
+
 /*
  * kept_out: one of the author's fields as it was, with CR LF line ends (bare
  * CR and NUL become spaces); refolded if a line passes 998 octets, dropped if
@@ -1066,7 +1079,7 @@ static int wrap(const struct ctx *c, const struct part *root, const char *body, 
 	int tries;
 
 	for (i = 0; i < root->h.n; i++)
-		if (field_prefix(&root->h.f[i], "Content-"))
+		if (field_prefix(&root->h.f[i], "Content-") && !repeated_mime(&root->h, i))
 			kept_out(&inner, &root->h.f[i]);
 	footer_part(c, &fp);
 	for (tries = 0;; tries++) {
@@ -1360,7 +1373,7 @@ static void headers_out(const struct ctx *c, const struct hdr *h, const struct p
 		free(r);
 	}
 	for (i = 0; i < h->n; i++)
-		if (kept(&h->f[i], pl->drop))
+		if (kept(&h->f[i], pl->drop) && !repeated_mime(h, i))
 			kept_out(out, &h->f[i]);
 	list_fields_out(in, out);
 	mbuf_str(out, "MIME-Version: 1.0\r\n");
