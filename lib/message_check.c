@@ -9,7 +9,8 @@
  * looks inside: so the depth counted here is never less than libetpan's.
  * Content-Type is read leniently (a superset of what libetpan accepts), and
  * when a part has two multipart or message Content-Type fields, which one
- * libetpan would take cannot be told: such a message is refused.
+ * libetpan would take cannot be told: such a message is refused, as is one
+ * with a NUL byte in a header field of any part.
  *
  * Must never: recurse, allocate in proportion to the message, look at a byte
  * twice more than the depth limit allows, or read past LEN.
@@ -309,6 +310,12 @@ static void delimiter_take(struct walk *w, int k, int close)
 		entity_start(w, digest);
 }
 
+/* A NUL byte is never allowed in a header field (RFC 5322 §2.2, RFC 6532
+ * §3.2): libetpan stops at it, and the copy, which cannot carry it, would be
+ * read with another structure (a boundary the NUL hid from libetpan). A
+ * line of a header section with a NUL in it is refused, field or not. */
+#define NUL_WHY "a NUL byte in a header field"
+
 /*
  * field_line: a header line [I, CE) of the entity being read. 1 if the
  * line is not a field and starts a nested message's header section (read it
@@ -323,6 +330,8 @@ static int field_line(struct walk *w, size_t i, size_t ce)
 
 	if (ce == i)
 		return headers_end(w);
+	if (memchr(p + i, '\0', ce - i) != NULL)
+		return refuse(w, NUL_WHY);
 	if ((p[i] == ' ' || p[i] == '\t') && w->field_open) {
 		if (w->in_ct)
 			w->ct_end = ce;

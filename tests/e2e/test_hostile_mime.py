@@ -7,7 +7,10 @@ and killed parleyd at every restart) are quarantined at once with the reason
 normal post sent after them is archived; a 100-deep one is ingested. Then
 500,000 To: lines and one To: field of 100,000 continuation lines, injected
 with `parley inject` (no SMTP header cap on that path): handled or refused
-with a reason, parleyd alive, a later post archived."""
+with a reason, parleyd alive, a later post archived. Last a post whose
+Content-Type has a NUL byte that hides its boundary (fuzz_render: its copy
+had another MIME structure and did not parse), injected (SMTP refuses NUL at
+DATA): quarantined with the reason, and the next post archived."""
 import os
 import smtplib
 import subprocess
@@ -67,7 +70,7 @@ def quarantined(d):
         reason = ""
         if os.path.exists(os.path.join(q, f + ".reason")):
             reason = open(os.path.join(q, f + ".reason")).read()
-        for mid in (b"deep-30000", b"deep-10000", b"to-lines", b"to-folded"):
+        for mid in (b"deep-30000", b"deep-10000", b"to-lines", b"to-folded", b"nul-header"):
             if mid in raw:
                 out[mid.decode()] = reason
     return out
@@ -123,12 +126,32 @@ def headers(d):
              "a normal post after it is archived", d.logtext()[-2000:])
 
 
+def nul(d):
+    raw = (b"From: Alice <alice@example.org>\r\nTo: dev@lists.example.org\r\nSubject: nul\r\n"
+           b"Message-ID: <nul-header@example.org>\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed;\0boundary=\"foo bar\"\r\n\r\n--foo bar\r\n"
+           b"Content-Type: message/rfc822\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n"
+           b"--x\r\n\r\ny\r\n--x--\r\n--foo bar--\r\n")
+    r = subprocess.run([PARLEY, "-c", d.conf, "inject", "dev", "-f", "alice@example.org"],
+                       input=raw, capture_output=True, timeout=60)
+    t.ok(r.returncode == 0, "a post with a NUL in its Content-Type injected", r.stderr)
+    t.ok(wait_for(lambda: "nul-header" in quarantined(d), 60), "and quarantined",
+         d.logtext()[-2000:])
+    why = quarantined(d).get("nul-header", "")
+    t.ok("a NUL byte in a header field" in why, "with the reason beside it", why)
+    t.eq(archived(d, "nul-header@example.org"), 0, "never archived")
+    post(d, "after-nul@example.org")
+    t.ok(wait_for(lambda: archived(d, "after-nul@example.org") == 1, 60),
+         "a normal post after it is archived", d.logtext()[-2000:])
+
+
 def main():
     d = Daemon()
     try:
         d.start()
         deep(d)
         headers(d)
+        nul(d)
         d.stop()
         d.start()
         t.ok(wait_for(lambda: d.proc.poll() is None and d.listening(), 10),

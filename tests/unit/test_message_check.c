@@ -2,7 +2,8 @@
  * test_message_check.c - the MIME structure check (lib/message_check.c):
  * nesting of multiparts, message/rfc822 parts and multipart/digest parts up
  * to the limit and one past it, delimiters matched by prefix from the
- * outermost boundary in (as libetpan does), conflicting Content-Types, and
+ * outermost boundary in (as libetpan does), conflicting Content-Types, NUL
+ * bytes in header fields, and
  * message_parse refusing a 30,000-deep message (which overflowed the stack
  * in libetpan's recursive parser before the check) without a crash. Every
  * corpus message passes the check.
@@ -177,6 +178,26 @@ static void test_refusals(void)
 	mbuf_str(&b, HEAD "Content-Type: multipart/mixed; boundary=\"a\\\"b c\"\r\n\r\n"
 			  "--a\"b c\r\n\r\nx\r\n--a\"b c--\r\n");
 	is_int(check(&b, err, sizeof(err)), 0, "a quoted boundary with a quoted-pair passes");
+	mbuf_free(&b);
+	/* found by fuzz_render: the NUL hid the boundary from libetpan (a leaf),
+	 * the copy's NUL-to-space cleaning showed it (a multipart with a part
+	 * that has two composite Content-Types): the copy did not parse again */
+	mbuf_str(&b, HEAD "Content-Type: multipart/mixed;");
+	mbuf_add(&b, "\0", 1);
+	mbuf_str(&b, "boundary=\"foo\r\n bar\"\r\n\r\n--foo bar\r\nContent-Type: message/rfc822\r\n"
+		     "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\ny\r\n--foo bar--\r\n");
+	is_int(check(&b, err, sizeof(err)), -1, "a NUL in a Content-Type field: refused");
+	is_str(err, "a NUL byte in a header field", "with the reason");
+	mbuf_free(&b);
+	mbuf_str(&b, HEAD "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nX-Part: 1\r\n x");
+	mbuf_add(&b, "\0", 1);
+	mbuf_str(&b, "y\r\n\r\nz\r\n--a--\r\n");
+	is_int(check(&b, err, sizeof(err)), -1, "a NUL in a part's folded field: refused");
+	mbuf_free(&b);
+	mbuf_str(&b, HEAD "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\nbody ");
+	mbuf_add(&b, "\0", 1);
+	mbuf_str(&b, " byte\r\n--a--\r\n");
+	is_int(check(&b, err, sizeof(err)), 0, "a NUL in a part's body passes (the copy re-encodes it)");
 	mbuf_free(&b);
 	mbuf_str(&b, "no header at all\r\n--x\r\n");
 	is_int(check(&b, err, sizeof(err)), 0, "a message without a header section passes");
