@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_include.h"
 #include "recipient.h"
 #include "utf8.h"
 #include "subaddr.h"
@@ -1099,6 +1100,7 @@ static void set_include_dir(config_t *c, const char *path, char *buf, size_t len
 struct config *config_load(const char *path, int flags, struct config_errors *errs)
 {
 	struct loader ld = {path, flags, errs};
+	struct config_include_error ie;
 	struct config *cfg;
 	config_t c;
 	char dir[4096];
@@ -1112,6 +1114,13 @@ struct config *config_load(const char *path, int flags, struct config_errors *er
 	}
 	config_init(&c);
 	set_include_dir(&c, path, dir, sizeof(dir));
+	/* libconfig's scanner exit()s on a file it cannot read to the end */
+	if (config_include_check(f, path, dir, &ie) < 0) {
+		errs_add(errs, ie.file, ie.line, "%s", ie.msg);
+		config_destroy(&c);
+		fclose(f);
+		return NULL;
+	}
 	if (config_read(&c, f) != CONFIG_TRUE) {
 		const char *ef = config_error_file(&c);
 		errs_add(errs, ef ? ef : path, config_error_line(&c), "%s", config_error_text(&c));

@@ -297,6 +297,18 @@ def errors_and_timeouts(d):
 def reload_and_stop(d):
     with open(d.conf) as f:
         text = f.read()
+    # an @include of the configuration's directory: libconfig's scanner
+    # exit()ed on it ("input in flex scanner failed", fuzz_config); now it is
+    # refused with FILE:LINE and the running configuration kept
+    with open(d.conf, "w") as f:
+        f.write(text + '\n@include ""\n')
+    line = text.count("\n") + 2
+    d.kill(signal.SIGHUP)
+    t.ok(wait_for(lambda: "reload failed" in d.logtext(), 10), "SIGHUP with an @include of a directory: "
+         "the reload fails", d.logtext()[-1500:])
+    t.ok("%s:%d: @include \"\": " % (d.conf, line) in d.logtext(), "with FILE:LINE and the reason",
+         d.logtext()[-1500:])
+    t.ok(d.proc.poll() is None, "parleyd keeps running")
     text = text.replace("lists = (", 'lists = (\n  { name = "late"; address = "late@lists.example.org"; },', 1)
     with open(d.conf, "w") as f:
         f.write(text)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -287,6 +288,119 @@ static void check_relay_verify_default(void)
 	       "false on a remote relay when set");
 }
 
+/* ---- @include: what libconfig's scanner would exit() on is refused ---- */
+
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[1200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "w")) != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* include_load: DIR/main.conf loaded: "ok" or its first error, without the
+ * directory, into OUT. */
+static void include_load(const char *dir, char *out, size_t len)
+{
+	struct config_errors errs = {NULL, 0};
+	struct config *cfg;
+	char path[1200];
+
+	snprintf(path, sizeof(path), "%s/main.conf", dir);
+	cfg = config_load(path, 0, &errs);
+	if (cfg != NULL)
+		snprintf(out, len, "ok %zu", cfg->nlists);
+	else if (errs.n > 0)
+		snprintf(out, len, "%s", strncmp(errs.v[0], dir, strlen(dir)) == 0
+						 ? errs.v[0] + strlen(dir) + 1 : errs.v[0]);
+	else
+		snprintf(out, len, "(refused without a reason)");
+	config_free(cfg);
+	config_errors_free(&errs);
+}
+
+#define LIST "lists = ( { name = \"dev\"; address = \"dev@lists.example.org\"; } );\n"
+
+static void check_includes(void)
+{
+	char dir[] = "/tmp/parley-test-include-XXXXXX", got[9000], path[1200];
+	struct config_errors errs = {NULL, 0};
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	put(dir, "list.conf", LIST);
+	put(dir, "main.conf", "daemon = { workers = 2; };\n@include \"\"\n");
+	include_load(dir, got, sizeof(got));
+	ok(strstr(got, "main.conf:2: @include \"\": ") == got && strstr(got, "is a directory") != NULL,
+	   "@include \"\" (the directory itself; libconfig's scanner exit()ed): refused, %s", got);
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ok(mkfifo(path, 0600) == 0, "a FIFO made");
+	put(dir, "main.conf", "# a FIFO, whose open would block\n  @include \"fifo\"\n");
+	include_load(dir, got, sizeof(got));
+	ok(strstr(got, "main.conf:2: @include \"fifo\": ") == got && strstr(got, "not a regular file"),
+	   "a FIFO: refused without opening it, %s", got);
+	put(dir, "daemon.conf", "daemon = { workers = 2; };\n");
+	put(dir, "main.conf", "/* @include \"\"\n */ # @include \"\"\n// @include \"fifo\"\n"
+			      "lists = ( { name = \"dev\"; address = \"dev@lists.example.org\";\n"
+			      "  footer = \"x\n@include \\\"\\\"\"; } );\n@include \"daemon.conf\"\n");
+	include_load(dir, got, sizeof(got));
+	is_str(got, "ok 1", "directives in comments and strings are not followed, the real one is");
+	put(dir, "a.conf", "@include \"a.conf\"\n@include \"a.conf\"\n");
+	put(dir, "main.conf", "@include \"a.conf\"\n");
+	include_load(dir, got, sizeof(got));
+	ok(strstr(got, "more than 64 inclusions") != NULL,
+	   "a file including itself twice (2^10 files for libconfig): refused, %s", got);
+	put(dir, "b.conf", "@include \"c.conf\"\n");
+	put(dir, "c.conf", "@include \"list.conf\"\n");
+	put(dir, "main.conf", "daemon = { workers = 2; };\n@include \"b.conf\"\n");
+	include_load(dir, got, sizeof(got));
+	is_str(got, "ok 1", "a chain of three includes loads");
+	put(dir, "main.conf", "@include \"nothing-here.conf\"\n");
+	include_load(dir, got, sizeof(got));
+	ok(strstr(got, "main.conf:1: ") == got && strstr(got, "include") != NULL,
+	   "a missing include: libconfig's own error, %s", got);
+	{
+		char *big = xmalloc(5 * 1024 * 1024 + 1);
+		memset(big, '#', 5 * 1024 * 1024);
+		big[5 * 1024 * 1024] = '\0';
+		put(dir, "big.conf", big);
+		free(big);
+	}
+	put(dir, "main.conf", LIST "@include \"big.conf\"\n");
+	include_load(dir, got, sizeof(got));
+	ok(strstr(got, "main.conf:2: @include \"big.conf\": larger than 4 MiB") == got,
+	   "an include over 4 MiB: refused, %s", got);
+	snprintf(path, sizeof(path), "%s/main.conf", dir);
+	{
+		FILE *f = fopen(path, "w");
+		if (f != NULL) {
+			fputs("@include \"list", f);
+			fputc('\0', f);
+			fputs(".conf\"\n", f);
+			fclose(f);
+		}
+	}
+	include_load(dir, got, sizeof(got));
+	ok(strstr(got, "main.conf:1: a NUL byte in an @include name") == got, "a NUL in a name: %s", got);
+	ok(config_load(dir, 0, &errs) == NULL && errs.n == 1, "a directory given as the file: refused");
+	if (errs.n == 1)
+		ok(strstr(errs.v[0], ": not a regular file") != NULL, "as not a regular file: %s", errs.v[0]);
+	config_errors_free(&errs);
+	for (const char *const *n = (const char *const[]){"list.conf", "main.conf", "fifo", "a.conf", "b.conf",
+							  "c.conf", "big.conf", "daemon.conf", NULL};
+	     *n != NULL; n++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *n);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	check_fixtures();
@@ -295,5 +409,6 @@ int main(void)
 	check_unreadable();
 	check_relay_verify_default();
 	check_relay_uri();
+	check_includes();
 	return tap_done();
 }
