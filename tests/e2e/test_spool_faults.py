@@ -12,9 +12,15 @@ kernel). That is done with the spool on it, then with the database on it.
 Asserts 452 4.3.1 at MAIL below limits.spool_min_free, 451 on a write error
 during DATA, never 250 for a message that was not stored, the daemon up
 through it all, and, once the disk is back (remounted, its journal
-replayed), every message accepted before stored exactly once; with the
-database on the dead disk, at most once, because a committed message is
-sometimes missing after the remount (an open finding, printed as "# OPEN").
+replayed), every message accepted before stored exactly once. With the
+database on the dead disk: every message whose commit had returned before
+the shutdown began (its "stored:" line already in the log) exactly once,
+and the others at most once. A commit whose fdatasync is still running
+while the file system is shut down can come back 0 and yet be missing after
+the remount: the fault races the fsync, which no program can guard against
+(strace of such a run: fdatasync(wal) entered 0.7 ms before the ioctl,
+returned 0 during it, the WAL on disk ends at the previous commit). Such a
+loss is printed as a "#" line, not failed.
 
 Needs root and mount(2) (tmpfs, loop devices): skipped with a TAP skip when
 they are not permitted."""
@@ -392,6 +398,8 @@ def eio_database():
         s.start()
         wait_for(lambda: len(s.accepted()) >= 10 or not s.is_alive(), 60)
         before = list(s.accepted())
+        # committed before the shutdown begins: their fdatasync had returned
+        durable = set(re.findall(r"stored: message-id=(<[^>]*>)", d.logtext()))
         shutdown_fs(mnt)
         s.after.set()
         wait_for(lambda: len(s.results) >= 30 or not s.is_alive(), 60)
@@ -403,27 +411,21 @@ def eio_database():
              (len(accepted), len(s.results)), s.results[-5:])
         t.ok(wait_for(lambda: "I/O" in d.logtext() or "disk I/O error" in d.logtext() or
                       "Input/output error" in d.logtext(), 20),
-             "ingest cannot use the store and says so")
+             "ingest cannot use the store and says so", d.logtext()[-3000:])
         t.ok(d.proc.poll() is None, "parleyd is still running")
         d.stop()
         t.ok(remount(loop, mnt), "the disk comes back (journal replayed)")
         d.start()
-        # OPEN (issue 9, closing note of 2026-12-02): in about one run in six
-        # under load, a message whose ingest had committed ("stored:" logged)
-        # shortly before the shutdown is missing after the remount. Until
-        # that is understood this step asserts at most once (never twice,
-        # and the spool drained) and prints every message lost as "# OPEN";
-        # the spool step above asserts exactly once.
         t.ok(wait_for(lambda: all(d.stored().get(m, 0) <= 1 for m in accepted) and
-                      sum(1 for m in accepted if d.stored().get(m) == 1) >= len(before) // 2 and
-                      not d.spool_files(), 60),
-             "after the remount the spool is drained, none of the %d messages is stored twice"
-             % len(accepted),
+                      all(d.stored().get(m) == 1 for m in durable) and not d.spool_files(), 60),
+             "after the remount the spool is drained, the %d messages committed before the "
+             "shutdown are stored once, none of the %d accepted twice" %
+             (len(durable & set(accepted)), len(accepted)),
              why_missing(d, [m for m in accepted if d.stored().get(m) != 1][:4]))
-        lost = [m for m in accepted if d.stored().get(m) != 1]
-        if lost:
-            print("# OPEN: %d committed before the shutdown and missing after the remount: %s"
-                  % (len(lost), why_missing(d, lost[:4])), flush=True)
+        raced = [m for m in accepted if m not in durable and d.stored().get(m) != 1]
+        if raced:
+            print("# committed while the file system was being shut down, and lost by it: %s"
+                  % (why_missing(d, raced[:4]),), flush=True)
         t.eq(d.spool_files("quarantine"), [], "nothing was quarantined")
         t.eq(d.query("PRAGMA integrity_check")[0][0], "ok", "the database is intact")
     finally:
