@@ -485,13 +485,18 @@ const char *store_runner(struct store *st)
 
 int store_outage(struct store *st)
 {
-	switch (sqlite3_errcode(st->db)) {
+	/* extended result codes are on: SQLITE_IOERR_WRITE is 778, not 10 */
+	switch (sqlite3_extended_errcode(st->db) & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 	case SQLITE_FULL:
 	case SQLITE_IOERR:
 	case SQLITE_NOMEM:
 	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:	/* the file system went read-only after errors */
+	case SQLITE_PROTOCOL:
+	case SQLITE_CORRUPT:	/* the store's trouble, not the message's */
+	case SQLITE_NOTADB:
 		return 1;
 	default:
 		return 0;

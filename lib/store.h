@@ -114,9 +114,11 @@ sqlite3 *store_db(struct store *st);
 const char *store_runner(struct store *st);
 
 /* store_outage: 1 if the last error on ST is one of a store that cannot be
- * written just now (busy or locked, disk full, I/O error, out of memory),
- * which passes without anything being wrong with the message; 0 if not.
- * Ask before store_rollback. */
+ * written just now (busy or locked, disk full, I/O error, out of memory, a
+ * file system gone read-only, a damaged database file), which says nothing
+ * against the message: it stays in the spool and is tried again; 0 if not
+ * (a constraint, a bad statement). Any extended code counts by its primary
+ * code. Ask before store_rollback. */
 int store_outage(struct store *st);
 
 /* Transactions: begin is BEGIN IMMEDIATE (a writer). 0 or -1. */

@@ -409,8 +409,11 @@ def eio_database():
         t.ok(len(s.results) >= 30 and len(accepted) == len(s.results),
              "the database's disk is dead: mail is still spooled durably (%d of %d got 250)" %
              (len(accepted), len(s.results)), s.results[-5:])
+        # SQLite reports the dead disk as "disk I/O error", or, when a read of
+        # the database fails under the WAL index, "database disk image is
+        # malformed": both are outages (store_outage), the mail stays spooled
         t.ok(wait_for(lambda: "I/O" in d.logtext() or "disk I/O error" in d.logtext() or
-                      "Input/output error" in d.logtext(), 20),
+                      "Input/output error" in d.logtext() or "malformed" in d.logtext(), 20),
              "ingest cannot use the store and says so", d.logtext()[-3000:])
         t.ok(d.proc.poll() is None, "parleyd is still running")
         d.stop()

@@ -402,6 +402,49 @@ static void test_claim_error(void)
 	store_close(st);
 }
 
+/* fail_with(CODE): fails its statement with the result code CODE. */
+static void fail_with(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	sqlite3_result_error_code(ctx, sqlite3_value_int(argv[0]));
+}
+
+/* store_outage with extended result codes on (the store turns them on): an
+ * I/O error at write is SQLITE_IOERR_WRITE (778), which the first version
+ * compared with SQLITE_IOERR (10) and took for the message's fault. */
+static void test_outage(void)
+{
+	static const struct {
+		int code;
+		int outage;
+		const char *what;
+	} cases[] = {
+	    {SQLITE_IOERR_WRITE, 1, "SQLITE_IOERR_WRITE"},    {SQLITE_IOERR_FSYNC, 1, "SQLITE_IOERR_FSYNC"},
+	    {SQLITE_IOERR_SHORT_READ, 1, "SQLITE_IOERR_SHORT_READ"}, {SQLITE_IOERR, 1, "SQLITE_IOERR"},
+	    {SQLITE_BUSY_SNAPSHOT, 1, "SQLITE_BUSY_SNAPSHOT"}, {SQLITE_FULL, 1, "SQLITE_FULL"},
+	    {SQLITE_CANTOPEN_ISDIR, 1, "SQLITE_CANTOPEN_ISDIR"}, {SQLITE_READONLY_DBMOVED, 1, "SQLITE_READONLY_DBMOVED"},
+	    {SQLITE_CORRUPT, 1, "SQLITE_CORRUPT (\"database disk image is malformed\")"},
+	    {SQLITE_CONSTRAINT_UNIQUE, 0, "SQLITE_CONSTRAINT_UNIQUE"}, {SQLITE_MISMATCH, 0, "SQLITE_MISMATCH"},
+	};
+	char path[300];
+	struct store *st;
+
+	path_in(path, sizeof(path), "outage.db");
+	if (!ok((st = store_open(path)) != NULL, "outage: open"))
+		return;
+	ok(sqlite3_create_function(store_db(st), "fail_with", 1, SQLITE_UTF8, NULL, fail_with, NULL,
+				   NULL) == SQLITE_OK,
+	   "outage: a function that fails with a given code");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char sql[64];
+		snprintf(sql, sizeof(sql), "SELECT fail_with(%d)", cases[i].code);
+		(void)sqlite3_exec(store_db(st), sql, NULL, NULL, NULL);
+		is_int(store_outage(st), cases[i].outage, "%s is %san outage", cases[i].what,
+		       cases[i].outage ? "" : "not ");
+	}
+	store_close(st);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -416,6 +459,7 @@ int main(void)
 	test_refusals();
 	test_subscribers();
 	test_claim_error();
+	test_outage();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
