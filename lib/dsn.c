@@ -1831,9 +1831,19 @@ struct occ {
  * can be the same), or every one (to find an X-Failed-Recipients address). */
 enum mode { MODE_STRONG, MODE_ANY, MODE_EXCLUDED, MODE_ALL };
 
+/* What a stretch of text says. */
+struct said {
+	char status[DSN_STATUS_MAX];
+	int code;
+	enum dsn_class phrase;
+};
+
 struct tscan {
 	const char *s;
 	size_t n;
+	struct said all; /* what the whole text says, once whole_said ran */
+	size_t all_at;	 /* where its status or code is (N if nowhere) */
+	int all_done;
 	struct occ occ[OCC_MAX];
 	size_t nocc;
 	char cand[DSN_RCPT_MAX][ADDRESS_MAX + 1];
@@ -1930,12 +1940,6 @@ static int counts(const struct tscan *t, const struct occ *o, enum mode mode)
 
 /* text_class: the status, SMTP code and phrases of S[0..N) into *ST; the
  * offset of the first status or code (N if none) returned. */
-struct said {
-	char status[DSN_STATUS_MAX];
-	int code;
-	enum dsn_class phrase;
-};
-
 static size_t text_class(const char *s, size_t n, struct said *st)
 {
 	size_t at_status = find_status(s, n, "45", st->status), at_code;
@@ -1951,6 +1955,18 @@ static size_t line_start(const char *s, size_t from, size_t at)
 	while (at > from && s[at - 1] != '\n')
 		at--;
 	return at;
+}
+
+/* whole_said: what T's whole text says (read once); its status's or
+ * code's offset returned. */
+static size_t whole_said(struct tscan *t, struct said *st)
+{
+	if (!t->all_done) {
+		t->all_at = text_class(t->s, t->n, &t->all);
+		t->all_done = 1;
+	}
+	*st = t->all;
+	return t->all_at;
 }
 
 /*
@@ -1981,11 +1997,11 @@ static void one_rcpt(struct ctx *c, struct tscan *t, const char *addr, int k, en
 			break;
 		}
 	}
-	from = start + text_class(s + start, end - start, &st);
+	from = found ? start + text_class(s + start, end - start, &st) : whole_said(t, &st);
 	from = from < end ? line_start(s, start, from) : found ? start : end;
 	if (found && st.status[0] == '\0' && st.code == 0 && st.phrase == DSN_CLASS_NONE)
-		(void)text_class(s, t->n, &st); /* the class the whole text says; the
-						 * diagnostic stays the address's */
+		(void)whole_said(t, &st); /* the class the whole text says; the
+					   * diagnostic stays the address's */
 	while (from < end && (s[from] == '\0' || in_set(s[from], " \t\r\n:>.")))
 		from++;
 	put(diag, sizeof(diag), s + from, end - from);
