@@ -626,6 +626,19 @@ static const struct {
      {{"bob@example.com", DSN_FAILED, DSN_HARD, "", NULL}},
      "",
      ""},
+    {"a Message-ID in the report text is no recipient",
+     "From: System Administrator <postmaster@ex.example.net>\n"
+     "To: dev-bounces+t0k3n@lists.example.org\nSubject: Undeliverable: Fence\n\n"
+     "Your message\n\n  Message-ID: <1234.5678@lists.example.org>\n  Subject: Fence\n\n"
+     "did not reach the following recipient(s):\n\n"
+     "bob@example.com on Thu, 29 Apr 2010 00:00:00 -0000\n"
+     "    The recipient name is not recognized\n",
+     DSN_FAILED,
+     DSN_FORM_EXCHANGE,
+     1,
+     {{"bob@example.com", DSN_FAILED, DSN_HARD, "", NULL}},
+     "",
+     ""},
     {"Gmail, delayed",
      "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n"
      "To: dev-bounces+t0k3n@lists.example.org\nSubject: Delivery Status Notification (Delay)\n\n"
