@@ -1181,7 +1181,7 @@ static void ses_recipients(struct ctx *c, const char *s, size_t n, const char *k
 			   enum dsn_kind action, enum dsn_class cls)
 {
 	char k[64], addr[ADDRESS_MAX + 1], v[DSN_DIAG_MAX], status[DSN_STATUS_MAX];
-	char diag[DSN_DIAG_MAX], mail[ADDRESS_MAX + 1];
+	char diag[DSN_DIAG_MAX], mail[DSN_DIAG_MAX]; /* an over-long address: refused */
 	size_t i, klen = strlen(key), at;
 	int depth = 0;
 	const char *p = NULL;
