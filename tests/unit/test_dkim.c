@@ -796,50 +796,8 @@ static void write_copies(const struct dkim_key *key, const char *sel)
 /* python_check: run dkim_check.py on the directory, its lines as TAP. */
 static void python_check(void)
 {
-	const char *py = getenv("PYTHON3"), *src = getenv("TESTS_SRCDIR");
-	char script[1024], line[4096];
-	int fd[2], status, checks = 0;
-	pid_t pid;
-	FILE *f;
+	int checks = tap_python("dkim_check.py", tmpdir, "python3-dkim");
 
-	if (py == NULL || py[0] == '\0')
-		py = "python3";
-	snprintf(script, sizeof(script), "%s/unit/dkim_check.py", src ? src : ".");
-	if (access(script, R_OK) != 0 || pipe(fd) < 0) {
-		ok(0, "dkim_check.py runs (%s: %s)", script, strerror(errno));
-		return;
-	}
-	fflush(stdout);
-	if ((pid = fork()) < 0) {
-		ok(0, "fork: %s", strerror(errno));
-		return;
-	}
-	if (pid == 0) {
-		close(fd[0]);
-		if (dup2(fd[1], 1) < 0)
-			_exit(127);
-		execlp(py, py, script, tmpdir, (char *)NULL);
-		printf("not ok cannot run %s: %s\n", py, strerror(errno));
-		_exit(127);
-	}
-	close(fd[1]);
-	if ((f = fdopen(fd[0], "r")) == NULL) {
-		ok(0, "fdopen: %s", strerror(errno));
-		close(fd[0]);
-		return;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(line, "ok ", 3) == 0)
-			checks += ok(1, "python3-dkim: %s", line + 3);
-		else if (strncmp(line, "not ok ", 7) == 0)
-			ok(0, "python3-dkim: %s", line + 7);
-		else
-			printf("%s%s\n", line[0] == '#' ? "" : "# ", line);
-	}
-	fclose(f);
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		ok(0, "dkim_check.py exits 0 (status %d)", status);
 	ok(checks >= 100, "python3-dkim: %d checks passed", checks);
 }
 

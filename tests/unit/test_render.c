@@ -836,50 +836,7 @@ static void test_corpus(void)
 
 static void python_check(void)
 {
-	const char *py = getenv("PYTHON3"), *src = getenv("TESTS_SRCDIR");
-	char script[1024], line[4096];
-	int fd[2], status;
-	pid_t pid;
-	FILE *f;
-
-	if (py == NULL || py[0] == '\0')
-		py = "python3";
-	snprintf(script, sizeof(script), "%s/unit/render_check.py", src ? src : ".");
-	if (access(script, R_OK) != 0 || pipe(fd) < 0) {
-		ok(0, "render_check.py runs (%s: %s)", script, strerror(errno));
-		return;
-	}
-	fflush(stdout);
-	if ((pid = fork()) < 0) {
-		ok(0, "fork: %s", strerror(errno));
-		return;
-	}
-	if (pid == 0) {
-		close(fd[0]);
-		if (dup2(fd[1], 1) < 0)
-			_exit(127);
-		execlp(py, py, script, tmpdir, (char *)NULL);
-		printf("not ok cannot run %s: %s\n", py, strerror(errno));
-		_exit(127);
-	}
-	close(fd[1]);
-	if ((f = fdopen(fd[0], "r")) == NULL) {
-		ok(0, "fdopen: %s", strerror(errno));
-		close(fd[0]);
-		return;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(line, "ok ", 3) == 0)
-			ok(1, "python: %s", line + 3);
-		else if (strncmp(line, "not ok ", 7) == 0)
-			ok(0, "python: %s", line + 7);
-		else
-			printf("%s%s\n", line[0] == '#' ? "" : "# ", line);
-	}
-	fclose(f);
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		ok(0, "render_check.py exits 0 (status %d)", status);
+	(void)tap_python("render_check.py", tmpdir, "python");
 }
 
 static void cleanup(void)
