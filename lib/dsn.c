@@ -569,7 +569,7 @@ static int addrs_has(const struct addrs *s, const char *addr)
 static void addrs_scan(struct addrs *s, const char *v)
 {
 	size_t n = strlen(v), i, a, b;
-	char addr[ADDRESS_MAX + 1];
+	char addr[ADDRESS_MAX + 1] = "";
 
 	for (i = 0; i < n && s->n < EXCLUDE_MAX; i++)
 		if (v[i] == '@' && addr_at(v, n, i, addr, &a, &b) == 0) {
@@ -645,7 +645,7 @@ static size_t find_status(const char *s, size_t n, const char *classes, char *ou
 static int code_at(const char *s, size_t n, size_t i)
 {
 	size_t j = i, len;
-	char st[DSN_STATUS_MAX];
+	char st[DSN_STATUS_MAX] = "";
 	int code;
 
 	if (i + 3 > n || (s[i] != '4' && s[i] != '5') || !is_digit((unsigned char)s[i + 1]) ||
@@ -976,7 +976,7 @@ static void recipient_value(const char *v, char out[ADDRESS_MAX + 1])
 /* action_value: the enum dsn_kind of an Action value, or -1. */
 static int action_value(const char *v)
 {
-	char buf[256];
+	char buf[256] = "";
 	const char *p = uncomment(v, buf, sizeof(buf));
 	size_t n;
 
@@ -1014,7 +1014,7 @@ static void group_flush(struct ctx *c, struct group *g)
 
 static void dsn_field(struct ctx *c, struct group *g, const struct field *f)
 {
-	char buf[FIELD_MAX];
+	char buf[FIELD_MAX] = "";
 	const char *v = f->value;
 	size_t at;
 
@@ -1074,14 +1074,14 @@ static void dsn_fields(struct ctx *c, const char *s, size_t n)
 static void arf_fields(struct ctx *c, const char *s, size_t n, const char *name)
 {
 	const char *p = s, *e = s + n;
-	char addr[ADDRESS_MAX + 1];
+	char addr[ADDRESS_MAX + 1] = "";
 	int r;
 
 	while ((r = next_field(&p, e, &c->f)) >= 0) {
 		if (r == 0)
 			continue;
 		if (is_name(&c->f, "Feedback-Type") && c->out->feedback_type[0] == '\0') {
-			char buf[FIELD_MAX];
+			char buf[FIELD_MAX] = "";
 			const char *v = uncomment(c->f.value, buf, sizeof(buf));
 			size_t len;
 			while (is_space((unsigned char)*v))
@@ -1426,7 +1426,7 @@ static int is_robot(const char *v)
 	static const char *const names[] = {"mail delivery",	  "mailer-daemon",
 					    "mail administrator", "delivery subsystem",
 					    "mail system",	  NULL};
-	char addr[ADDRESS_MAX + 1];
+	char addr[ADDRESS_MAX + 1] = "";
 	size_t nn, i, n = strlen(v), m = n;
 	const char *p = v;
 	char *norm;
@@ -1483,7 +1483,7 @@ static void xfailed_value(struct ctx *c, const char *v)
 static void top_field(struct ctx *c, const struct field *f)
 {
 	const char *v = f->value;
-	char t[64];
+	char t[64] = "";
 
 	if (is_name(f, "From") || is_name(f, "Sender")) {
 		c->robot |= is_robot(v);
@@ -1890,7 +1890,7 @@ static void collect(struct ctx *c, struct tscan *t)
 {
 	const char *s = t->s;
 	size_t ls = 0, i, a, b, k;
-	char addr[ADDRESS_MAX + 1];
+	char addr[ADDRESS_MAX + 1] = "";
 
 	for (i = 0; i < t->n && t->nocc < OCC_MAX; i++) {
 		if (s[i] == '\n') {
@@ -1983,7 +1983,7 @@ static void one_rcpt(struct ctx *c, struct tscan *t, const char *addr, int k, en
 	const char *s = t->s;
 	size_t i, start = 0, end = t->n, from;
 	struct said st;
-	char diag[DSN_DIAG_MAX];
+	char diag[DSN_DIAG_MAX] = "";
 	int found = 0;
 
 	enum mode bound = mode == MODE_ALL ? MODE_STRONG : mode;
@@ -2039,7 +2039,7 @@ static void xfailed_rcpts(struct ctx *c, struct tscan *t, enum dsn_kind action)
 {
 	const char *v = c->xfailed;
 	size_t n = strlen(v), i, a, b, k;
-	char addr[ADDRESS_MAX + 1];
+	char addr[ADDRESS_MAX + 1] = "";
 
 	for (i = 0; i < n; i++) {
 		if (v[i] != '@' || addr_at(v, n, i, addr, &a, &b) < 0)
@@ -2218,7 +2218,7 @@ static void finish(struct ctx *c)
 
 int dsn_parse(const char *raw, size_t len, struct dsn_report *out)
 {
-	char err[128];
+	char err[128] = "";
 	struct ctx *c;
 	struct mailmime *mime = NULL;
 	size_t idx = 0;
