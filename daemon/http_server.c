@@ -11,6 +11,10 @@
  * unsubscribe token acts only if its body holds List-Unsubscribe=One-Click
  * (RFC 8058 §3.2; form-urlencoded or multipart/form-data), else 400.
  *
+ * GET /metrics (no token) is the OpenMetrics page of metrics.c, for whom
+ * daemon.http.metrics allows (default: a loopback peer not behind a proxy);
+ * anyone else gets 404.
+ *
  * Must never act on a GET, write a byte of its input into a page unescaped,
  * log a token or the request's path (log the kind of link instead), or keep
  * a connection for a second request.
@@ -29,6 +33,7 @@
 #include "conn.h"
 #include "log.h"
 #include "mailfmt.h"
+#include "metrics.h"
 #include "store.h"
 #include "token.h"
 
@@ -45,6 +50,7 @@ struct request {
 	long long length;		/* Content-Length, or -1 */
 	int chunked;			/* a Transfer-Encoding field was sent */
 	int multipart;			/* Content-Type: multipart/form-data */
+	int proxied;			/* a proxy's field: Forwarded, X-Forwarded-For... */
 	char body[HTTP_BODY_MAX + 1];	/* NUL-terminated (a NUL inside ends it) */
 };
 
@@ -104,6 +110,11 @@ static int field(struct request *r, const char *line)
 	v = colon + 1 + strspn(colon + 1, " \t");
 	if ((size_t)(colon - line) == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0)
 		r->chunked = 1;
+	if (((size_t)(colon - line) == 9 && strncasecmp(line, "Forwarded", 9) == 0) ||
+	    strncasecmp(line, "X-Forwarded-", 12) == 0 ||
+	    ((size_t)(colon - line) == 9 && strncasecmp(line, "X-Real-IP", 9) == 0) ||
+	    ((size_t)(colon - line) == 3 && strncasecmp(line, "Via", 3) == 0))
+		r->proxied = 1;
 	if ((size_t)(colon - line) == 12 && strncasecmp(line, "Content-Type", 12) == 0)
 		r->multipart = strncasecmp(v, "multipart/form-data", 19) == 0;
 	if ((size_t)(colon - line) == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
@@ -339,16 +350,16 @@ static const char *reason(int status)
 	}
 }
 
-static void respond(struct conn *c, int status, const struct mbuf *body)
+static void respond(struct conn *c, int status, const char *type, const struct mbuf *body)
 {
 	char head[1024];
 	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 			 "Content-Length: %zu\r\nCache-Control: no-store\r\n"
 			 "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
 			 "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
 			 "form-action 'self'; frame-ancestors 'none'\r\n%sConnection: close\r\n\r\n",
-			 status, reason(status), body->n,
+			 status, reason(status), type ? type : "text/html; charset=utf-8", body->n,
 			 status == 405 ? "Allow: GET, POST\r\n" : "");
 
 	if (conn_write(c, head, (size_t)n) == 0 && body->n > 0)
@@ -387,6 +398,51 @@ static int click(const struct config *cfg, const char *token, int act, const cha
 	return describe(&k, body);
 }
 
+/* ---- /metrics ---- */
+
+/* is_metrics: R asks for /metrics (a GET without a token). */
+static int is_metrics(const struct request *r)
+{
+	size_t n = strcspn(r->target, "?#");
+
+	return r->token[0] == '\0' && strcmp(r->method, "GET") == 0 && n == 8 &&
+	       strncmp(r->target, "/metrics", 8) == 0;
+}
+
+/* metrics_allowed: daemon.http.metrics lets peer IP read R. "local": a
+ * loopback peer (or the listener's Unix socket) whose request names no
+ * proxy: a TLS proxy on this host that adds X-Forwarded-For or Forwarded
+ * would otherwise hand the page to anyone. */
+static int metrics_allowed(const struct config *cfg, const struct request *r, const char *ip)
+{
+	switch (cfg->daemon.http_metrics) {
+	case HTTP_METRICS_ANY: return 1;
+	case HTTP_METRICS_OFF: return 0;
+	default:
+		return !r->proxied && (strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+				       strncmp(ip, "::ffff:127.", 11) == 0 || strcmp(ip, "unix") == 0);
+	}
+}
+
+/* metrics: the page into BODY; the status. */
+static int metrics(const struct config *cfg, struct mbuf *body)
+{
+	struct store *st = store_open(cfg->daemon.database);
+	int rc;
+
+	if (st == NULL)
+		return 503;
+	body->n = 0;
+	rc = metrics_write(st, cfg, store_now(), body);
+	store_close(st);
+	if (rc < 0) {
+		body->n = 0;
+		mbuf_str(body, "# the store cannot be read just now\n# EOF\n");
+		return 503;
+	}
+	return 200;
+}
+
 void http_session(const struct smtp_session_args *a)
 {
 	struct cfg_gen *g = runtime_hold(a->rt);
@@ -394,6 +450,7 @@ void http_session(const struct smtp_session_args *a)
 	struct mbuf body = {0};
 	struct conn *c = malloc(sizeof(*c));
 	char tag[120];
+	const char *type = NULL, *what = NULL;
 	int status, gone = 0, ms;
 
 	if (c == NULL) {
@@ -411,7 +468,16 @@ void http_session(const struct smtp_session_args *a)
 	status = read_request(c, &r, &gone);
 	if (status == 0 && strcmp(r.method, "GET") != 0 && strcmp(r.method, "POST") != 0)
 		status = 405;
-	if (status == 0 && strcmp(r.method, "POST") == 0 && r.token[0] == TOKEN_UNSUBSCRIBE &&
+	if (status == 0 && is_metrics(&r)) {
+		what = "metrics";
+		if (metrics_allowed(g->cfg, &r, a->peer_ip)) {
+			status = metrics(g->cfg, &body);
+			type = METRICS_CONTENT_TYPE;
+		} else {
+			status = 404;
+			page(&body, reason(status), "There is no such page here.", NULL);
+		}
+	} else if (status == 0 && strcmp(r.method, "POST") == 0 && r.token[0] == TOKEN_UNSUBSCRIBE &&
 	    !one_click(&r)) {
 		status = 400;
 		page(&body, "Nothing was changed", "An unsubscribe request must carry "
@@ -423,8 +489,9 @@ void http_session(const struct smtp_session_args *a)
 		page(&body, reason(status), "The list server could not read this request.", NULL);
 	}
 	if (!gone || status == 408)
-		respond(c, status, &body);
-	log_info("%s: %s %s -> %d", tag, r.method[0] ? r.method : "-", route(&r), status);
+		respond(c, status, type, &body);
+	log_info("%s: %s %s -> %d", tag, r.method[0] ? r.method : "-", what ? what : route(&r),
+		 status);
 	runtime_release(a->rt, g);
 	mbuf_free(&body);
 	close(a->fd);

@@ -23,6 +23,7 @@
 #include "spool.h"
 #include "store_held.h"
 #include "store_inbound.h"
+#include "store_stats.h"
 #include "xalloc.h"
 
 /* quarantine: move ID out of the way with REASON and forget its attempts;
@@ -328,7 +329,7 @@ void ingest_expire(struct store *st)
 	long long n = -1;
 
 	if (store_begin(st) == 0 && (n = store_held_expire(st, store_now())) >= 0 &&
-	    store_commit(st) == 0) {
+	    store_stats_prune(st, store_now()) >= 0 && store_commit(st) == 0) {
 		if (n > 0)
 			log_info("%lld held posts were not confirmed in time: expired", n);
 		return;

@@ -34,8 +34,9 @@
  * duplicates or quarantined), or -1 if the spool cannot be read. */
 int ingest_scan(struct store *st, const struct config *cfg, const unsigned char *key);
 
-/* ingest_expire: posts whose confirmation time is up become expired (one
- * transaction; logged when there were any). */
+/* ingest_expire: posts whose confirmation time is up become expired, and
+ * the minute counts of the statistics older than a day are pruned (one
+ * transaction; logged when posts expired). */
 void ingest_expire(struct store *st);
 
 #endif

@@ -110,6 +110,16 @@ static const struct kspec listen_spec[] = {
 	{"listen", KT_STRV, 0, 1, 4096, NULL, NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
+static const char *const http_metrics_modes[] = {"local", "any", "off", NULL};
+
+/* The http group is read into cfg_daemon's http_listen and http_metrics. */
+#define HTTP_METRICS_OFFSET (offsetof(struct cfg_daemon, http_metrics) - D(http_listen))
+
+static const struct kspec http_spec[] = {
+	{"listen", KT_STRV, 0, 1, 4096, NULL, NULL, 0, NULL},
+	{"metrics", KT_CHOICE, HTTP_METRICS_OFFSET, 0, 0, http_metrics_modes, NULL, 0, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
 struct tls_pair {
 	char *cert;
 	char *key;
@@ -134,7 +144,7 @@ static const struct kspec daemon_spec[] = {
 	{"delimiter", KT_CHAR, D(delimiter), 0, 0, delimiters, NULL, 0, NULL},
 	{"lmtp", KT_GROUP, D(lmtp_listen), 0, 0, NULL, listen_spec, 0, NULL},
 	{"smtp", KT_GROUP, D(smtp_listen), 0, 0, NULL, listen_spec, 0, NULL},
-	{"http", KT_GROUP, D(http_listen), 0, 0, NULL, listen_spec, 0, NULL},
+	{"http", KT_GROUP, D(http_listen), 0, 0, NULL, http_spec, 0, NULL},
 	{"tls", KT_GROUP, D(tls_cert), 0, 0, NULL, tls_spec, 0, NULL},
 	{"relay", KT_RELAY, D(relay), 0, 0, NULL, relay_spec, 0, NULL},
 	{"workers", KT_INT, D(workers), 1, 256, NULL, NULL, 0, NULL},

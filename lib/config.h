@@ -90,6 +90,13 @@ struct cfg_relay {
 	struct intv retry;		/* seconds between attempts; the last one repeats */
 };
 
+/* daemon.http.metrics: who may read /metrics on the HTTP listener */
+enum http_metrics {
+	HTTP_METRICS_LOCAL,	/* a loopback peer, not through a proxy (default) */
+	HTTP_METRICS_ANY,	/* anyone who can reach the listener */
+	HTTP_METRICS_OFF,	/* no one: 404 */
+};
+
 struct cfg_daemon {
 	char *user;
 	char *spool;
@@ -100,6 +107,7 @@ struct cfg_daemon {
 	struct strv lmtp_listen;	/* "host:port", "[v6]:port", "unix:/path" */
 	struct strv smtp_listen;
 	struct strv http_listen;	/* the one-click pages (behind a TLS proxy) */
+	enum http_metrics http_metrics;	/* who may read /metrics there */
 	char *tls_cert;
 	char *tls_key;
 	struct cfg_relay relay;

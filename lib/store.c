@@ -348,6 +348,39 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE INDEX inbound_dedupe ON inbound(message_id, content_hash)"
 	"  WHERE content_hash IS NOT NULL;"
 	"ALTER TABLE spool_attempts ADD COLUMN runner TEXT;",
+	/* 7 -> 8: counters for parley stats and /metrics. Every change of a
+	 * copy's status to sent, deferred, failed or cancelled adds one to its
+	 * list's count for that minute (minute = unix time / 60) and to its
+	 * all-time count (minute 0), by trigger, in the transaction that makes
+	 * the change: so every path (delivery, the cancelling triggers, the
+	 * CLI) counts and nothing is counted twice. The minute rows are pruned
+	 * after a day (store_stats_prune); list 0 is a notice to no list. And
+	 * an index that counts posts and replies without reading the raw
+	 * messages (created_at comes after raw in the archive's rows). */
+	"CREATE TABLE delivery_counts ("
+	"  list_id INTEGER NOT NULL,"
+	"  minute INTEGER NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  n INTEGER NOT NULL,"
+	"  PRIMARY KEY (list_id, minute, status)"
+	") WITHOUT ROWID;"
+	"INSERT INTO delivery_counts(list_id, minute, status, n)"
+	"  SELECT COALESCE(a.list_id, n.list_id, 0), 0, d.status, count(*) FROM deliveries d"
+	"  LEFT JOIN archive a ON a.id = d.archive_id LEFT JOIN notices n ON n.id = d.notice_id"
+	"  WHERE d.status IN ('sent', 'deferred', 'failed', 'cancelled')"
+	"  GROUP BY 1, 3;"
+	"CREATE TRIGGER delivery_count AFTER UPDATE OF status ON deliveries"
+	"  WHEN NEW.status <> OLD.status"
+	"  AND NEW.status IN ('sent', 'deferred', 'failed', 'cancelled') BEGIN"
+	"  INSERT INTO delivery_counts(list_id, minute, status, n) VALUES"
+	"    (COALESCE((SELECT list_id FROM archive WHERE id = NEW.archive_id),"
+	"      (SELECT list_id FROM notices WHERE id = NEW.notice_id), 0),"
+	"      NEW.updated_at / 60, NEW.status, 1),"
+	"    (COALESCE((SELECT list_id FROM archive WHERE id = NEW.archive_id),"
+	"      (SELECT list_id FROM notices WHERE id = NEW.notice_id), 0), 0, NEW.status, 1)"
+	"    ON CONFLICT DO UPDATE SET n = n + 1;"
+	"  END;"
+	"CREATE INDEX archive_kind ON archive(list_id, kind, created_at);",
 };
 
 int store_error(struct store *st, const char *what)

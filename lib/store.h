@@ -16,7 +16,7 @@
 #include <sqlite3.h>
 
 /* The schema version this program writes; see migrations[] in store.c. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* Identifiers of cached statements: one per SQL text in the program. */
 enum store_stmt {
@@ -85,6 +85,10 @@ enum store_stmt {
 	STMT_REQUEST_CLOSE,
 	STMT_REQUESTS_MAILED,
 	STMT_COMMANDS_SINCE,
+	STMT_STATS_ARCHIVE,
+	STMT_STATS_COPIES,
+	STMT_STATS_QUEUE,
+	STMT_STATS_PRUNE,
 	STMT__COUNT
 };
 

@@ -53,6 +53,9 @@ static void text_out(const struct config *cfg)
 	print_strv("lmtp", &d->lmtp_listen);
 	print_strv("smtp", &d->smtp_listen);
 	print_strv("http", &d->http_listen);
+	cli_printf("  metrics    %s\n", d->http_metrics == HTTP_METRICS_ANY ? "any"
+				    : d->http_metrics == HTTP_METRICS_OFF ? "off"
+									  : "local");
 	cli_printf("  tls        %s\n", d->tls_cert ? d->tls_cert : "(no certificate: no STARTTLS)");
 	cli_printf("  relay      %s:%d starttls=%s%s%s%s\n", d->relay.host, d->relay.port,
 	       config_relay_tls_name(d->relay.starttls),

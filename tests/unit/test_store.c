@@ -14,6 +14,7 @@
 #include "store.h"
 #include "store_archive.h"
 #include "store_inbound.h"
+#include "store_stats.h"
 #include "store_sub.h"
 #include "tap.h"
 
@@ -340,7 +341,7 @@ static void test_from_v6(void)
 		return;
 	db = store_db(st);
 	other = store_open(path);
-	is_int(store_version(st), 7, "migrated to version 7");
+	is_int(store_version(st), STORE_SCHEMA_VERSION, "migrated from version 6");
 	ok(strcmp(store_runner(st), store_runner(other)) != 0, "two opens are two runners");
 	is_int(store_attempt_begin(st, "Q1", store_runner(st), 10, why, sizeof(why)), 1,
 	       "an attempt counted by version 6 is kept, unmarked: not a crash");
@@ -445,6 +446,96 @@ static void test_outage(void)
 	store_close(st);
 }
 
+/* set_status: copy ID's status to STATUS at time AT (as the delivery code
+ * and the cancelling triggers do: status and updated_at together). */
+static int set_status(sqlite3 *db, int id, const char *status, long long at)
+{
+	char sql[200];
+
+	snprintf(sql, sizeof(sql), "UPDATE deliveries SET status = '%s', updated_at = %lld"
+		 " WHERE id = %d", status, at, id);
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* test_stats: version 8's counters. Copies of version 7 are counted in all
+ * at the migration; every later status change is counted by the trigger,
+ * per list and minute, once; notices to no list count for list 0 only;
+ * store_stats_get's spans and queue; the minute counts pruned after a day,
+ * the all-time counts kept. */
+static void test_stats(void)
+{
+	const long long now = 1800000000LL;	/* a fixed clock, on a minute boundary */
+	char path[256];
+	struct stats x;
+	struct store *st;
+	sqlite3 *db;
+
+	path_in(path, sizeof(path), "v7.db");
+	st = store_open_at(path, 7);
+	if (!ok(st != NULL && store_version(st) == 7, "a version-7 database"))
+		return;
+	ok(sqlite3_exec(store_db(st),
+			"INSERT INTO lists(id, name, created_at) VALUES (1, 'dev', 0), (2, 'news', 0);"
+			"INSERT INTO threads(id, list_id, subject, created_at, last_at)"
+			" VALUES (1, 1, 's', 0, 0), (2, 2, 's', 0, 0);"
+			"INSERT INTO archive(id, list_id, thread_id, kind, list_msgid, author_addr, raw,"
+			" created_at) VALUES (1, 1, 1, 'post', '<a1>', 'a@x', 'r', 1799990000),"
+			" (2, 1, 1, 'reply', '<a2>', 'b@x', 'r', 1799999000),"
+			" (3, 2, 2, 'post', '<a3>', 'a@x', 'r', 1700000000);"
+			"INSERT INTO notices(id, list_id, kind, sender, raw, created_at)"
+			" VALUES (1, NULL, 'owner', '', 'r', 0);"
+			"INSERT INTO deliveries(id, archive_id, notice_id, address, status, next_at,"
+			" created_at, updated_at) VALUES"
+			" (1, 1, NULL, 'r1@x', 'sent', 0, 1799990000, 1799990000),"
+			" (2, 1, NULL, 'r2@x', 'queued', 0, 1799990100, 1799990100),"
+			" (3, 2, NULL, 'r1@x', 'queued', 0, 1799999000, 1799999000),"
+			" (4, 3, NULL, 'r1@x', 'failed', 0, 1700000000, 1700000000),"
+			" (5, NULL, 1, 'o@x', 'queued', 0, 1799999500, 1799999500);",
+			NULL, NULL, NULL) == SQLITE_OK,
+	   "version-7 lists, posts, a reply and copies written");
+	store_close(st);
+	if (!ok((st = store_open(path)) != NULL && store_version(st) == STORE_SCHEMA_VERSION,
+		"migrated from version 7"))
+		return;
+	db = store_db(st);
+	is_int(store_stats_get(st, 1, now, &x), 0, "counters of dev read");
+	is_int(x.copies[STATS_SENT][STATS_ALL], 1, "the copy sent before the migration counts in all");
+	is_int(x.copies[STATS_SENT][STATS_DAY], 0, "but in no minute");
+	is_int(x.posts[STATS_ALL], 1, "one post");
+	is_int(x.replies[STATS_ALL], 1, "one reply");
+	is_int(x.replies[STATS_HOUR], 1, "in the last hour");
+	is_int(x.posts[STATS_HOUR], 0, "the post is older than an hour");
+	is_int(x.posts[STATS_DAY], 1, "but from the last day");
+	is_int(x.queued, 2, "two copies of dev queued");
+	is_int(x.oldest_at, 1799990100, "the oldest of them");
+
+	ok(set_status(db, 2, "sending", now - 120) == 0 && set_status(db, 2, "deferred", now - 120) == 0 &&
+	   set_status(db, 2, "sending", now - 60) == 0 && set_status(db, 2, "sent", now - 60) == 0 &&
+	   set_status(db, 3, "cancelled", now - 7200) == 0 && set_status(db, 5, "sent", now) == 0 &&
+	   set_status(db, 2, "sent", now) == 0,
+	   "status changes made");
+	is_int(store_stats_get(st, 1, now, &x), 0, "counters of dev read again");
+	is_int(x.copies[STATS_SENT][STATS_ALL], 2, "sent in all: 2 (an update to the same status is no change)");
+	is_int(x.copies[STATS_SENT][STATS_HOUR], 1, "sent in the last hour: 1");
+	is_int(x.copies[STATS_DEFERRED][STATS_HOUR], 1, "deferred once");
+	is_int(x.copies[STATS_CANCELLED][STATS_HOUR], 0, "the cancel was two hours ago");
+	is_int(x.copies[STATS_CANCELLED][STATS_DAY], 1, "within the day");
+	is_int(x.queued + x.deferred + x.sending, 0, "nothing of dev waits");
+	is_int(x.oldest_at, 0, "so no oldest");
+	is_int(store_stats_get(st, 2, now, &x), 0, "counters of news read");
+	is_int(x.copies[STATS_FAILED][STATS_ALL], 1, "news: its failed copy of version 7");
+	is_int(x.copies[STATS_SENT][STATS_ALL], 0, "and none of dev's");
+	is_int(store_stats_get(st, 0, now, &x), 0, "counters of everything read");
+	is_int(x.copies[STATS_SENT][STATS_ALL], 3, "all: dev's two and the notice to no list");
+	is_int(x.posts[STATS_ALL], 2, "all: two posts");
+	is_int(store_stats_prune(st, now), 0, "nothing is a day old yet");
+	is_int(store_stats_prune(st, now + 2 * 86400), 4, "two days later: the four minute counts go");
+	is_int(store_stats_get(st, 0, now + 2 * 86400, &x), 0, "counters read after the pruning");
+	is_int(x.copies[STATS_SENT][STATS_ALL], 3, "the all-time counts stay");
+	is_int(x.copies[STATS_SENT][STATS_DAY], 0, "the day's are gone");
+	store_close(st);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -456,6 +547,7 @@ int main(void)
 	test_from_v1();
 	test_from_v4();
 	test_from_v6();
+	test_stats();
 	test_refusals();
 	test_subscribers();
 	test_claim_error();

@@ -1,0 +1,145 @@
+/*
+ * store_stats.c - the counters of parley stats and /metrics (see
+ * store_stats.h). Reads the archive through its archive_kind index, the
+ * per-minute and all-time copy counts the delivery_count trigger keeps,
+ * and the copies still waiting. Must never write anything but the pruning
+ * of old minute counts, and never count by itself what the trigger counts.
+ */
+#include "autoconf.h"
+
+#include "store_stats.h"
+
+#include <string.h>
+
+static const char *const copy_names[STATS__COPIES] = {"sent", "deferred", "failed",
+						      "cancelled"};
+static const char *const span_names[STATS__SPANS] = {"hour", "day", "all"};
+
+const char *stats_copy_name(enum stats_copy c)
+{
+	return copy_names[c];
+}
+
+const char *stats_span_name(enum stats_span s)
+{
+	return span_names[s];
+}
+
+/* archived: the posts and replies of LIST_ID since HOUR and DAY (times). */
+static int archived(struct store *st, long long list_id, long long hour, long long day,
+		    struct stats *out)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_STATS_ARCHIVE,
+					"SELECT kind, count(*), total(created_at >= ?2),"
+					" total(created_at >= ?3) FROM archive"
+					" WHERE ?1 = 0 OR list_id = ?1 GROUP BY kind");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, list_id);
+	sqlite3_bind_int64(s, 2, hour);
+	sqlite3_bind_int64(s, 3, day);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(s, 0);
+		long long *v = kind && strcmp(kind, "post") == 0 ? out->posts : out->replies;
+		v[STATS_ALL] = sqlite3_column_int64(s, 1);
+		v[STATS_HOUR] = sqlite3_column_int64(s, 2);
+		v[STATS_DAY] = sqlite3_column_int64(s, 3);
+	}
+	return rc == SQLITE_DONE ? 0 : store_error(st, "counting the archive");
+}
+
+/* copies: the status changes of LIST_ID's copies since the minutes HOUR
+ * and DAY, and in all (minute 0). */
+static int copies(struct store *st, long long list_id, long long hour, long long day,
+		  struct stats *out)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_STATS_COPIES,
+					"SELECT status, total(CASE WHEN minute = 0 THEN n END),"
+					" total(CASE WHEN minute >= ?2 THEN n END),"
+					" total(CASE WHEN minute >= ?3 THEN n END)"
+					" FROM delivery_counts WHERE ?1 = 0 OR list_id = ?1"
+					" GROUP BY status");
+	int rc, c;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, list_id);
+	sqlite3_bind_int64(s, 2, hour);
+	sqlite3_bind_int64(s, 3, day);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *status = (const char *)sqlite3_column_text(s, 0);
+		for (c = 0; c < STATS__COPIES; c++) {
+			if (status == NULL || strcmp(status, copy_names[c]) != 0)
+				continue;
+			out->copies[c][STATS_ALL] = sqlite3_column_int64(s, 1);
+			out->copies[c][STATS_HOUR] = sqlite3_column_int64(s, 2);
+			out->copies[c][STATS_DAY] = sqlite3_column_int64(s, 3);
+		}
+	}
+	return rc == SQLITE_DONE ? 0 : store_error(st, "counting the copies");
+}
+
+/* waiting: the copies of LIST_ID not yet sent, failed or cancelled. */
+static int waiting(struct store *st, long long list_id, struct stats *out)
+{
+	sqlite3_stmt *s = store_prepare(
+		st, STMT_STATS_QUEUE,
+		"SELECT d.status, count(*), min(d.created_at) FROM deliveries d"
+		" LEFT JOIN archive a ON a.id = d.archive_id"
+		" LEFT JOIN notices n ON n.id = d.notice_id"
+		" WHERE d.status IN ('queued', 'deferred', 'sending')"
+		" AND (?1 = 0 OR COALESCE(a.list_id, n.list_id, 0) = ?1) GROUP BY d.status");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, list_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *status = (const char *)sqlite3_column_text(s, 0);
+		long long n = sqlite3_column_int64(s, 1), at = sqlite3_column_int64(s, 2);
+		if (status == NULL)
+			continue;
+		if (strcmp(status, "queued") == 0)
+			out->queued = n;
+		else if (strcmp(status, "deferred") == 0)
+			out->deferred = n;
+		else
+			out->sending = n;
+		if (out->oldest_at == 0 || at < out->oldest_at)
+			out->oldest_at = at;
+	}
+	return rc == SQLITE_DONE ? 0 : store_error(st, "counting the queue");
+}
+
+int store_stats_get(struct store *st, long long list_id, long long now, struct stats *out)
+{
+	sqlite3 *db = store_db(st);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return store_error(st, "beginning to read the counters");
+	rc = archived(st, list_id, now - 3600, now - 86400, out);
+	if (rc == 0)
+		rc = copies(st, list_id, now / 60 - 59, now / 60 - (24 * 60 - 1), out);
+	if (rc == 0)
+		rc = waiting(st, list_id, out);
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && rc == 0)
+		rc = store_error(st, "ending the read of the counters");
+	return rc;
+}
+
+int store_stats_prune(struct store *st, long long now)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_STATS_PRUNE,
+					"DELETE FROM delivery_counts WHERE minute > 0 AND minute < ?1");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now / 60 - STATS_MINUTES_KEPT);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return store_error(st, "pruning the minute counts");
+	return sqlite3_changes(store_db(st));
+}

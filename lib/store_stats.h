@@ -1,0 +1,45 @@
+/*
+ * store_stats.h - the counters behind `parley stats` and parleyd's /metrics
+ * (design §4): posts and replies archived, copies sent, deferred, failed and
+ * cancelled, each in the last hour, the last day and in all, and the copies
+ * waiting in the queue with the oldest of them. Read-only apart from
+ * store_stats_prune; the counting itself is done by the delivery_count
+ * trigger of schema version 8 (store.c), never by callers.
+ */
+#ifndef PARLEY_STORE_STATS_H
+#define PARLEY_STORE_STATS_H
+
+#include "store.h"
+
+enum stats_span { STATS_HOUR, STATS_DAY, STATS_ALL, STATS__SPANS };
+enum stats_copy { STATS_SENT, STATS_DEFERRED, STATS_FAILED, STATS_CANCELLED, STATS__COPIES };
+
+#define STATS_MINUTES_KEPT (25 * 60) /* minute counts older than this are pruned */
+
+struct stats {
+	long long posts[STATS__SPANS];
+	long long replies[STATS__SPANS];
+	long long copies[STATS__COPIES][STATS__SPANS];	/* status changes in the span */
+	long long queued, deferred, sending;		/* copies waiting now */
+	long long oldest_at;				/* queued time of the oldest, 0: none */
+};
+
+/* stats_copy_name: "sent", "deferred", "failed", "cancelled". */
+const char *stats_copy_name(enum stats_copy c);
+
+/* stats_span_name: "hour", "day", "all". */
+const char *stats_span_name(enum stats_span s);
+
+/*
+ * store_stats_get: the counters of the list LIST_ID (0: of all lists and of
+ * the notices to no list) as of NOW into OUT. 0, or -1 (logged). Runs in a
+ * read transaction of its own, so that the numbers agree with each other.
+ */
+int store_stats_get(struct store *st, long long list_id, long long now, struct stats *out);
+
+/* store_stats_prune: delete the minute counts older than STATS_MINUTES_KEPT
+ * as of NOW (the all-time counts stay), in the caller's transaction. The
+ * number of rows deleted, or -1. */
+int store_stats_prune(struct store *st, long long now);
+
+#endif
