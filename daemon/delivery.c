@@ -108,6 +108,7 @@ struct wstate {
 	struct worker *w;
 	struct store *st;
 	struct smtp_client *smtp;
+	struct token_mac *mac;	/* the pool's key, keyed once (NULL: token_make) */
 	long long last_used;	/* monotonic ms: when the session last carried a copy */
 	struct archived a;
 };
@@ -145,12 +146,17 @@ static void nap_ms(long ms)
 		;
 }
 
-static void token_for(const struct delivery_pool *p, char kind, unsigned long long a,
-		      unsigned long b, char out[TOKEN_MAX + 1])
+/* token_for: a token of KIND for A and B, with the worker's keyed HMAC
+ * context WS->mac if it has one, else with the pool's key. */
+static void token_for(const struct delivery_pool *p, const struct wstate *ws, char kind,
+		      unsigned long long a, unsigned long b, char out[TOKEN_MAX + 1])
 {
 	struct token t = {kind, a, b, 0};
 
-	token_make(p->key, &t, out);
+	if (ws->mac != NULL)
+		token_make_mac(ws->mac, &t, out);
+	else
+		token_make(p->key, &t, out);
 }
 
 /* ---- the store ---- */
@@ -396,14 +402,14 @@ static int addresses(const struct delivery_pool *p, const struct config *cfg,
 	unsigned long sub = (unsigned long)d->subscriber_id;
 	const char *name = ws->a.author_name ? ws->a.author_name : ws->a.author_addr;
 
-	token_for(p, TOKEN_BOUNCE, (unsigned long long)d->id, 0, btok);
-	token_for(p, TOKEN_REPLY, (unsigned long long)d->archive_id, sub, rtok);
-	token_for(p, TOKEN_PRIVATE, (unsigned long long)d->archive_id, sub, vtok);
-	token_for(p, TOKEN_MUTE, (unsigned long long)ws->a.thread_id, sub, mtok);
-	token_for(p, TOKEN_FOLLOW, (unsigned long long)ws->a.thread_id, sub, ftok);
+	token_for(p, ws, TOKEN_BOUNCE, (unsigned long long)d->id, 0, btok);
+	token_for(p, ws, TOKEN_REPLY, (unsigned long long)d->archive_id, sub, rtok);
+	token_for(p, ws, TOKEN_PRIVATE, (unsigned long long)d->archive_id, sub, vtok);
+	token_for(p, ws, TOKEN_MUTE, (unsigned long long)ws->a.thread_id, sub, mtok);
+	token_for(p, ws, TOKEN_FOLLOW, (unsigned long long)ws->a.thread_id, sub, ftok);
 	ps->utok[0] = '\0';
 	if (d->subscriber_id != 0)
-		token_for(p, TOKEN_UNSUBSCRIBE, (unsigned long long)d->subscriber_id, 0, ps->utok);
+		token_for(p, ws, TOKEN_UNSUBSCRIBE, (unsigned long long)d->subscriber_id, 0, ps->utok);
 	if (subaddr_list(c->from, sizeof(c->from), cfg, c->list, "bounce", btok) < 0 ||
 	    subaddr_list(ps->reply_to, sizeof(ps->reply_to), cfg, c->list, "r", rtok) < 0 ||
 	    subaddr_list(ps->unsub, sizeof(ps->unsub), cfg, c->list, "unsubscribe",
@@ -769,6 +775,7 @@ static void *worker_main(void *arg)
 
 	memset(&ws, 0, sizeof(ws));
 	ws.w = w;
+	ws.mac = token_mac_new(w->pool->key);
 	while (!runtime_stopping(rt)) {
 		if (ws.st == NULL && (ws.st = worker_store(w)) == NULL) {
 			runtime_wait_ring(rt, &seen, STORE_RETRY_MS);
@@ -783,6 +790,7 @@ static void *worker_main(void *arg)
 		runtime_wait_ring(rt, &seen, WAKE_MS);
 	}
 	session_end(&ws);
+	token_mac_free(ws.mac);
 	archived_clear(&ws.a);
 	if (ws.st != NULL)
 		store_close(ws.st);

@@ -287,35 +287,84 @@ void mailfmt_phrase(struct mbuf *out, const char *s)
 
 /* qp_encode: RFC 2045 §6.7; CR LF and bare LF are line breaks, lines of at
  * most 76 characters, white space before a line end encoded. */
+/* qp_plain: CH may stand for itself in quoted-printable (white space only
+ * where no line end follows: qp_run sees to that). */
+static int qp_plain(unsigned char ch)
+{
+	return (ch >= 33 && ch <= 126 && ch != '=') || ch == ' ' || ch == '\t';
+}
+
+/* qp_at_eol: S[J] starts a line end, or J is the end. */
+static int qp_at_eol(const char *s, size_t n, size_t j)
+{
+	return j == n || s[j] == '\n' || (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n');
+}
+
+/* qp_run: how many bytes from S[I] on can be copied as they are onto a
+ * line at column COL: plain bytes up to column 75, white space only up to
+ * column 73 (room left for its =XX form: the byte-at-a-time rule), less the
+ * white space right before a line end. */
+static size_t qp_run(const char *s, size_t n, size_t i, size_t col)
+{
+	size_t r = 0;
+
+	while (col + r < 75 && i + r < n && qp_plain((unsigned char)s[i + r]) &&
+	       !((s[i + r] == ' ' || s[i + r] == '\t') && col + r + 3 > 75))
+		r++;
+	while (r > 0 && (s[i + r - 1] == ' ' || s[i + r - 1] == '\t') && qp_at_eol(s, n, i + r))
+		r--;
+	return r;
+}
+
 void mailfmt_qp(struct mbuf *out, const char *s, size_t n)
 {
-	size_t i = 0, col = 0;
+	char buf[4096];		/* encoded bytes not yet in OUT */
+	size_t i = 0, col = 0, k = 0;
 
 	while (i < n) {
 		unsigned char ch = (unsigned char)s[i];
 		int eol;
+		if (k > sizeof(buf) - 84) {	/* room for a run of 75 and a soft break */
+			mbuf_add(out, buf, k);
+			k = 0;
+		}
 		if (ch == '\n' || (ch == '\r' && i + 1 < n && s[i + 1] == '\n')) {
-			mbuf_add(out, "\r\n", 2);
+			buf[k++] = '\r';
+			buf[k++] = '\n';
 			col = 0;
 			i += ch == '\r' ? 2 : 1;
 			continue;
 		}
+		if (col < 75 && qp_plain(ch)) {	/* a run of bytes that stand for themselves */
+			size_t r = qp_run(s, n, i, col);
+			if (r > 0) {
+				memcpy(buf + k, s + i, r);
+				k += r;
+				col += r;
+				i += r;
+				continue;
+			}
+		}
 		eol = i + 1 == n || s[i + 1] == '\n' ||
 		      (s[i + 1] == '\r' && i + 2 < n && s[i + 2] == '\n');
 		if (col + ((ch >= 33 && ch <= 126 && ch != '=') ? 1 : 3) > 75) {
-			mbuf_add(out, "=\r\n", 3);
+			buf[k++] = '=';
+			buf[k++] = '\r';
+			buf[k++] = '\n';
 			col = 0;
 		}
 		if ((ch >= 33 && ch <= 126 && ch != '=') || ((ch == ' ' || ch == '\t') && !eol)) {
-			mbuf_add(out, s + i, 1);
+			buf[k++] = (char)ch;
 			col++;
 		} else {
-			char e[3] = {'=', hexdig[ch >> 4], hexdig[ch & 15]};
-			mbuf_add(out, e, 3);
+			buf[k++] = '=';
+			buf[k++] = hexdig[ch >> 4];
+			buf[k++] = hexdig[ch & 15];
 			col += 3;
 		}
 		i++;
 	}
+	mbuf_add(out, buf, k);
 }
 
 void mailfmt_b64(struct mbuf *out, const char *s, size_t n)

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -314,9 +315,58 @@ static void hmac_cut(const unsigned char key[TOKEN_KEY_LEN], const unsigned char
 	memcpy(out, full, outlen);
 }
 
-/* mac2: the short format's MAC of KIND and FIELDS (N bytes) into OUT. */
-static void mac2(const unsigned char key[TOKEN_KEY_LEN], char kind, const unsigned char *fields,
-		 size_t n, unsigned char out[MAC2])
+struct token_mac {
+	EVP_MAC *mac;
+	EVP_MAC_CTX *ctx;	/* keyed; EVP_MAC_init with no key starts it again */
+	unsigned char key[TOKEN_KEY_LEN];	/* for the one-shot HMAC if ctx fails */
+};
+
+struct token_mac *token_mac_new(const unsigned char key[TOKEN_KEY_LEN])
+{
+	struct token_mac *m = calloc(1, sizeof(*m));
+	OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+			       OSSL_PARAM_construct_end()};
+
+	if (m != NULL)
+		memcpy(m->key, key, TOKEN_KEY_LEN);
+	if (m == NULL || (m->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (m->ctx = EVP_MAC_CTX_new(m->mac)) == NULL ||
+	    !EVP_MAC_init(m->ctx, key, TOKEN_KEY_LEN, params)) {
+		token_mac_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void token_mac_free(struct token_mac *m)
+{
+	if (m == NULL)
+		return;
+	EVP_MAC_CTX_free(m->ctx);
+	EVP_MAC_free(m->mac);
+	OPENSSL_cleanse(m->key, sizeof(m->key));
+	free(m);
+}
+
+/* mac_cut: HMAC-SHA256 of DATA under M's key, cut to OUTLEN; -1 if
+ * OpenSSL failed. */
+static int mac_cut(struct token_mac *m, const unsigned char *data, size_t n, unsigned char *out,
+		   size_t outlen)
+{
+	unsigned char full[EVP_MAX_MD_SIZE];
+	size_t len = 0;
+
+	if (!EVP_MAC_init(m->ctx, NULL, 0, NULL) || !EVP_MAC_update(m->ctx, data, n) ||
+	    !EVP_MAC_final(m->ctx, full, &len, sizeof(full)) || len < outlen)
+		return -1;
+	memcpy(out, full, outlen);
+	return 0;
+}
+
+/* mac2: the short format's MAC of KIND and FIELDS (N bytes) into OUT, with
+ * M if there is one (else, or if it fails, with the one-shot HMAC). */
+static void mac2(const unsigned char key[TOKEN_KEY_LEN], struct token_mac *m, char kind,
+		 const unsigned char *fields, size_t n, unsigned char out[MAC2])
 {
 	unsigned char data[3 + RAW2_MAX];
 
@@ -324,7 +374,8 @@ static void mac2(const unsigned char key[TOKEN_KEY_LEN], char kind, const unsign
 	data[1] = '2';
 	data[2] = (unsigned char)kind;
 	memcpy(data + 3, fields, n);
-	hmac_cut(key, data, n + 3, out, MAC2);
+	if (m == NULL || mac_cut(m, data, n + 3, out, MAC2) < 0)
+		hmac_cut(key, data, n + 3, out, MAC2);
 }
 
 size_t token_max_len(char kind)
@@ -337,8 +388,9 @@ size_t token_max_len(char kind)
 			   (layouts[l].expires ? EXPIRY_BYTES : 0) + MAC2);
 }
 
-size_t token_make(const unsigned char key[TOKEN_KEY_LEN], const struct token *t,
-		  char out[TOKEN_MAX + 1])
+/* make: token_make, with M when not NULL (KEY is then unused unless M fails). */
+static size_t make(const unsigned char *key, struct token_mac *m, const struct token *t,
+		   char out[TOKEN_MAX + 1])
 {
 	unsigned char raw[RAW2_MAX];
 	int l = layout_of(t->kind);
@@ -359,10 +411,21 @@ size_t token_make(const unsigned char key[TOKEN_KEY_LEN], const struct token *t,
 		put_be(raw + n, hours & 0xffffff, EXPIRY_BYTES);
 		n += EXPIRY_BYTES;
 	}
-	mac2(key, t->kind, raw, n, raw + n);
+	mac2(key, m, t->kind, raw, n, raw + n);
 	n += MAC2;
 	out[0] = t->kind;
 	return 1 + b32_put(raw, n, out + 1);
+}
+
+size_t token_make(const unsigned char key[TOKEN_KEY_LEN], const struct token *t,
+		  char out[TOKEN_MAX + 1])
+{
+	return make(key, NULL, t, out);
+}
+
+size_t token_make_mac(struct token_mac *m, const struct token *t, char out[TOKEN_MAX + 1])
+{
+	return make(m->key, m, t, out);
 }
 
 /* check_v1: a token of the first format. */
@@ -412,7 +475,7 @@ static int check_v2(const unsigned char key[TOKEN_KEY_LEN], const char *s, size_
 	}
 	if (p != end)
 		return -1;
-	mac2(key, out->kind, raw, (size_t)(end - raw), want);
+	mac2(key, NULL, out->kind, raw, (size_t)(end - raw), want);
 	return CRYPTO_memcmp(want, end, MAC2) == 0 ? 0 : -1;
 }
 

@@ -50,6 +50,41 @@ static void v1_make(const unsigned char key[TOKEN_KEY_LEN], char kind, unsigned 
 	out[o] = '\0';
 }
 
+/* test_mac: token_make_mac makes the very tokens token_make makes, for every
+ * kind and many numbers, under one context reused (and another key's
+ * context makes other tokens). */
+static void test_mac(const unsigned char key[TOKEN_KEY_LEN], const unsigned char other[TOKEN_KEY_LEN],
+		     const char *kinds, size_t nkinds)
+{
+	struct token_mac *m = token_mac_new(key), *o = token_mac_new(other);
+	char a[TOKEN_MAX + 1], b[TOKEN_MAX + 1];
+	int same = 1, differ = 1;
+	size_t i, k;
+
+	if (!ok(m != NULL && o != NULL, "a keyed HMAC context is made")) {
+		token_mac_free(m);
+		token_mac_free(o);
+		return;
+	}
+	for (k = 0; k < nkinds; k++)
+		for (i = 0; i < 2000; i++) {
+			struct token t = {kinds[k], i * 2654435761ULL, (unsigned long)(i * 40503UL), 0};
+			if (kinds[k] == TOKEN_PUBLISH || kinds[k] == TOKEN_REQUEST)
+				t.expires = 1800000000LL + (long long)i * 3600;
+			size_t n1 = token_make(key, &t, a), n2 = token_make_mac(m, &t, b);
+			if (n1 != n2 || strcmp(a, b) != 0)
+				same = 0;
+			(void)token_make_mac(o, &t, b);
+			if (strcmp(a, b) == 0)
+				differ = 0;
+		}
+	ok(same, "token_make_mac: the same tokens as token_make, %zu kinds x 2000", nkinds);
+	ok(differ, "another key's context: other tokens");
+	token_mac_free(m);
+	token_mac_free(o);
+	token_mac_free(NULL);
+}
+
 int main(void)
 {
 	static const char kinds[] = {TOKEN_REPLY,   TOKEN_BOUNCE, TOKEN_UNSUBSCRIBE, TOKEN_PUBLISH,
@@ -195,5 +230,6 @@ int main(void)
 	}
 	unlink(path);
 	rmdir(dir);
+	test_mac(key, other, kinds, sizeof(kinds));
 	return tap_done();
 }
