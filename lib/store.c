@@ -434,6 +434,11 @@ static int exec(struct store *st, const char *sql)
 	return 0;
 }
 
+int store_synced(struct store *st, int on)
+{
+	return exec(st, on ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+}
+
 int store_begin(struct store *st)
 {
 	return exec(st, "BEGIN IMMEDIATE");

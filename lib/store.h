@@ -125,6 +125,16 @@ const char *store_runner(struct store *st);
  * code. Ask before store_rollback. */
 int store_outage(struct store *st);
 
+/*
+ * store_synced: ON 0 lets the commits of ST that follow reach the disk
+ * later (synchronous=NORMAL: no fsync at COMMIT; the WAL stays consistent,
+ * and the next synced commit of any connection makes them durable too); ON
+ * 1 (the default) syncs every commit again. Only for a transaction whose
+ * loss to a power failure is harmless: the claim of copies to send (lost,
+ * they are queued, as a restart makes claimed copies anyway). 0 or -1.
+ */
+int store_synced(struct store *st, int on);
+
 /* Transactions: begin is BEGIN IMMEDIATE (a writer). 0 or -1. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);

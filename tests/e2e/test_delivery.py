@@ -5,7 +5,7 @@ return path L+bounce-TOKEN@ that names the copy; through a real Postfix
 relay; a relay that is down, says 4xx or 5xx (deferred, retried, failed);
 the maildir sink; STARTTLS with certificate verification and AUTH; and
 kill -9 in the middle of a 2,000-recipient fan-out: every recipient gets
-the copy, and duplicates stay within one group of results (16) per relay
+the copy, and duplicates stay within one group of results (64) per relay
 connection.
 
 Issue 10: the EHLO name is daemon.hostname; MAIL, RCPT and DATA go in one
@@ -423,9 +423,9 @@ def starttls(d, top):
 def fanout_kill():
     """kill -9 in the middle of a 2,000-recipient fan-out, then a restart:
     every recipient has the copy; a recipient has two only if its result was
-    not committed at the kill, so at most one group (16, GROUP in
+    not committed at the kill, so at most one group (64, BATCH in
     daemon/delivery.c) per relay connection open then."""
-    n, workers, group = 2000, 4, 16
+    n, workers, group = 2000, 4, 64
     sink = Relay(delay=0.002)
     d = Daemon()
     try:

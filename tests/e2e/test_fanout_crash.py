@@ -12,9 +12,9 @@ ingest and the fan-out's queueing), the others when the count of copies
 recorded 'sent' passes random thresholds, plus 0-30 ms. After the last
 restart it waits (bounded) until parleyd's queue and Postfix's queue are
 empty, then counts per recipient: every one at least once; the copies
-beyond one at most KILLS x workers x 16 (design §5: the only duplicate is a
+beyond one at most KILLS x workers x 64 (design §5: the only duplicate is a
 copy the relay accepted whose result was not yet committed: delivery.c
-commits the results of a batch of 16 together, so at most one batch per
+commits the results of a batch of 64 together, so at most one batch per
 relay connection). FANOUT_N and
 FANOUT_KILLS make it smaller for a quick look; FANOUT_SINK=dovecot puts a
 real Dovecot (LMTP into N Maildirs, counted by file) in smtp-sink's place
@@ -39,7 +39,7 @@ SECRET = "k3vq9t2mxw8rz5pa"  # alice's post secret in etc/parley.conf
 N = int(os.environ.get("FANOUT_N", "10000"))
 KILLS = int(os.environ.get("FANOUT_KILLS", "20"))
 WORKERS = 4
-GROUP = 16  # results committed together (daemon/delivery.c BATCH): the in-flight bound
+GROUP = 64  # results committed together (daemon/delivery.c BATCH): the in-flight bound
 SUB = re.compile(r"^s\d{5}@example\.org$")
 DOVECOT = os.environ.get("FANOUT_SINK") == "dovecot"
 
