@@ -58,6 +58,7 @@
 #include "smtp_client.h"
 #include "store.h"
 #include "store_archive.h"
+#include "store_stats.h"
 #include "store_sub.h"
 #include "subaddr.h"
 #include "token.h"
@@ -321,13 +322,31 @@ static void release(struct wstate *ws, const struct delivery *d, int n)
 			 "start does", n);
 }
 
+/* count: copy D recorded with STATUS, in tally T (written out first if it
+ * is full); 0 or -1. */
+static int count(struct store *st, struct stats_tally *t, const struct delivery *d,
+		 const char *status)
+{
+	if (stats_tally_add(t, d->list_id, status) == 0)
+		return 0;
+	if (store_stats_tally(st, t, store_now()) < 0)
+		return -1;
+	t->n = 0;
+	return stats_tally_add(t, d->list_id, status);
+}
+
 /* record_one: R for copy D (with the bounce of its subscriber on a 5xx to
- * RCPT), inside the caller's transaction; 0 or -1. */
-static int record_one(struct store *st, const struct delivery *d, const struct result *r)
+ * RCPT), counted in T, inside the caller's transaction; 0 or -1. */
+static int record_one(struct store *st, const struct delivery *d, const struct result *r,
+		      struct stats_tally *t)
 {
 	const char *error = strcmp(r->status, "sent") == 0 ? NULL : r->text;
+	int changed;
 
-	if (store_delivery_result(st, d->id, r->status, r->next_at, error, store_now()) < 0)
+	if ((changed = store_delivery_result(st, d->id, r->status, r->next_at, error,
+					     store_now())) < 0)
+		return -1;
+	if (changed && count(st, t, d, r->status) < 0)
 		return -1;
 	if (r->bounce && d->subscriber_id != 0 &&
 	    store_sub_bounce(st, d->subscriber_id, r->text, store_now()) < 0)
@@ -347,8 +366,11 @@ static int record(struct wstate *ws, const struct delivery *d, const struct resu
 			nap_ms(200L * i);
 		if (store_synced(ws->st, 1) < 0 || write_begin(ws) < 0)
 			continue;
-		for (k = 0; k < n && record_one(ws->st, &d[k], &r[k]) == 0; k++)
+		struct stats_tally t = {0};
+		for (k = 0; k < n && record_one(ws->st, &d[k], &r[k], &t) == 0; k++)
 			;
+		if (k == n && store_stats_tally(ws->st, &t, store_now()) < 0)
+			k = -1;
 		if (write_end(ws, k == n) == 0)
 			return 0;
 	}

@@ -169,8 +169,10 @@ int store_delivery_claim(struct store *st, long long now, struct delivery *out, 
 	sqlite3_stmt *s = store_prepare(
 		st, STMT_DELIVERY_DUE,
 		"SELECT id, COALESCE(archive_id, 0), COALESCE(subscriber_id, 0), address, attempts,"
-		" created_at, COALESCE(notice_id, 0) FROM deliveries"
-		" WHERE (status = 'queued' OR status = 'deferred') AND next_at <= ?1"
+		" created_at, COALESCE(notice_id, 0),"
+		" COALESCE((SELECT list_id FROM archive a WHERE a.id = archive_id),"
+		" (SELECT list_id FROM notices n WHERE n.id = notice_id), 0) FROM deliveries"
+		" WHERE status IN ('queued', 'deferred') AND next_at <= ?1"	/* deliveries_due */
 		" ORDER BY next_at, id LIMIT ?2");
 	int n = 0, rc = SQLITE_DONE, i;
 
@@ -187,6 +189,7 @@ int store_delivery_claim(struct store *st, long long now, struct delivery *out, 
 		out[n].attempts = sqlite3_column_int(s, 4);
 		out[n].created_at = sqlite3_column_int64(s, 5);
 		out[n].notice_id = sqlite3_column_int64(s, 6);
+		out[n].list_id = sqlite3_column_int64(s, 7);
 		n++;
 	}
 	sqlite3_reset(s);
@@ -221,7 +224,9 @@ int store_delivery_result(struct store *st, long long id, const char *status, lo
 	sqlite3_bind_int64(s, 3, next_at);
 	bind_opt(s, 4, error);
 	sqlite3_bind_int64(s, 5, now);
-	return store_step_done(st, s);
+	if (store_step_done(st, s) < 0)
+		return -1;
+	return sqlite3_changes(store_db(st)) > 0;
 }
 
 long long store_delivery_requeue_sending(struct store *st, long long now)

@@ -127,6 +127,7 @@ struct delivery {
 	long long archive_id;		/* a copy of an archived message, or 0 */
 	long long notice_id;		/* a copy of a notice, or 0 */
 	long long subscriber_id;
+	long long list_id;		/* of the message or notice, 0 for a notice to no list */
 	char address[256];
 	int attempts;
 	long long created_at;
@@ -140,7 +141,7 @@ int store_delivery_claim(struct store *st, long long now, struct delivery *out, 
 /* store_delivery_result: record one attempt's outcome of a copy in
  * 'sending': "sent", "deferred" (with NEXT_AT), "failed" or "cancelled";
  * ERROR is the relay's reply or NULL. A copy no longer 'sending' is left
- * as it is. 0 or -1. */
+ * as it is. 1 if the copy's row changed, 0 if not, -1 on error. */
 int store_delivery_result(struct store *st, long long id, const char *status, long long next_at,
 			  const char *error, long long now);
 

@@ -131,6 +131,55 @@ int store_stats_get(struct store *st, long long list_id, long long now, struct s
 	return rc;
 }
 
+int stats_tally_add(struct stats_tally *t, long long list_id, const char *status)
+{
+	enum stats_copy c;
+	size_t i;
+
+	if (strcmp(status, "sent") == 0)
+		c = STATS_SENT;
+	else if (strcmp(status, "deferred") == 0)
+		c = STATS_DEFERRED;
+	else if (strcmp(status, "failed") == 0)
+		c = STATS_FAILED;
+	else
+		return 0;
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].list_id == list_id && t->v[i].copy == c) {
+			t->v[i].n++;
+			return 0;
+		}
+	if (t->n == STATS_TALLY_MAX)
+		return -1;
+	t->v[t->n].list_id = list_id;
+	t->v[t->n].copy = c;
+	t->v[t->n].n = 1;
+	t->n++;
+	return 0;
+}
+
+int store_stats_tally(struct store *st, const struct stats_tally *t, long long now)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		sqlite3_stmt *s = store_prepare(
+			st, STMT_STATS_ADD,
+			"INSERT INTO delivery_counts(list_id, minute, status, n)"
+			" VALUES (?1, ?2, ?3, ?4), (?1, 0, ?3, ?4)"
+			" ON CONFLICT DO UPDATE SET n = n + excluded.n");
+		if (s == NULL)
+			return -1;
+		sqlite3_bind_int64(s, 1, t->v[i].list_id);
+		sqlite3_bind_int64(s, 2, now / 60);
+		sqlite3_bind_text(s, 3, copy_names[t->v[i].copy], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, t->v[i].n);
+		if (store_step_done(st, s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int store_stats_prune(struct store *st, long long now)
 {
 	sqlite3_stmt *s = store_prepare(st, STMT_STATS_PRUNE,

@@ -2,9 +2,9 @@
  * store_stats.h - the counters behind `parley stats` and parleyd's /metrics
  * (design §4): posts and replies archived, copies sent, deferred, failed and
  * cancelled, each in the last hour, the last day and in all, and the copies
- * waiting in the queue with the oldest of them. Read-only apart from
- * store_stats_prune; the counting itself is done by the delivery_count
- * trigger of schema version 8 (store.c), never by callers.
+ * waiting in the queue with the oldest of them. The delivery workers count
+ * the results they record with a tally (sent, deferred, failed); the store's
+ * delivery_count trigger counts every cancellation (schema version 8).
  */
 #ifndef PARLEY_STORE_STATS_H
 #define PARLEY_STORE_STATS_H
@@ -36,6 +36,26 @@ const char *stats_span_name(enum stats_span s);
  * read transaction of its own, so that the numbers agree with each other.
  */
 int store_stats_get(struct store *st, long long list_id, long long now, struct stats *out);
+
+/* A tally of results recorded in one transaction, per list and status. */
+#define STATS_TALLY_MAX 64
+struct stats_tally {
+	size_t n;
+	struct {
+		long long list_id;
+		enum stats_copy copy;
+		long long n;
+	} v[STATS_TALLY_MAX];
+};
+
+/* stats_tally_add: one copy of list LIST_ID recorded with STATUS ("sent",
+ * "deferred" or "failed"; anything else, counted by the store itself or not
+ * at all, is ignored). 0, or -1 if T is full (write it and start again). */
+int stats_tally_add(struct stats_tally *t, long long list_id, const char *status);
+
+/* store_stats_tally: add T's counts to the minute of NOW and to all time,
+ * in the caller's transaction (the one that recorded the results). 0 or -1. */
+int store_stats_tally(struct store *st, const struct stats_tally *t, long long now);
 
 /* store_stats_prune: delete the minute counts older than STATS_MINUTES_KEPT
  * as of NOW (the all-time counts stay), in the caller's transaction. The

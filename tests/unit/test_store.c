@@ -458,14 +458,16 @@ static int set_status(sqlite3 *db, int id, const char *status, long long at)
 }
 
 /* test_stats: version 8's counters. Copies of version 7 are counted in all
- * at the migration; every later status change is counted by the trigger,
- * per list and minute, once; notices to no list count for list 0 only;
+ * at the migration; later, an UPDATE of a copy's status counts nothing but a
+ * cancellation (the trigger, once per change); the workers' tallies count
+ * per list and minute; notices to no list count for list 0 only;
  * store_stats_get's spans and queue; the minute counts pruned after a day,
  * the all-time counts kept. */
 static void test_stats(void)
 {
 	const long long now = 1800000000LL;	/* a fixed clock, on a minute boundary */
 	char path[256];
+	size_t i;
 	struct stats x;
 	struct store *st;
 	sqlite3 *db;
@@ -509,29 +511,41 @@ static void test_stats(void)
 	is_int(x.queued, 2, "two copies of dev queued");
 	is_int(x.oldest_at, 1799990100, "the oldest of them");
 
-	ok(set_status(db, 2, "sending", now - 120) == 0 && set_status(db, 2, "deferred", now - 120) == 0 &&
-	   set_status(db, 2, "sending", now - 60) == 0 && set_status(db, 2, "sent", now - 60) == 0 &&
-	   set_status(db, 3, "cancelled", now - 7200) == 0 && set_status(db, 5, "sent", now) == 0 &&
-	   set_status(db, 2, "sent", now) == 0,
+	struct stats_tally tl = {0};
+	ok(set_status(db, 2, "sending", now - 120) == 0 && set_status(db, 2, "sent", now - 60) == 0 &&
+	   set_status(db, 3, "cancelled", now - 7200) == 0 && set_status(db, 3, "cancelled", now) == 0,
 	   "status changes made");
+	ok(stats_tally_add(&tl, 1, "sent") == 0 && stats_tally_add(&tl, 1, "deferred") == 0 &&
+	   stats_tally_add(&tl, 1, "sent") == 0 && stats_tally_add(&tl, 0, "sent") == 0 &&
+	   stats_tally_add(&tl, 1, "cancelled") == 0 && tl.n == 3,
+	   "a tally: dev sent 2, deferred 1; no list sent 1; a cancel not tallied");
+	ok(store_begin(st) == 0 && store_stats_tally(st, &tl, now - 60) == 0 && store_commit(st) == 0,
+	   "the tally written");
+	memset(&tl, 0, sizeof(tl));
+	for (i = 0; i < STATS_TALLY_MAX; i++)
+		(void)stats_tally_add(&tl, (long long)i + 10, "failed");
+	is_int(stats_tally_add(&tl, 999, "failed"), -1, "a full tally says so");
+	is_int(stats_tally_add(&tl, 10, "failed"), 0, "but still counts what it holds");
 	is_int(store_stats_get(st, 1, now, &x), 0, "counters of dev read again");
-	is_int(x.copies[STATS_SENT][STATS_ALL], 2, "sent in all: 2 (an update to the same status is no change)");
-	is_int(x.copies[STATS_SENT][STATS_HOUR], 1, "sent in the last hour: 1");
+	is_int(x.copies[STATS_SENT][STATS_ALL], 3, "sent in all: 3 (1 of version 7, 2 tallied; the"
+	       " UPDATE itself counts nothing)");
+	is_int(x.copies[STATS_SENT][STATS_HOUR], 2, "sent in the last hour: 2");
 	is_int(x.copies[STATS_DEFERRED][STATS_HOUR], 1, "deferred once");
-	is_int(x.copies[STATS_CANCELLED][STATS_HOUR], 0, "the cancel was two hours ago");
-	is_int(x.copies[STATS_CANCELLED][STATS_DAY], 1, "within the day");
+	is_int(x.copies[STATS_CANCELLED][STATS_HOUR], 0, "the cancel (by the trigger) was two hours ago");
+	is_int(x.copies[STATS_CANCELLED][STATS_DAY], 1, "within the day, once (cancelled again is no change)");
 	is_int(x.queued + x.deferred + x.sending, 0, "nothing of dev waits");
 	is_int(x.oldest_at, 0, "so no oldest");
 	is_int(store_stats_get(st, 2, now, &x), 0, "counters of news read");
 	is_int(x.copies[STATS_FAILED][STATS_ALL], 1, "news: its failed copy of version 7");
 	is_int(x.copies[STATS_SENT][STATS_ALL], 0, "and none of dev's");
 	is_int(store_stats_get(st, 0, now, &x), 0, "counters of everything read");
-	is_int(x.copies[STATS_SENT][STATS_ALL], 3, "all: dev's two and the notice to no list");
+	is_int(x.copies[STATS_SENT][STATS_ALL], 4, "all: dev's three and the notice to no list");
 	is_int(x.posts[STATS_ALL], 2, "all: two posts");
 	is_int(store_stats_prune(st, now), 0, "nothing is a day old yet");
-	is_int(store_stats_prune(st, now + 2 * 86400), 4, "two days later: the four minute counts go");
+	is_int(store_stats_prune(st, now + 2 * 86400), 4, "two days later: the four minute counts go"
+	       " (dev sent and deferred, no list sent, dev cancelled)");
 	is_int(store_stats_get(st, 0, now + 2 * 86400, &x), 0, "counters read after the pruning");
-	is_int(x.copies[STATS_SENT][STATS_ALL], 3, "the all-time counts stay");
+	is_int(x.copies[STATS_SENT][STATS_ALL], 4, "the all-time counts stay");
 	is_int(x.copies[STATS_SENT][STATS_DAY], 0, "the day's are gone");
 	store_close(st);
 }
