@@ -46,7 +46,9 @@ done
 now() { date +%s.%N; }
 rcpts() { LC_ALL=C grep -a -c '^smtp-sink: RCPT TO:' "$SLOG" 2> /dev/null || true; }
 cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$DPID/stat"; }
-BODY=$(awk 'BEGIN { for (i = 0; i < 56; i++) printf "%s\r\n", "This line of the post is seventy characters long, give or take a few.." }')
+# 56 lines joined by CR LF, no line end after the last: $(...) would cut its
+# LF and leave a bare CR, which makes the copies quoted-printable
+BODY=$(awk 'BEGIN { for (i = 0; i < 56; i++) printf "%s%s", (i ? "\r\n" : ""), "This line of the post is seventy characters long, give or take a few.." }')
 best=0
 for try in 1 2; do
 	b=$(rcpts); s=$(now)
