@@ -10,7 +10,8 @@
  * worker's SMTP session in one pipelined stream and commit all their
  * results in one transaction (group commit); or write each into the
  * maildir sink and commit its result on its own. Then one log line per
- * copy. The workers take turns on a mutex
+ * copy, the batch's lines in one write (log_batch). The workers take turns
+ * on a mutex
  * for their write transactions. A
  * copy of a notice (parley's own message: a confirmation request, a note to
  * the owners) is sent as it was composed, from the null sender. A copy
@@ -110,6 +111,7 @@ struct wstate {
 	struct store *st;
 	struct smtp_client *smtp;
 	struct token_mac *mac;	/* the pool's key, keyed once (NULL: token_make) */
+	struct log_batch lines;	/* the log lines of a batch's results */
 	long long last_used;	/* monotonic ms: when the session last carried a copy */
 	struct archived a;
 };
@@ -645,14 +647,13 @@ static void relay_label(const struct config *cfg, char *out, size_t len)
 }
 
 /* log_result: the log line of copy D's result R, once it is committed. */
-static void log_result(const struct delivery *d, const struct result *r, const char *label)
+static void log_result(struct log_batch *lb, const struct delivery *d, const struct result *r,
+		       const char *label)
 {
-	if (strcmp(r->status, "failed") == 0)
-		log_warn("delivery %lld to=<%s> relay=%s status=failed (%s)", d->id, d->address, label,
-			 r->text);
-	else
-		log_info("delivery %lld to=<%s> relay=%s status=%s (%s)", d->id, d->address, label,
-			 r->status, r->text);
+	int failed = strcmp(r->status, "failed") == 0;
+
+	log_batch_line(lb, failed, "delivery %lld to=<%s> relay=%s status=%s (%s)", d->id,
+		       d->address, label, r->status, r->text);
 }
 
 /* judge: the result R of copy D from the relay's outcome O and TEXT. */
@@ -727,19 +728,22 @@ static void relay_batch(struct wstate *ws, struct batch *b, const struct deliver
 }
 
 /* flush: commit the results of copies D[FROM..TO) together, then log
- * them; 0, or -1 if they could not be recorded. */
+ * them (one write for their lines); 0, or -1 if they could not be recorded. */
 static int flush(struct wstate *ws, const struct batch *b, const struct delivery *d,
 		 const struct result *r, int from, int to)
 {
 	char label[RELAY_LABEL_MAX];
+	struct log_batch *lb = &ws->lines;
 
 	if (to <= from)
 		return 0;
 	if (record(ws, d + from, r + from, to - from) < 0)
 		return -1;
 	relay_label(b->cfg, label, sizeof(label));
+	lb->n = 0;
 	for (int i = from; i < to; i++)
-		log_result(&d[i], &r[i], label);
+		log_result(lb, &d[i], &r[i], label);
+	log_batch_flush(lb);
 	return 0;
 }
 

@@ -474,6 +474,42 @@ def fanout_kill():
         sink.close()
 
 
+def log_writes():
+    """The log lines of a batch's results leave in one write (issue 10: one
+    line per copy is fine, one write per copy is not): 300 copies through
+    the relay, parleyd under strace: every copy has its line, and the
+    writes to its stderr that carry them are far fewer than the copies."""
+    n = 300
+    sink = Relay()
+    d = Daemon()
+    trace = os.path.join(d.dir, "strace.out")
+    try:
+        configure(d, smtp_relay(sink.port), workers=2)
+        addrs = ["w%03d@example.net" % i for i in range(n)]
+        subscribe(d, addrs)
+        logf = open(d.log, "a")
+        d.proc = subprocess.Popen(["strace", "-f", "-qq", "-s", "80", "-e", "trace=write", "-e", "signal=none",
+                                   "-o", trace, harness.PARLEYD, "-c", d.conf, "-f"],
+                                  stdout=logf, stderr=subprocess.STDOUT)
+        t.ok(wait_for(lambda: "delivery: 2 workers" in d.logtext(), 20), "parleyd runs under strace")
+        aid, _, _ = queue(d, addrs, "logged in batches")
+        t.ok(wait_for(lambda: d.logtext().count("status=sent") >= n, 60), "%d copies sent and logged" % n,
+             d.logtext().count("status=sent"))
+        pid = int(open(os.path.join(d.dir, "parleyd.pid")).read().split()[0])
+        os.kill(pid, signal.SIGTERM)  # parleyd itself, not strace
+        t.eq(d.proc.wait(30), 0, "parleyd stops (strace ends with it)")
+        d.proc = None
+        lines = [l for l in d.logtext().splitlines() if re.search(r" delivery \d+ to=<w\d{3}@example\.net> .*status=sent", l)]
+        t.eq(len(lines), n, "one log line per copy")
+        writes = [l for l in open(trace) if re.search(r'write\(2, "[^"]*parleyd: delivery \d+ to=<w\d{3}@', l)]
+        t.ok(0 < len(writes) <= n // 8, "in %d writes, not one per copy" % len(writes), len(writes))
+    finally:
+        if t.failed:
+            print("\n".join("#   " + l for l in d.logtext().splitlines()[-20:]))
+        sink.close()
+        d.cleanup()
+
+
 def main():
     d = Daemon()
     try:
@@ -500,6 +536,7 @@ def main():
             print("\n".join("#   " + l for l in d.logtext().splitlines()[-40:]))
         d.cleanup()
     fanout_kill()
+    log_writes()
     t.done()
 
 
