@@ -30,22 +30,40 @@ static const char *const word_suffixes[] = {
 	"set-all",  "set-posts",  "set-digest",  "set-nomail", "set-digest-plain",
 };
 
+/* put: N bytes of S at OUT[*K], if they fit in LEN (with a NUL after). */
+static int put(char *out, size_t len, size_t *k, const char *s, size_t n)
+{
+	if (*k + n >= len)
+		return -1;
+	memcpy(out + *k, s, n);
+	*k += n;
+	return 0;
+}
+
 int subaddr_make(char *out, size_t outlen, const char *list_addr, char delim, const char *what,
 		 const char *token)
 {
 	const char *at = strrchr(list_addr, '@');
 	size_t local = at ? (size_t)(at - list_addr) : strlen(list_addr);
 	size_t suffix = what ? 1 + strlen(what) + (token ? 1 + strlen(token) : 0) : 0;
-	int n;
+	char d = delim ? delim : '+';
+	size_t k = 0;
 
-	if (local + suffix > ADDRESS_LOCAL_MAX)
+	/* by hand, not snprintf: six of these for every copy sent */
+	if (local + suffix > ADDRESS_LOCAL_MAX || outlen == 0)
 		return -1;
-	if (what == NULL)
-		n = snprintf(out, outlen, "%s", list_addr);
-	else
-		n = snprintf(out, outlen, "%.*s%c%s%s%s%s", (int)local, list_addr, delim ? delim : '+',
-			     what, token ? "-" : "", token ? token : "", at ? at : "");
-	return n > 0 && (size_t)n < outlen && (size_t)n <= ADDRESS_MAX ? 0 : -1;
+	if (what == NULL) {
+		if (put(out, outlen, &k, list_addr, strlen(list_addr)) < 0)
+			return -1;
+	} else if (put(out, outlen, &k, list_addr, local) < 0 || put(out, outlen, &k, &d, 1) < 0 ||
+		   put(out, outlen, &k, what, strlen(what)) < 0 ||
+		   (token && (put(out, outlen, &k, "-", 1) < 0 ||
+			      put(out, outlen, &k, token, strlen(token)) < 0)) ||
+		   (at && put(out, outlen, &k, at, strlen(at)) < 0)) {
+		return -1;
+	}
+	out[k] = '\0';
+	return k > 0 && k <= ADDRESS_MAX ? 0 : -1;
 }
 
 int subaddr_list(char *out, size_t outlen, const struct config *cfg, const struct cfg_list *l,
