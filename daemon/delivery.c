@@ -2,10 +2,11 @@
  * delivery.c - the delivery workers (see delivery.h).
  *
  * A worker loops: claim up to BATCH due copies (BEGIN IMMEDIATE, claim,
- * COMMIT), then, with the configuration held, for each copy: read its
- * archive row (kept while the next copies are of the same message), check
- * that the subscriber is still active (design §5: an unsubscribe is
- * honoured before the next delivery), make its tokens (reply 'r', bounce
+ * COMMIT; the claim's query also reads each subscriber's status and mute,
+ * so that an unsubscribe is honoured before the next delivery, design §5),
+ * then, with the configuration held, for each copy: read its archive row
+ * (kept while the next copies are of the same message), cancel it if its
+ * subscriber is no longer active, make its tokens (reply 'r', bounce
  * 'b', unsubscribe 'u') and render it; then send the batch over the
  * worker's SMTP session in one pipelined stream and commit all their
  * results in one transaction (group commit); or write each into the
@@ -217,37 +218,6 @@ static int archived_load(struct wstate *ws, long long id)
 	}
 	a->id = id;
 	return 0;
-}
-
-/* subscriber_active: 1 if subscriber ID is active and has not muted
- * THREAD, 0 if not (why in STATUS: its status, "gone" or "muted"), -1 on a
- * store error (logged). */
-static int subscriber_active(struct store *st, long long id, long long thread, char *status,
-			     size_t len)
-{
-	sqlite3_stmt *s = store_prepare(st, STMT_DELIVERY_SUBSCRIBER,
-					"SELECT status, EXISTS (SELECT 1 FROM thread_prefs WHERE"
-					" thread_id = ?2 AND subscriber_id = ?1 AND pref = 'mute')"
-					" FROM subscribers WHERE id = ?1");
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, thread);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *t = sqlite3_column_text(s, 0);
-		snprintf(status, len, "%s", t ? (const char *)t : "?");
-		if (sqlite3_column_int(s, 1) && strcmp(status, "active") == 0)
-			snprintf(status, len, "muted");
-	} else {
-		snprintf(status, len, "gone");
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_error(st, "read a subscriber");
-	return strcmp(status, "active") == 0;
 }
 
 /* write_begin, write_end: a write transaction of a worker. The workers take
@@ -542,8 +512,7 @@ static int notice_prepare(struct wstate *ws, const struct batch *b, const struct
 static int prepare(struct wstate *ws, const struct batch *b, const struct delivery *d,
 		   struct copy *c, struct result *r)
 {
-	char status[32], why[ERR_MAX];
-	int active;
+	char why[ERR_MAX];
 
 	if (d->notice_id != 0)
 		return notice_prepare(ws, b, d, c, r);
@@ -551,17 +520,12 @@ static int prepare(struct wstate *ws, const struct batch *b, const struct delive
 		later(b->cfg, d, "cannot read the archived message", r);
 		return -1;
 	}
-	if (d->subscriber_id != 0 &&
-	    (active = subscriber_active(ws->st, d->subscriber_id, ws->a.thread_id, status,
-					sizeof(status))) != 1) {
-		if (active < 0) {
-			later(b->cfg, d, "cannot read the subscriber", r);
-		} else {
-			snprintf(why, sizeof(why), "not sent: the subscriber %s%s now",
-				 strcmp(status, "muted") == 0 ? "muted the thread" : "is ",
-				 strcmp(status, "muted") == 0 ? "" : status);
-			result_set(r, "cancelled", store_now(), why);
-		}
+	if (d->subscriber_id != 0 && strcmp(d->sub_status, "active") != 0) {
+		/* read in the claim's query (store_delivery_claim) */
+		snprintf(why, sizeof(why), "not sent: the subscriber %s%s now",
+			 strcmp(d->sub_status, "muted") == 0 ? "muted the thread" : "is ",
+			 strcmp(d->sub_status, "muted") == 0 ? "" : d->sub_status);
+		result_set(r, "cancelled", store_now(), why);
 		return -1;
 	}
 	if ((c->list = config_list_find(b->cfg, ws->a.list_name)) == NULL) {

@@ -171,7 +171,13 @@ int store_delivery_claim(struct store *st, long long now, struct delivery *out, 
 		"SELECT id, COALESCE(archive_id, 0), COALESCE(subscriber_id, 0), address, attempts,"
 		" created_at, COALESCE(notice_id, 0),"
 		" COALESCE((SELECT list_id FROM archive a WHERE a.id = archive_id),"
-		" (SELECT list_id FROM notices n WHERE n.id = notice_id), 0) FROM deliveries"
+		" (SELECT list_id FROM notices n WHERE n.id = notice_id), 0),"
+		" CASE WHEN subscriber_id IS NULL THEN ''"
+		" ELSE COALESCE((SELECT CASE WHEN s.status = 'active' AND EXISTS (SELECT 1"
+		" FROM thread_prefs p JOIN archive a ON a.thread_id = p.thread_id"
+		" WHERE a.id = archive_id AND p.subscriber_id = s.id AND p.pref = 'mute')"
+		" THEN 'muted' ELSE s.status END FROM subscribers s WHERE s.id = subscriber_id),"
+		" 'gone') END FROM deliveries"
 		" WHERE status IN ('queued', 'deferred') AND next_at <= ?1"	/* deliveries_due */
 		" ORDER BY next_at, id LIMIT ?2");
 	int n = 0, rc = SQLITE_DONE, i;
@@ -190,6 +196,8 @@ int store_delivery_claim(struct store *st, long long now, struct delivery *out, 
 		out[n].created_at = sqlite3_column_int64(s, 5);
 		out[n].notice_id = sqlite3_column_int64(s, 6);
 		out[n].list_id = sqlite3_column_int64(s, 7);
+		snprintf(out[n].sub_status, sizeof(out[n].sub_status), "%s",
+			 sqlite3_column_text(s, 8) ? (const char *)sqlite3_column_text(s, 8) : "gone");
 		n++;
 	}
 	sqlite3_reset(s);

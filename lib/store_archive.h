@@ -128,6 +128,9 @@ struct delivery {
 	long long notice_id;		/* a copy of a notice, or 0 */
 	long long subscriber_id;
 	long long list_id;		/* of the message or notice, 0 for a notice to no list */
+	char sub_status[16];		/* at the claim: the subscriber's status, "muted" if
+					 * active but muting the thread, "gone" if deleted,
+					 * "" for a copy to no subscriber */
 	char address[256];
 	int attempts;
 	long long created_at;
@@ -135,7 +138,8 @@ struct delivery {
 
 /* store_delivery_claim: mark up to MAX due copies (queued, or deferred with
  * next_at <= NOW) as 'sending' and return them in OUT (committed by the
- * caller). The count, or -1. */
+ * caller), each with its list and its subscriber's status read in the same
+ * query. The count, or -1. */
 int store_delivery_claim(struct store *st, long long now, struct delivery *out, int max);
 
 /* store_delivery_result: record one attempt's outcome of a copy in

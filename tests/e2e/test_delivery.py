@@ -474,6 +474,41 @@ def fanout_kill():
         sink.close()
 
 
+def claimed_status():
+    """A copy whose subscriber is no longer active when it is claimed (the
+    claim's query reads the status and the mute) is cancelled with the
+    reason, not sent; the others go. The copies are queued with the daemon
+    stopped, after the changes, so that no trigger cancels them first."""
+    sink = Relay()
+    d = Daemon()
+    try:
+        configure(d, smtp_relay(sink.port))
+        subscribe(d, ["ann@example.net", "zed@example.net", "mo@example.net"])
+        db = sqlite3.connect(d.db, timeout=10)
+        db.execute("UPDATE subscribers SET status = 'unsubscribed' WHERE address = 'zed@example.net'")
+        tid = db.execute("SELECT COALESCE(max(id), 0) + 1 FROM threads").fetchone()[0]
+        db.execute("INSERT INTO thread_prefs(thread_id, subscriber_id, pref, at) SELECT ?, id, 'mute', 0"
+                   " FROM subscribers WHERE address = 'mo@example.net'", (tid,))
+        db.commit()
+        db.close()
+        aid, _, _ = queue(d, ["ann@example.net", "zed@example.net", "mo@example.net"], "status at the claim")
+        d.start()
+        t.ok(wait_for(lambda: sum(1 for v in states(d, aid).values() if v[0] != "queued" and v[0] != "sending") == 3, 20),
+             "the three copies are dealt with", states(d, aid))
+        st = states(d, aid)
+        t.eq(st["ann@example.net"][0], "sent", "the active reader's copy is sent")
+        t.eq(st["zed@example.net"][:1] + (st["zed@example.net"][2],), ("cancelled", "not sent: the subscriber is unsubscribed now"),
+             "the unsubscribed one's is cancelled, saying why")
+        t.eq(st["mo@example.net"][:1] + (st["mo@example.net"][2],), ("cancelled", "not sent: the subscriber muted the thread now"),
+             "the one who muted the thread: cancelled, saying why")
+        t.eq(sorted(sink.by_rcpt()), ["ann@example.net"], "the relay saw only the active reader")
+    finally:
+        if t.failed:
+            print("\n".join("#   " + l for l in d.logtext().splitlines()[-20:]))
+        sink.close()
+        d.cleanup()
+
+
 def log_writes():
     """The log lines of a batch's results leave in one write (issue 10: one
     line per copy is fine, one write per copy is not): 300 copies through
@@ -537,6 +572,7 @@ def main():
         d.cleanup()
     fanout_kill()
     log_writes()
+    claimed_status()
     t.done()
 
 
