@@ -74,7 +74,7 @@ for try in $(seq "${PAIRS:-2}"); do
 	best=$(awk -v a="$best" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
 done
 sleep 1
-dups=$(LC_ALL=C grep -a '^smtp-sink: RCPT TO:<r[0-9]*@example.net>' "$SLOG" | sort | uniq -c | awk '$1 != 2' | wc -l)
+dups=$(LC_ALL=C grep -a '^smtp-sink: RCPT TO:<r[0-9]*@example.net>' "$SLOG" | sort | uniq -c | awk -v p="${PAIRS:-2}" '$1 != p' | wc -l)
 echo "best ratio $best; recipients that did not get exactly one copy of each post: $dups"
 rm -f "$SLOG"
 [ "$dups" -eq 0 ]
