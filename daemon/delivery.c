@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounce.h"
 #include "log.h"
 #include "maildir_sink.h"
 #include "mono.h"
@@ -307,14 +308,15 @@ static void release(struct wstate *ws, const struct delivery *d, int n)
 
 /* record_one: R for copy D (with the bounce of its subscriber on a 5xx to
  * RCPT), inside the caller's transaction; 0 or -1. */
-static int record_one(struct store *st, const struct delivery *d, const struct result *r)
+static int record_one(struct wstate *ws, const struct batch *b, const struct delivery *d,
+		      const struct result *r)
 {
 	const char *error = strcmp(r->status, "sent") == 0 ? NULL : r->text;
 
-	if (store_delivery_result(st, d->id, r->status, r->next_at, error, store_now()) < 0)
+	if (store_delivery_result(ws->st, d->id, r->status, r->next_at, error, store_now()) < 0)
 		return -1;
 	if (r->bounce && d->subscriber_id != 0 &&
-	    store_sub_bounce(st, d->subscriber_id, r->text, store_now()) < 0)
+	    bounce_at_rcpt(ws->st, b->cfg, ws->w->pool->key, d->id, r->text, store_now()) < 0)
 		return -1;
 	return 0;
 }
@@ -322,7 +324,8 @@ static int record_one(struct store *st, const struct delivery *d, const struct r
 /* record: commit the results R of the N copies D in one transaction (group
  * commit); a few tries, as a copy left 'sending' after a 250 would be sent
  * again at the next start. 0 or -1 (logged). */
-static int record(struct wstate *ws, const struct delivery *d, const struct result *r, int n)
+static int record(struct wstate *ws, const struct batch *b, const struct delivery *d,
+		  const struct result *r, int n)
 {
 	int i, k;
 
@@ -331,7 +334,7 @@ static int record(struct wstate *ws, const struct delivery *d, const struct resu
 			nap_ms(200L * i);
 		if (write_begin(ws) < 0)
 			continue;
-		for (k = 0; k < n && record_one(ws->st, &d[k], &r[k]) == 0; k++)
+		for (k = 0; k < n && record_one(ws, b, &d[k], &r[k]) == 0; k++)
 			;
 		if (write_end(ws, k == n) == 0)
 			return 0;
@@ -697,7 +700,7 @@ static int flush(struct wstate *ws, const struct batch *b, const struct delivery
 
 	if (to <= from)
 		return 0;
-	if (record(ws, d + from, r + from, to - from) < 0)
+	if (record(ws, b, d + from, r + from, to - from) < 0)
 		return -1;
 	relay_label(b->cfg, label, sizeof(label));
 	for (int i = from; i < to; i++)
