@@ -367,7 +367,7 @@ int bounce_at_rcpt(struct store *st, const struct config *cfg, const unsigned ch
 int bounce_revive(struct store *st, const struct classify_in *in, const struct cfg_list *l)
 {
 	const char *who[2] = {in->env->sender, in->msg->from_addr};
-	char actor[ADDRESS_MAX + 64];
+	char actor[ADDRESS_MAX + 64], addr[ADDRESS_MAX + 1], err[ADDRESS_ERR_MAX];
 	long long list_id;
 	int i, rc;
 
@@ -377,15 +377,15 @@ int bounce_revive(struct store *st, const struct classify_in *in, const struct c
 	if ((list_id = store_list_id(st, l->name)) < 0)
 		return -1;
 	for (i = 0; i < 2; i++) {
-		if (who[i] == NULL || who[i][0] == '\0' || (i == 1 && who[0] != NULL &&
-							    strcasecmp(who[0], who[1]) == 0))
+		if (who[i] == NULL || who[i][0] == '\0' ||
+		    address_parse_spec(who[i], addr, err, sizeof(err)) < 0)
 			continue;
-		snprintf(actor, sizeof(actor), "mail from <%.254s>", who[i]);
-		if ((rc = store_bounce_enable(st, list_id, who[i], "mail", actor, in->now)) < 0)
+		snprintf(actor, sizeof(actor), "mail from <%.254s>", addr);
+		if ((rc = store_bounce_enable(st, list_id, addr, "mail", actor, in->now)) < 0)
 			return -1;
 		if (rc > 0)
 			log_info("%s: <%s> of %s was disabled for bouncing: mail from it came, "
-				 "enabled again", in->env->queue_id, who[i], l->name);
+				 "enabled again", in->env->queue_id, addr, l->name);
 	}
 	return 0;
 }
