@@ -358,6 +358,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE subscribers ADD COLUMN bounce_last_at INTEGER;"
 	"ALTER TABLE subscribers ADD COLUMN bounce_probe_id INTEGER;"
 	"ALTER TABLE subscribers ADD COLUMN bounce_disabled_at INTEGER;"
+	/* a score from before counts from its last change, so it goes stale */
+	"UPDATE subscribers SET bounce_last_at = updated_at WHERE bounce_score > 0;"
 	"CREATE TABLE bounces ("
 	"  id INTEGER PRIMARY KEY,"
 	"  subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,"

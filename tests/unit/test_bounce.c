@@ -202,6 +202,7 @@ static void test_migrate(void)
 {
 	char path[256];
 	struct store *st;
+	struct sub s;
 	sqlite3 *db;
 
 	snprintf(path, sizeof(path), "%s/v7.db", dir);
@@ -227,9 +228,13 @@ static void test_migrate(void)
 			 " WHERE n.id = 7 AND n.kind = 'owner'") == 1,
 	   "notices and their copies kept");
 	ok(query_int(db, "SELECT bounce_score FROM subscribers WHERE id = 1") == 3 &&
-		   query_int(db, "SELECT count(*) FROM subscribers WHERE bounce_last_at IS NULL AND"
+		   query_int(db, "SELECT count(*) FROM subscribers WHERE bounce_last_at = 1 AND"
 				 " bounce_probe_id IS NULL AND bounce_disabled_at IS NULL") == 1,
-	   "scores kept, the new columns empty");
+	   "scores kept, dated from their last change (so they go stale), no probe");
+	memset(&s, 0, sizeof(s));
+	ok(store_sub_get(st, 1, "a@example.org", &s) == 1 && near(s.bounce_score, 0),
+	   "store_sub_get (parley sub show) reads that score of 1970 as stale: 0 (%g)", s.bounce_score);
+	sub_clear(&s);
 	ok(sqlite3_exec(db, "INSERT INTO notices(list_id, kind, sender, raw, created_at)"
 			    " VALUES (1, 'probe', '', 'x', 1)", NULL, NULL, NULL) == SQLITE_OK,
 	   "notices of kind 'probe' are allowed");
