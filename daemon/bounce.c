@@ -318,6 +318,88 @@ int bounce_classify(struct store *st, const struct classify_in *in, const struct
 	return rc < 0 ? -1 : 0;
 }
 
+/* find_ci: the first place of NEEDLE (lower case) in the N bytes at HAY,
+ * ignoring case, or NULL. */
+static const char *find_ci(const char *hay, size_t n, const char *needle)
+{
+	size_t k = strlen(needle), i, j;
+
+	for (i = 0; k > 0 && i + k <= n; i++) {
+		for (j = 0; j < k && tolower((unsigned char)hay[i + j]) == needle[j]; j++)
+			;
+		if (j == k)
+			return hay + i;
+	}
+	return NULL;
+}
+
+/* token_after: the token characters (base32, any case) at P (at most
+ * TOKEN_MAX, before END) into OUT; their count. */
+static size_t token_after(const char *p, const char *end, char out[TOKEN_MAX + 1])
+{
+	size_t n = 0;
+
+	while (p + n < end && n < TOKEN_MAX &&
+	       (isalpha((unsigned char)p[n]) || (p[n] >= '2' && p[n] <= '7'))) {
+		out[n] = p[n];
+		n++;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+int bounce_report_to_list(struct store *st, const struct classify_in *in,
+			  const struct cfg_list *l)
+{
+	const char *at = strchr(l->address, '@'), *p, *end = in->raw + in->len;
+	char needle[ADDRESS_MAX + 16], tok[TOKEN_MAX + 1];
+	struct dsn_report *r;
+	struct bounce_copy c;
+	struct bounce_fact f;
+	struct token tk;
+	long long list_id;
+	int rc = 0, found = 0;
+	size_t i;
+
+	if (in->key == NULL || at == NULL)
+		return 0;
+	snprintf(needle, sizeof(needle), "%.*s%cbounce-", (int)(at - l->address), l->address,
+		 in->cfg->daemon.delimiter);
+	for (i = 0; needle[i] != '\0'; i++)
+		needle[i] = (char)tolower((unsigned char)needle[i]);
+	if (find_ci(in->raw, in->len, needle) == NULL)
+		return 0;	/* the cheap test first: none of our bounce addresses in it */
+	r = xcalloc(1, sizeof(*r));
+	if (dsn_parse(in->raw, in->len, r) < 0 || r->kind != DSN_COMPLAINT ||
+	    (list_id = store_list_id(st, l->name)) < 0) {
+		free(r);
+		return 0;
+	}
+	for (p = in->raw; !found && (p = find_ci(p, (size_t)(end - p), needle)) != NULL;
+	     p += strlen(needle)) {
+		if (token_after(p + strlen(needle), end, tok) == 0 ||
+		    token_check(in->key, tok, &tk, in->now) != 0 || tk.kind != TOKEN_BOUNCE)
+			continue;
+		if ((rc = store_bounce_copy(st, (long long)tk.a, &c)) < 0)
+			break;
+		found = rc > 0 && c.list_id == list_id;
+	}
+	if (found) {
+		memset(&f, 0, sizeof(f));
+		f.tag = in->env->queue_id;
+		f.source = "arf";
+		f.cls = DSN_CLASS_NONE;
+		f.status = f.diag = "";
+		f.feedback = r->feedback_type;
+		f.now = in->now;
+		log_info("%s: a feedback report to %s names copy %lld by its bounce address",
+			 f.tag, l->name, c.delivery_id);
+		rc = complaint(st, l, &c, &f);
+	}
+	free(r);
+	return rc < 0 ? -1 : found;
+}
+
 /* rcpt_status: the first enhanced status code (RFC 3463) in a relay's
  * reply TEXT ("RCPT TO: 550 5.1.1 <a@b>: ..."), or "", into OUT. */
 static void rcpt_status(const char *text, char *out, size_t len)

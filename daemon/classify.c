@@ -452,6 +452,13 @@ int classify_message(struct store *st, const struct classify_in *in)
 				return -1;
 			continue;
 		}
+		if (t.kind == RCPT_LIST || t.kind == RCPT_OWNER) {
+			int rc = bounce_report_to_list(st, in, t.list);
+			if (rc < 0)
+				return -1;
+			if (rc > 0)
+				continue;	/* a complaint: never answered, never relayed */
+		}
 		if ((t.kind == RCPT_LIST || t.kind == RCPT_REPLY || t.kind == RCPT_POST) &&
 		    bounce_revive(st, in, t.list) < 0)
 			return -1;

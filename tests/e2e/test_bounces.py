@@ -187,7 +187,7 @@ def injected():
     readers = ["a@example.org", "b@example.org", "c@example.org", "d@example.org"]
     try:
         subscribe(d, "dev", *readers)
-        subscribe(d, "ops", "x@example.org")
+        subscribe(d, "ops", "x@example.org", "y@example.org")
         d.start()
         post(d, "dev", "first post")
         t.ok(wait_for(lambda: all(copies(d, a) for a in readers), 20), "the post reached the four readers")
@@ -261,6 +261,21 @@ def injected():
         t.ok(wait_for(lambda: sub(d, "ops", "x@example.org")[0] == "active", 15), "mail from x enables it again",
              d.logtext()[-1500:])
         t.eq(sub(d, "ops", "x@example.org"), ("active", 0.0), "with its score reset")
+
+        # a feedback loop's report sent to the list address: the token in the
+        # returned copy's Return-Path names the copy
+        yv = verp(copies(d, "y@example.org")[0][0])
+        arf = corpus("arf-22.eml").replace(b"X-HmXmrOriginalRecipient:", b"Return-Path: <%s>\r\n"
+                                           b"X-HmXmrOriginalRecipient:" % yv.encode(), 1)
+        n = d.query("SELECT count(*) FROM deliveries")[0][0]
+        s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=20)
+        s.sendmail("staff@hotmail.com", ["ops@lists.example.org"], arf)
+        s.quit()
+        t.ok(wait_for(lambda: sub(d, "ops", "y@example.org")[0] == "unsubscribed", 15),
+             "a complaint sent to the list address unsubscribes the reader its token names", d.logtext()[-1500:])
+        t.eq(bounces(d, "y@example.org"), [("arf", "complaint", None, 0.0, 0)], "kept in y's history")
+        t.ok(logged(d, "a feedback report to ops names copy"), "logged")
+        t.eq(d.query("SELECT count(*) FROM deliveries")[0][0], n, "and it is neither relayed nor answered")
 
         # parley bounces
         rc, out, err = parley(d, "bounces", "dev")
