@@ -17,6 +17,7 @@
 
 #include "authres.h"
 #include "autoreply.h"
+#include "bounce.h"
 #include "command.h"
 #include "log.h"
 #include "moderate.h"
@@ -446,6 +447,21 @@ int classify_message(struct store *st, const struct classify_in *in)
 	for (i = 0; i < in->env->rcpts.n; i++) {
 		if (recipient_resolve(in->cfg, in->env->rcpts.v[i], &t) < 0)
 			continue;
+		if (t.kind == RCPT_BOUNCE) {	/* before any rule about empty return paths */
+			if (bounce_classify(st, in, &t) < 0)
+				return -1;
+			continue;
+		}
+		if (t.kind == RCPT_LIST || t.kind == RCPT_OWNER) {
+			int rc = bounce_report_to_list(st, in, t.list);
+			if (rc < 0)
+				return -1;
+			if (rc > 0)
+				continue;	/* a complaint: never answered, never relayed */
+		}
+		if ((t.kind == RCPT_LIST || t.kind == RCPT_REPLY || t.kind == RCPT_POST) &&
+		    bounce_revive(st, in, t.list) < 0)
+			return -1;
 		if (t.kind == RCPT_POST && classify_post(st, in, &t) < 0)
 			return -1;
 		if (t.kind == RCPT_CONFIRM && classify_confirm(st, in, &t) < 0)

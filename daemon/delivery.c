@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounce.h"
 #include "log.h"
 #include "maildir_sink.h"
 #include "mono.h"
@@ -309,19 +310,19 @@ static int count(struct store *st, struct stats_tally *t, const struct delivery 
 
 /* record_one: R for copy D (with the bounce of its subscriber on a 5xx to
  * RCPT), counted in T, inside the caller's transaction; 0 or -1. */
-static int record_one(struct store *st, const struct delivery *d, const struct result *r,
-		      struct stats_tally *t)
+static int record_one(struct wstate *ws, const struct batch *b, const struct delivery *d,
+		      const struct result *r, struct stats_tally *t)
 {
 	const char *error = strcmp(r->status, "sent") == 0 ? NULL : r->text;
 	int changed;
 
-	if ((changed = store_delivery_result(st, d->id, r->status, r->next_at, error,
+	if ((changed = store_delivery_result(ws->st, d->id, r->status, r->next_at, error,
 					     store_now())) < 0)
 		return -1;
-	if (changed && count(st, t, d, r->status) < 0)
+	if (changed && count(ws->st, t, d, r->status) < 0)
 		return -1;
 	if (r->bounce && d->subscriber_id != 0 &&
-	    store_sub_bounce(st, d->subscriber_id, r->text, store_now()) < 0)
+	    bounce_at_rcpt(ws->st, b->cfg, ws->w->pool->key, d->id, r->text, store_now()) < 0)
 		return -1;
 	return 0;
 }
@@ -329,7 +330,8 @@ static int record_one(struct store *st, const struct delivery *d, const struct r
 /* record: commit the results R of the N copies D in one transaction (group
  * commit); a few tries, as a copy left 'sending' after a 250 would be sent
  * again at the next start. 0 or -1 (logged). */
-static int record(struct wstate *ws, const struct delivery *d, const struct result *r, int n)
+static int record(struct wstate *ws, const struct batch *b, const struct delivery *d,
+		  const struct result *r, int n)
 {
 	int i, k;
 
@@ -339,7 +341,7 @@ static int record(struct wstate *ws, const struct delivery *d, const struct resu
 		if (store_synced(ws->st, 1) < 0 || write_begin(ws) < 0)
 			continue;
 		struct stats_tally t = {0};
-		for (k = 0; k < n && record_one(ws->st, &d[k], &r[k], &t) == 0; k++)
+		for (k = 0; k < n && record_one(ws, b, &d[k], &r[k], &t) == 0; k++)
 			;
 		if (k == n && store_stats_tally(ws->st, &t, store_now()) < 0)
 			k = -1;
@@ -701,7 +703,7 @@ static int flush(struct wstate *ws, const struct batch *b, const struct delivery
 
 	if (to <= from)
 		return 0;
-	if (record(ws, d + from, r + from, to - from) < 0)
+	if (record(ws, b, d + from, r + from, to - from) < 0)
 		return -1;
 	relay_label(b->cfg, label, sizeof(label));
 	lb->n = 0;

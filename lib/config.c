@@ -36,6 +36,7 @@ enum ktype {
 	KT_TEXT,	/* char *: text, newlines allowed */
 	KT_PATH,	/* char *: absolute path */
 	KT_INT,		/* int, range-checked */
+	KT_REAL,	/* double: an integer or a float, range-checked */
 	KT_SIZE,	/* long long: bytes, integer or "25M" */
 	KT_CHOICE,	/* int: index into choices */
 	KT_CHAR,	/* char: one character from choices[0] */
@@ -171,6 +172,7 @@ static const struct kspec list_spec[] = {
 	{"authors", KT_AUTHORS, 0, 0, 0, NULL, NULL, 0, NULL},
 	{"moderators", KT_ADDRESSV, LST(moderators), 0, 0, NULL, NULL, 0, NULL},
 	{"owners", KT_ADDRESSV, LST(owners), 0, 0, NULL, NULL, 0, NULL},
+	{"bounce_threshold", KT_REAL, LST(bounce_threshold), 1, 1000, NULL, NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct kspec author_spec[] = {
@@ -656,6 +658,27 @@ static int load_relay_uri(struct loader *ld, const config_setting_t *s, struct c
 	return -1;
 }
 
+/* load_real: a number (integer or float) in [K->min, K->max]. */
+static int load_real(struct loader *ld, const config_setting_t *s, const struct kspec *k,
+		     double *dst)
+{
+	char p[256];
+	double v;
+	int t = config_setting_type(s);
+
+	path_of(s, p, sizeof(p));
+	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64 && t != CONFIG_TYPE_FLOAT)
+		return expect_type(ld, s, CONFIG_TYPE_FLOAT, "a number (5 or 2.5)");
+	v = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+				   : (double)config_setting_get_int64(s);
+	if (!(v >= (double)k->min && v <= (double)k->max)) {
+		err_at(ld, s, "%s: %g is outside %lld..%lld", p, v, k->min, k->max);
+		return -1;
+	}
+	*dst = v;
+	return 0;
+}
+
 static int load_value(struct loader *ld, const config_setting_t *s, const struct kspec *k,
 		      void *base)
 {
@@ -669,6 +692,8 @@ static int load_value(struct loader *ld, const config_setting_t *s, const struct
 	case KT_INT:
 	case KT_SIZE:
 		return load_number(ld, s, k, dst);
+	case KT_REAL:
+		return load_real(ld, s, k, dst);
 	case KT_CHOICE:
 		return load_choice(ld, s, k, dst);
 	case KT_CHAR:
@@ -1041,6 +1066,7 @@ static int load_lists(struct loader *ld, const config_setting_t *s, struct confi
 		struct cfg_list *l = &cfg->lists[cfg->nlists++];
 		l->line = config_setting_source_line(e);
 		l->subject_window = 30;
+		l->bounce_threshold = BOUNCE_THRESHOLD_DEFAULT;
 		if (expect_type(ld, e, CONFIG_TYPE_GROUP, "a group { name = ...; address = ...; }") < 0 ||
 		    load_group(ld, e, list_spec, l) < 0)
 			rc = -1;

@@ -16,6 +16,7 @@
 #include "strv.h"
 
 #define CONFIG_LIST_NAME_MAX 64
+#define BOUNCE_THRESHOLD_DEFAULT 5.0	/* a list's bounce_threshold */
 #define CONFIG_HOPS_MAX 50	/* Received fields before ours: more is a loop (RFC 5321 6.3) */
 
 enum reply_policy { REPLY_LIST, REPLY_AUTHOR, REPLY_THREAD, REPLY_MODERATED };
@@ -54,6 +55,7 @@ struct cfg_list {
 	size_t nauthors;
 	struct strv moderators;		/* normalised addresses */
 	struct strv owners;		/* normalised addresses */
+	double bounce_threshold;	/* bounce score that sends a probe (store_bounce.h) */
 	int line;			/* where it was declared */
 };
 

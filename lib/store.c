@@ -31,6 +31,20 @@ struct store {
 	sqlite3_stmt *stmts[STMT__COUNT];
 };
 
+/* The counting of cancelled copies (schema 8, parley stats), made again by
+ * a migration that rebuilds a table it reads. */
+#define DELIVERY_COUNT_TRIGGER \
+	"CREATE TRIGGER delivery_count AFTER UPDATE OF status ON deliveries" \
+	"  WHEN NEW.status = 'cancelled' AND OLD.status <> 'cancelled' BEGIN" \
+	"  INSERT INTO delivery_counts(list_id, minute, status, n) VALUES" \
+	"    (COALESCE((SELECT list_id FROM archive WHERE id = NEW.archive_id)," \
+	"      (SELECT list_id FROM notices WHERE id = NEW.notice_id), 0)," \
+	"      NEW.updated_at / 60, NEW.status, 1)," \
+	"    (COALESCE((SELECT list_id FROM archive WHERE id = NEW.archive_id)," \
+	"      (SELECT list_id FROM notices WHERE id = NEW.notice_id), 0), 0, NEW.status, 1)" \
+	"    ON CONFLICT DO UPDATE SET n = n + 1;" \
+	"  END;"
+
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	/* 0 -> 1: lists' runtime state and subscribers. */
 	"CREATE TABLE lists ("
@@ -371,16 +385,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  LEFT JOIN archive a ON a.id = d.archive_id LEFT JOIN notices n ON n.id = d.notice_id"
 	"  WHERE d.status IN ('sent', 'deferred', 'failed', 'cancelled')"
 	"  GROUP BY 1, 3;"
-	"CREATE TRIGGER delivery_count AFTER UPDATE OF status ON deliveries"
-	"  WHEN NEW.status = 'cancelled' AND OLD.status <> 'cancelled' BEGIN"
-	"  INSERT INTO delivery_counts(list_id, minute, status, n) VALUES"
-	"    (COALESCE((SELECT list_id FROM archive WHERE id = NEW.archive_id),"
-	"      (SELECT list_id FROM notices WHERE id = NEW.notice_id), 0),"
-	"      NEW.updated_at / 60, NEW.status, 1),"
-	"    (COALESCE((SELECT list_id FROM archive WHERE id = NEW.archive_id),"
-	"      (SELECT list_id FROM notices WHERE id = NEW.notice_id), 0), 0, NEW.status, 1)"
-	"    ON CONFLICT DO UPDATE SET n = n + 1;"
-	"  END;"
+	DELIVERY_COUNT_TRIGGER
 	"CREATE INDEX archive_kind ON archive(list_id, kind, created_at);"
 	/* and indexes that a copy's way from queued to sent touches less: the
 	 * due copies by a partial index (a claim takes the entry out, a result
@@ -393,6 +398,52 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  WHERE status IN ('queued', 'deferred');"
 	"DROP INDEX deliveries_subscriber;"
 	"CREATE INDEX deliveries_subscriber ON deliveries(subscriber_id);",
+	/* 8 -> 9 (bounces): every bounce of a subscriber's copy (a DSN to
+	 * L+bounce-TOKEN@, a 5xx at RCPT, a complaint) is kept with the copy
+	 * it names; subscribers get the time of their last scored bounce (the
+	 * per-day and the stale rules), the probe copy they were sent at the
+	 * threshold, and when bounces disabled them; notices get the kinds
+	 * 'probe' and 'disabled' (the table is rebuilt, as for 6; the trigger delivery_count reads
+	 * notices, so it goes while the table is rebuilt: a rename re-reads
+	 * every trigger, and one naming a missing table fails it). */
+	"PRAGMA defer_foreign_keys = ON;"
+	"DROP TRIGGER delivery_count;"
+	"ALTER TABLE subscribers ADD COLUMN bounce_last_at INTEGER;"
+	"ALTER TABLE subscribers ADD COLUMN bounce_probe_id INTEGER;"
+	"ALTER TABLE subscribers ADD COLUMN bounce_disabled_at INTEGER;"
+	/* a score from before counts from its last change, so it goes stale */
+	"UPDATE subscribers SET bounce_last_at = updated_at WHERE bounce_score > 0;"
+	"CREATE TABLE bounces ("
+	"  id INTEGER PRIMARY KEY,"
+	"  subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,"
+	"  delivery_id INTEGER REFERENCES deliveries(id),"
+	"  at INTEGER NOT NULL,"
+	"  source TEXT NOT NULL CHECK (source = 'dsn' OR source = 'rcpt' OR source = 'arf'),"
+	"  class TEXT NOT NULL CHECK (class = 'hard' OR class = 'soft' OR class = 'complaint'),"
+	"  status TEXT,"
+	"  diagnostic TEXT,"
+	"  score REAL NOT NULL DEFAULT 0,"
+	"  probe INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX bounces_subscriber ON bounces(subscriber_id, at);"
+	"CREATE TABLE notices_v9 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  list_id INTEGER REFERENCES lists(id),"
+	"  kind TEXT NOT NULL CHECK (kind = 'confirm' OR kind = 'held' OR kind = 'expired'"
+	"    OR kind = 'published' OR kind = 'request' OR kind = 'help' OR kind = 'owner'"
+	"    OR kind = 'private' OR kind = 'rejected' OR kind = 'moderate' OR kind = 'probe'"
+	"    OR kind = 'disabled'),"
+	"  held_id INTEGER REFERENCES held(id),"
+	"  sender TEXT NOT NULL,"
+	"  raw BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"INSERT INTO notices_v9 SELECT id, list_id, kind, held_id, sender, raw, created_at"
+	"  FROM notices;"
+	"DROP TABLE notices;"
+	"ALTER TABLE notices_v9 RENAME TO notices;"
+	"CREATE INDEX notices_list ON notices(list_id, kind, created_at);"
+	DELIVERY_COUNT_TRIGGER,
 };
 
 int store_error(struct store *st, const char *what)
@@ -467,6 +518,25 @@ void store_rollback(struct store *st)
 		(void)exec(st, "ROLLBACK");
 }
 
+/* fk_check: 0 if no row breaks a foreign key, else -1 (logged). */
+static int fk_check(struct store *st)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK)
+		return store_error(st, "check foreign keys");
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		log_error("%s: migration left a row of %s without its parent in %s", st->path,
+			  (const char *)sqlite3_column_text(s, 0),
+			  (const char *)sqlite3_column_text(s, 2));
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return rc == SQLITE_ROW ? -1 : store_error(st, "check foreign keys");
+}
+
 static int store_migrate(struct store *st, int target)
 {
 	int v, tables;
@@ -501,6 +571,8 @@ static int store_migrate(struct store *st, int target)
 			goto fail;
 		log_debug("%s: schema migrated to version %d", st->path, v + 1);
 	}
+	if (fk_check(st) < 0)
+		goto fail;
 	return store_commit(st);
 fail:
 	store_rollback(st);
@@ -571,15 +643,18 @@ struct store *store_open_at(const char *path, int version)
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
-	if (exec(st, "PRAGMA foreign_keys = ON") < 0 ||
-	    exec(st, "PRAGMA synchronous = FULL") < 0 ||
+	if (exec(st, "PRAGMA synchronous = FULL") < 0 ||
 	    pragma_int(st, "PRAGMA application_id", &mode) < 0)
 		goto fail;
 	if (mode != 0 && mode != STORE_APPLICATION_ID) {
 		log_error("%s: not a parley database (application id %#x)", path, (unsigned)mode);
 		goto fail;
 	}
-	if (exec(st, "PRAGMA journal_mode = WAL") < 0 || store_migrate(st, version) < 0)
+	/* migrations run with foreign keys off (SQLite's way to rebuild a table
+	 * that others refer to: DROP TABLE of the old one would count its rows'
+	 * children as violations) and are checked before their commit */
+	if (exec(st, "PRAGMA journal_mode = WAL") < 0 || exec(st, "PRAGMA foreign_keys = OFF") < 0 ||
+	    store_migrate(st, version) < 0 || exec(st, "PRAGMA foreign_keys = ON") < 0)
 		goto fail;
 	return st;
 fail:

@@ -16,7 +16,7 @@
 #include <sqlite3.h>
 
 /* The schema version this program writes; see migrations[] in store.c. */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 /* Identifiers of cached statements: one per SQL text in the program. */
 enum store_stmt {
@@ -90,6 +90,17 @@ enum store_stmt {
 	STMT_STATS_QUEUE,
 	STMT_STATS_PRUNE,
 	STMT_STATS_ADD,
+	STMT_BOUNCE_COPY,
+	STMT_BOUNCE_SUB,
+	STMT_BOUNCE_SCORE,
+	STMT_BOUNCE_ADD,
+	STMT_BOUNCE_PROBE,
+	STMT_BOUNCE_DISABLE,
+	STMT_BOUNCE_ENABLE,
+	STMT_BOUNCE_EACH,
+	STMT_BOUNCE_SUBS,
+	STMT_BOUNCE_NOTICE_SUB,
+	STMT_BOUNCE_NOTICE_SENDER,
 	STMT__COUNT
 };
 

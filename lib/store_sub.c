@@ -71,7 +71,9 @@ static char *col_strdup(sqlite3_stmt *s, int col)
 
 #define SUB_COLUMNS                                                                  \
 	"id, address, name, status, mode, consent_how, consent_at, consent_by, "     \
-	"created_at, updated_at, unsubscribed_at, bounce_score"
+	"created_at, updated_at, unsubscribed_at, "                                 \
+	"CASE WHEN bounce_last_at < CAST(strftime('%s') AS INTEGER) - 7 * 86400 "     \
+	"THEN 0 ELSE bounce_score END"
 
 static void sub_from_row(sqlite3_stmt *s, struct sub *out)
 {
@@ -126,8 +128,8 @@ int store_sub_get(struct store *st, long long list_id, const char *address, stru
 	return store_error(st, "read subscriber");
 }
 
-static int sub_event(struct store *st, long long sub_id, long long at, const char *event,
-		     const char *how, const char *actor)
+int store_sub_event(struct store *st, long long sub_id, long long at, const char *event,
+		    const char *how, const char *actor)
 {
 	sqlite3_stmt *s;
 
@@ -195,23 +197,6 @@ long long store_sub_list_of(struct store *st, long long sub_id)
 	return store_step_int(st, s, "read a subscriber");
 }
 
-int store_sub_bounce(struct store *st, long long sub_id, const char *why, long long now)
-{
-	sqlite3_stmt *s = store_prepare(st, STMT_SUB_BOUNCE,
-					"UPDATE subscribers SET bounce_score = bounce_score + 1,"
-					" updated_at = ?2 WHERE id = ?1");
-	char actor[256];
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, sub_id);
-	sqlite3_bind_int64(s, 2, now);
-	if (store_step_done(st, s) < 0)
-		return -1;
-	snprintf(actor, sizeof(actor), "%s", why ? why : "");
-	return sub_event(st, sub_id, now, "bounce", "smtp", actor);
-}
-
 /* sub_insert: insert a new row with its first event; 1 done, 0 if the
  * address already has a row (nothing written), -1 on error. */
 static int sub_insert(struct store *st, long long list_id, const struct sub_request *r)
@@ -241,7 +226,7 @@ static int sub_insert(struct store *st, long long list_id, const struct sub_requ
 		return -1;
 	if (sqlite3_changes(store_db(st)) == 0)
 		return 0;
-	if (sub_event(st, sqlite3_last_insert_rowid(store_db(st)), r->now,
+	if (store_sub_event(st, sqlite3_last_insert_rowid(store_db(st)), r->now,
 		      active ? "subscribed" : "requested", active ? consent_names[r->how] : "cli",
 		      r->actor) < 0)
 		return -1;
@@ -267,7 +252,10 @@ static int sub_update(struct store *st, const struct sub *old, enum sub_status s
 			  " consent_by = CASE ?3 WHEN 'pending' THEN NULL ELSE COALESCE(?8, consent_by) END,"
 			  " updated_at = ?9,"
 			  " unsubscribed_at = CASE WHEN ?10 THEN ?9 ELSE NULL END,"
-			  " bounce_score = CASE WHEN ?11 THEN 0 ELSE bounce_score END"
+			  " bounce_score = CASE WHEN ?11 THEN 0 ELSE bounce_score END,"
+			  " bounce_last_at = CASE WHEN ?11 THEN NULL ELSE bounce_last_at END,"
+			  " bounce_probe_id = CASE WHEN ?11 THEN NULL ELSE bounce_probe_id END,"
+			  " bounce_disabled_at = CASE WHEN ?11 THEN NULL ELSE bounce_disabled_at END"
 			  " WHERE id = ?1 AND status = ?2");
 	if (s == NULL)
 		return -1;
@@ -339,11 +327,11 @@ int store_sub_add(struct store *st, long long list_id, const struct sub_request 
 		mode_only.mode_set = 1;
 		mode_only.now = r->now;	/* how stays CONSENT_NONE: consent unchanged */
 		if (sub_update(st, &old, old.status, &mode_only, 0, 0) < 0 ||
-		    sub_event(st, old.id, r->now, event, mode_names[r->mode], r->actor) < 0)
+		    store_sub_event(st, old.id, r->now, event, mode_names[r->mode], r->actor) < 0)
 			rc = -1;
 	} else if (event != NULL &&
 		   (sub_update(st, &old, r->status, r, 0, old.status == SUB_DISABLED) < 0 ||
-		    sub_event(st, old.id, r->now, event,
+		    store_sub_event(st, old.id, r->now, event,
 			      r->status == SUB_ACTIVE ? consent_names[r->how] : "cli", r->actor) < 0)) {
 		rc = -1;
 	}
@@ -366,7 +354,7 @@ int store_sub_remove(struct store *st, long long list_id, const char *address, c
 		memset(&r, 0, sizeof(r));
 		r.now = now;
 		rc = sub_update(st, &old, SUB_UNSUBSCRIBED, &r, 1, 0) < 0 ||
-			     sub_event(st, old.id, now, "unsubscribed", how, actor) < 0
+			     store_sub_event(st, old.id, now, "unsubscribed", how, actor) < 0
 			     ? -1
 			     : 1;
 	}

@@ -31,7 +31,7 @@ struct sub {
 	long long created_at;
 	long long updated_at;
 	long long unsubscribed_at;	/* 0 if never */
-	double bounce_score;
+	double bounce_score;		/* as it counts now: 0 once stale (store_bounce.h) */
 };
 
 /* What store_sub_add is asked to do. */
@@ -78,10 +78,11 @@ long long store_sub_active_id(struct store *st, long long list_id, const char *a
  * such subscriber, -1 on error. */
 long long store_sub_list_of(struct store *st, long long sub_id);
 
-/* store_sub_bounce: a copy to subscriber SUB_ID was refused for good (5xx):
- * one more on its bounce score, and a "bounce" event with WHY (the relay's
- * reply). Inside the caller's transaction; 0 or -1. */
-int store_sub_bounce(struct store *st, long long sub_id, const char *why, long long now);
+/* store_sub_event: write one subscriber_events row (EVENT, HOW, ACTOR) of
+ * subscriber SUB_ID at AT, inside the caller's transaction; 0 or -1. Every
+ * change of a subscriber row writes one (store_bounce.c too). */
+int store_sub_event(struct store *st, long long sub_id, long long at, const char *event,
+		    const char *how, const char *actor);
 
 /* store_sub_get: 1 and OUT filled (free with sub_clear), 0 not found, -1. */
 int store_sub_get(struct store *st, long long list_id, const char *address, struct sub *out);

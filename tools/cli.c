@@ -213,4 +213,5 @@ void cli_json_list(struct json *j, const struct config *cfg, const struct cfg_li
 	json_array_close(j);
 	json_strv(j, "moderators", &l->moderators);
 	json_strv(j, "owners", &l->owners);
+	json_double(j, "bounce_threshold", l->bounce_threshold);
 }

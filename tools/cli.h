@@ -92,5 +92,6 @@ int cmd_archive(struct cli *cli, int argc, char **argv);
 int cmd_mod(struct cli *cli, int argc, char **argv);
 int cmd_queue(struct cli *cli, int argc, char **argv);
 int cmd_stats(struct cli *cli, int argc, char **argv);
+int cmd_bounces(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -116,6 +116,7 @@ static void show_text(const struct config *cfg, const struct cfg_list *l,
 		cli_printf("moderator:      %s\n", l->moderators.v[i]);
 	for (i = 0; i < l->owners.n; i++)
 		cli_printf("owner:          %s\n", l->owners.v[i]);
+	cli_printf("bounce threshold: %g\n", l->bounce_threshold);
 	cli_printf("subscribers:    %lld active, %lld pending, %lld disabled, %lld unsubscribed\n",
 	       st->counts[SUB_ACTIVE], st->counts[SUB_PENDING], st->counts[SUB_DISABLED],
 	       st->counts[SUB_UNSUBSCRIBED]);

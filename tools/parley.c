@@ -24,6 +24,8 @@ static const struct cli_cmd commands[] = {
 	{"archive", cmd_archive,
 	 "ls LIST | thread ID|MSGID [--full] | search LIST QUERY [--limit N] | show MSGID",
 	 "the archive: messages, threads, full-text search ('parley archive --help')"},
+	{"bounces", cmd_bounces, "LIST [ADDR]",
+	 "bounce scores and states of subscribers; with ADDR its bounce history"},
 	{"queue", cmd_queue, "ls [--all] | retry [ID...] | flush [--wait]",
 	 "the delivery queue ('parley queue --help')"},
 	{"stats", cmd_stats, "[LIST]",

@@ -193,7 +193,11 @@ def refusals(d):
              [("dan@example.net", 1.0), ("eve@example.net", 0.0)], "the 5xx counts as a bounce of that subscriber")
         ev = d.query("SELECT e.event, e.how, e.actor FROM subscriber_events e JOIN subscribers s"
                      " ON s.id = e.subscriber_id WHERE s.address = 'dan@example.net' AND e.event = 'bounce'")
-        t.ok(len(ev) == 1 and ev[0][1] == "smtp" and "550 5.1.1" in ev[0][2], "and is in its history", ev)
+        t.ok(len(ev) == 1 and ev[0][1] == "rcpt" and "hard 5.1.1" in ev[0][2] and "550 5.1.1" in ev[0][2],
+             "and is in its history, a hard bounce at RCPT", ev)
+        t.eq(d.query("SELECT b.source, b.class, b.status, b.score, b.delivery_id FROM bounces b JOIN subscribers s"
+                     " ON s.id = b.subscriber_id WHERE s.address = 'dan@example.net'"),
+             [("rcpt", "hard", "5.1.1", 1.0, ids["dan@example.net"])], "and in its bounce history, naming the copy")
         t.ok("delivery %d to=<dan@example.net> relay=127.0.0.1:%d status=failed (RCPT TO: 550 5.1.1"
              % (ids["dan@example.net"], relay.port) in d.logtext(), "and logged")
         t.eq(sorted(m["rcpts"][0] for m in relay.msgs), ["eve@example.net", "fay@example.net"],

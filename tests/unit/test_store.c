@@ -341,7 +341,7 @@ static void test_from_v6(void)
 		return;
 	db = store_db(st);
 	other = store_open(path);
-	is_int(store_version(st), STORE_SCHEMA_VERSION, "migrated from version 6");
+	is_int(store_version(st), STORE_SCHEMA_VERSION, "migrated from version 6 to the current one");
 	ok(strcmp(store_runner(st), store_runner(other)) != 0, "two opens are two runners");
 	is_int(store_attempt_begin(st, "Q1", store_runner(st), 10, why, sizeof(why)), 1,
 	       "an attempt counted by version 6 is kept, unmarked: not a crash");
