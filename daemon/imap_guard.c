@@ -17,6 +17,12 @@
  * ")": flag *(SP flag), flag = "\" ("*" / atom) / atom. Anything else
  * there (a lone "\", a space first, a quoted string, a literal, 8-bit) is
  * refused; a real server sends "(\Answered \Flagged \Deleted \Seen \*)".
+ * The same machine checks every "FLAGS" SP "(" after a space or "(" (the
+ * FLAGS of SELECT and of FETCH): libetpan 1.9.4 parses a flag keyword as
+ * an astring but frees it as an atom, so a quoted or literal keyword is
+ * freed with free() while its MMAPString stays in libetpan's global table,
+ * to leak when a later string gets the same address (found by fuzz_imap:
+ * 40 bytes, one in some 20,000 sessions).
  * A third follows "* CAPABILITY" at a line's start and "[CAPABILITY"
  * anywhere: one space and an atom must follow. libetpan 1.9.4 takes an
  * empty or unparsable list for a capability list of NULL, which its
@@ -39,6 +45,7 @@
 #define NUMBER_CAP	(1ULL << 40)		/* digits beyond this are not counted */
 
 static const char PF_WORD[] = "[PERMANENTFLAGS";
+static const char FL_WORD[] = "FLAGS";		/* after a space or "(" */
 static const char CAP_CODE[] = "[CAPABILITY";	/* a response code, anywhere */
 static const char CAP_LINE[] = "* CAPABILITY";	/* untagged data, at a line's start */
 static const char BYE_FIRST[] = "* BYE";	/* the first line of a stream */
@@ -74,6 +81,9 @@ struct guard {
 	/* the PERMANENTFLAGS machine */
 	enum pf_state pf;
 	size_t pf_matched;
+	size_t fl_matched;		/* chars of FL_WORD matched */
+	int fl_may_start;		/* the last byte was a space or "(" */
+	int fl_list;			/* the list being checked follows FL_WORD */
 	/* the CAPABILITY machine */
 	enum cap_state cap;
 	size_t cap_code, cap_line;	/* chars of CAP_CODE, CAP_LINE matched */
@@ -134,16 +144,26 @@ static int pf_step(struct guard *g, unsigned char c)
 	case PF_SEARCH:
 		if (toupper(c) == PF_WORD[g->pf_matched]) {
 			if (PF_WORD[++g->pf_matched] == '\0')
-				g->pf = PF_SPACE;
+				g->pf = PF_SPACE, g->fl_list = 0;
 		} else {
 			g->pf_matched = c == '[';
 		}
+		if (toupper(c) == FL_WORD[g->fl_matched] && (g->fl_matched > 0 || g->fl_may_start)) {
+			if (FL_WORD[++g->fl_matched] == '\0' && g->pf == PF_SEARCH)
+				g->pf = PF_SPACE, g->fl_list = 1;
+		} else {
+			g->fl_matched = 0;
+		}
+		if (g->pf != PF_SEARCH)
+			g->pf_matched = g->fl_matched = 0;
+		g->fl_may_start = c == ' ' || c == '(';
 		return 0;
 	case PF_SPACE:
 		if (c == '(')
 			g->pf = PF_FIRST;
 		else if (c != ' ')
 			g->pf = PF_SEARCH, g->pf_matched = 0;	/* not a flag list: parsed as text */
+		g->fl_may_start = c == ' ';
 		return 0;
 	case PF_FIRST:
 	case PF_FLAG_START:
@@ -175,7 +195,8 @@ static int pf_step(struct guard *g, unsigned char c)
 		return 0;
 	}
 	g->pf = PF_SEARCH;	/* the list ended well */
-	g->pf_matched = 0;
+	g->pf_matched = g->fl_matched = 0;
+	g->fl_may_start = 0;
 	return 0;
 }
 
@@ -290,15 +311,20 @@ static int scan(struct guard *g, const unsigned char *p, size_t n)
 			g->first_line = 0;
 		if (p[i] == '\n' || p[i] == '\r') {
 			if (g->pf != PF_SEARCH && g->pf != PF_SPACE)
-				return refuse(g, "the server sent an unterminated PERMANENTFLAGS list");
+				return refuse(g, g->fl_list ? "the server sent an unterminated FLAGS list"
+							    : "the server sent an unterminated "
+							      "PERMANENTFLAGS list");
 			g->pf = PF_SEARCH;
-			g->pf_matched = 0;
+			g->pf_matched = g->fl_matched = 0;
+			g->fl_may_start = 0;
 			if (cap_line_end(g) < 0)
 				return refuse(g, "the server sent an empty CAPABILITY list (libetpan "
 						 "1.9.4 crashes on it)");
 		} else if (pf_step(g, p[i]) < 0) {
-			return refuse(g, "the server sent a malformed PERMANENTFLAGS list (libetpan "
-					 "1.9.4 crashes on it)");
+			return refuse(g, g->fl_list ? "the server sent a malformed FLAGS list (a flag "
+						      "that is not an atom: libetpan 1.9.4 leaks it)"
+						    : "the server sent a malformed PERMANENTFLAGS list "
+						      "(libetpan 1.9.4 crashes on it)");
 		} else if (cap_step(g, p[i]) < 0) {
 			return refuse(g, "the server sent a malformed CAPABILITY list (libetpan "
 					 "1.9.4 crashes on it)");

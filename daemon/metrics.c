@@ -89,6 +89,11 @@ static void write_all(struct mbuf *b, const struct list_numbers *v, size_t n, lo
 		for (c = 0; c < STATS__COPIES; c++)
 			sample(b, "parley_copies_total", v[i].name, "status",
 			       stats_copy_name((enum stats_copy)c), v[i].x.copies[c][STATS_ALL]);
+	family(b, "parley_bounces", "counter", "Bounces of subscribers' copies by class.");
+	for (i = 0; i < n; i++)
+		for (c = 0; c < STATS__BOUNCES; c++)
+			sample(b, "parley_bounces_total", v[i].name, "class",
+			       stats_bounce_name((enum stats_bounce)c), v[i].x.bounces[c][STATS_ALL]);
 	family(b, "parley_queue_copies", "gauge", "Copies waiting to be sent.");
 	for (i = 0; i < n; i++) {
 		sample(b, "parley_queue_copies", v[i].name, "state", "queued", v[i].x.queued);

@@ -14,6 +14,12 @@
 static const char *const copy_names[STATS__COPIES] = {"sent", "deferred", "failed",
 						      "cancelled"};
 static const char *const span_names[STATS__SPANS] = {"hour", "day", "all"};
+static const char *const bounce_names[STATS__BOUNCES] = {"hard", "soft", "complaint"};
+
+const char *stats_bounce_name(enum stats_bounce b)
+{
+	return bounce_names[b];
+}
 
 const char *stats_copy_name(enum stats_copy c)
 {
@@ -81,6 +87,34 @@ static int copies(struct store *st, long long list_id, long long hour, long long
 	return rc == SQLITE_DONE ? 0 : store_error(st, "counting the copies");
 }
 
+/* bounced: the bounces of LIST_ID's subscribers since HOUR and DAY (times). */
+static int bounced(struct store *st, long long list_id, long long hour, long long day,
+		   struct stats *out)
+{
+	sqlite3_stmt *s = store_prepare(st, STMT_STATS_BOUNCES,
+					"SELECT b.class, count(*), total(b.at >= ?2), total(b.at >= ?3)"
+					" FROM bounces b JOIN subscribers s ON s.id = b.subscriber_id"
+					" WHERE ?1 = 0 OR s.list_id = ?1 GROUP BY b.class");
+	int rc, c;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, list_id);
+	sqlite3_bind_int64(s, 2, hour);
+	sqlite3_bind_int64(s, 3, day);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *class = (const char *)sqlite3_column_text(s, 0);
+		for (c = 0; c < STATS__BOUNCES; c++) {
+			if (class == NULL || strcmp(class, bounce_names[c]) != 0)
+				continue;
+			out->bounces[c][STATS_ALL] = sqlite3_column_int64(s, 1);
+			out->bounces[c][STATS_HOUR] = sqlite3_column_int64(s, 2);
+			out->bounces[c][STATS_DAY] = sqlite3_column_int64(s, 3);
+		}
+	}
+	return rc == SQLITE_DONE ? 0 : store_error(st, "counting the bounces");
+}
+
 /* waiting: the copies of LIST_ID not yet sent, failed or cancelled. */
 static int waiting(struct store *st, long long list_id, struct stats *out)
 {
@@ -124,6 +158,8 @@ int store_stats_get(struct store *st, long long list_id, long long now, struct s
 	rc = archived(st, list_id, now - 3600, now - 86400, out);
 	if (rc == 0)
 		rc = copies(st, list_id, now / 60 - 59, now / 60 - (24 * 60 - 1), out);
+	if (rc == 0)
+		rc = bounced(st, list_id, now - 3600, now - 86400, out);
 	if (rc == 0)
 		rc = waiting(st, list_id, out);
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && rc == 0)

@@ -1,7 +1,8 @@
 /*
  * store_stats.h - the counters behind `parley stats` and parleyd's /metrics
  * (design §4): posts and replies archived, copies sent, deferred, failed and
- * cancelled, each in the last hour, the last day and in all, and the copies
+ * cancelled, bounces (hard, soft, complaints), each in the last hour, the
+ * last day and in all, and the copies
  * waiting in the queue with the oldest of them. The delivery workers count
  * the results they record with a tally (sent, deferred, failed); the store's
  * delivery_count trigger counts every cancellation (schema version 8).
@@ -13,6 +14,7 @@
 
 enum stats_span { STATS_HOUR, STATS_DAY, STATS_ALL, STATS__SPANS };
 enum stats_copy { STATS_SENT, STATS_DEFERRED, STATS_FAILED, STATS_CANCELLED, STATS__COPIES };
+enum stats_bounce { STATS_HARD, STATS_SOFT, STATS_COMPLAINT, STATS__BOUNCES };
 
 #define STATS_MINUTES_KEPT (25 * 60) /* minute counts older than this are pruned */
 
@@ -20,12 +22,16 @@ struct stats {
 	long long posts[STATS__SPANS];
 	long long replies[STATS__SPANS];
 	long long copies[STATS__COPIES][STATS__SPANS];	/* status changes in the span */
+	long long bounces[STATS__BOUNCES][STATS__SPANS];	/* bounces recorded (store_bounce) */
 	long long queued, deferred, sending;		/* copies waiting now */
 	long long oldest_at;				/* queued time of the oldest, 0: none */
 };
 
 /* stats_copy_name: "sent", "deferred", "failed", "cancelled". */
 const char *stats_copy_name(enum stats_copy c);
+
+/* stats_bounce_name: "hard", "soft", "complaint". */
+const char *stats_bounce_name(enum stats_bounce b);
 
 /* stats_span_name: "hour", "day", "all". */
 const char *stats_span_name(enum stats_span s);

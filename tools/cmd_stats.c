@@ -1,7 +1,8 @@
 /*
  * cmd_stats.c - `parley stats [LIST]` (design §4): per list (and for all
  * of them together) the posts and replies archived, the copies sent,
- * deferred, failed and cancelled in the last hour, the last day and in all,
+ * deferred, failed and cancelled, the bounces (hard, soft, complaints) in
+ * the last hour, the last day and in all,
  * and the copies waiting in the queue with the oldest one's age. The
  * numbers come from store_stats (the same as parleyd's /metrics).
  * Read-only: never changes anything.
@@ -39,6 +40,10 @@ static void stats_json(struct json *j, const char *key, const char *name, const 
 	json_object_open(j, "copies");
 	for (c = 0; c < STATS__COPIES; c++)
 		json_spans(j, stats_copy_name((enum stats_copy)c), x->copies[c]);
+	json_object_close(j);
+	json_object_open(j, "bounces");
+	for (c = 0; c < STATS__BOUNCES; c++)
+		json_spans(j, stats_bounce_name((enum stats_bounce)c), x->bounces[c]);
 	json_object_close(j);
 	json_object_open(j, "queue");
 	json_int(j, "queued", x->queued);
@@ -81,6 +86,13 @@ static void stats_text(const char *name, const struct stats *x, long long now)
 	for (c = 0; c < STATS__COPIES; c++) {
 		snprintf(what, sizeof(what), "copies %s", stats_copy_name((enum stats_copy)c));
 		row(what, x->copies[c]);
+	}
+	for (c = 0; c < STATS__BOUNCES; c++) {
+		if (c == STATS_COMPLAINT)
+			snprintf(what, sizeof(what), "complaints");
+		else
+			snprintf(what, sizeof(what), "bounces %s", stats_bounce_name((enum stats_bounce)c));
+		row(what, x->bounces[c]);
 	}
 	cli_printf("  queue: %lld queued, %lld deferred, %lld being sent", x->queued, x->deferred,
 		   x->sending);

@@ -296,6 +296,19 @@ def injected():
              == [("hard", "5.1.1", 1.0), ("hard", "5.1.1", 0.0)], "parley --json bounces dev a@", out + err)
         rc, out, err = parley(d, "bounces", "dev", "nobody@example.org")
         t.ok(rc == 1 and "not a subscriber" in err, "an address that is no subscriber is an error", out + err)
+
+        # parley stats counts them, by class, per list
+        want = dict(d.query("SELECT b.class, count(*) FROM bounces b JOIN subscribers s ON s.id = b.subscriber_id"
+                            " JOIN lists l ON l.id = s.list_id WHERE l.name = 'dev' GROUP BY b.class"))
+        rc, out, err = parley(d, "--json", "stats", "dev")
+        try:
+            got = json.loads(out)["lists"][0]["bounces"]
+        except (ValueError, KeyError, IndexError):
+            got = {}
+        t.ok(rc == 0 and want.get("hard", 0) > 0 and want.get("complaint", 0) > 0 and
+             all(got.get(c, {}).get("all") == want.get(c, 0) == got.get(c, {}).get("day")
+                 for c in ("hard", "soft", "complaint")),
+             "parley stats dev: the bounces by class, today and in all", (want, got))
     finally:
         d.stop()
         if t.failed:

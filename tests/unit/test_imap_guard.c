@@ -153,6 +153,15 @@ int main(void)
 	static const char *const pf_open[] = {"* OK [PERMANENTFLAGS (\\Seen\r\n", NULL};
 	static const char *const pf_tagged[] = {"3 OK [PERMANENTFLAGS (\\Seen \\)] x\r\n", NULL};
 	static const char *const pf_text[] = {"* OK PERMANENTFLAGS (\\) is text here\r\n", NULL};
+	static const char *const fl_fetch[] = {
+		"* 1 FETCH (UID 1 FLAGS (\\Seen $Forwarded NonJunk))\r\n", "* 2 FETCH (FLAGS ())\r\n",
+		"* 3 FETCH (UID 3 RFC822.SIZE 9 FLAGS (\\Recent))\r\n",
+		"* OK the FLAGS are text here, and SOMEFLAGS (\"x\") too\r\n", NULL};
+	static const char *const fl_quoted[] = {"* FLAGS (\\Seen \"\\Delet*d\")\r\n", NULL};
+	static const char *const fl_quote_glued[] = {"* FLAGS (\\Seen\"\\Delet*d)\r\n", NULL};
+	static const char *const fl_literal[] = {"* 1 FETCH (FLAGS ({1}\r\nx))\r\n", NULL};
+	static const char *const fl_fetch_quoted[] = {"* 1 FETCH (UID 1 FLAGS (\"x\"))\r\n", NULL};
+	static const char *const fl_split[] = {"* 1 FETCH (FL", "AGS (\\Seen ", "\"x\"))\r\n", NULL};
 	static const char *const caps[] = {
 		"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n",
 		"* CAPABILITY IMAP4rev1 IDLE UIDPLUS MOVE\r\n", "2 OK capability\r\n",
@@ -180,6 +189,12 @@ int main(void)
 	passes(plus, "{N+} literals");
 	passes(at_limit, "a literal of exactly the limit");
 	passes(pf_text, "PERMANENTFLAGS without '[' (text, not a response code)");
+	passes(fl_fetch, "FLAGS of FETCH, empty, and the word in text");
+	refused(fl_quoted, "malformed FLAGS list", "* FLAGS with a quoted keyword (libetpan leaks it)");
+	refused(fl_quote_glued, "malformed FLAGS list", "* FLAGS (\\Seen\"... (fuzz_imap's leak)");
+	refused(fl_literal, "malformed FLAGS list", "FETCH FLAGS with a literal keyword");
+	refused(fl_fetch_quoted, "malformed FLAGS list", "FETCH FLAGS with a quoted keyword");
+	refused(fl_split, "malformed FLAGS list", "a quoted keyword in FLAGS split across reads");
 	refused(huge, "announced a literal of 4294967295 bytes, over the limit of 1000",
 		"{4294967295}");
 	n = run_chunks(huge, 1000, why, sizeof(why));

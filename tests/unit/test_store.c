@@ -535,7 +535,21 @@ static void test_stats(void)
 	is_int(x.copies[STATS_CANCELLED][STATS_DAY], 1, "within the day, once (cancelled again is no change)");
 	is_int(x.queued + x.deferred + x.sending, 0, "nothing of dev waits");
 	is_int(x.oldest_at, 0, "so no oldest");
+	ok(sqlite3_exec(db,
+			"INSERT INTO subscribers(id, list_id, address, status, created_at, updated_at)"
+			" VALUES (1, 1, 'b@x', 'active', 0, 0);"
+			"INSERT INTO bounces(subscriber_id, at, source, class) VALUES"
+			" (1, 1799999900, 'dsn', 'hard'), (1, 1799992800, 'dsn', 'soft'),"
+			" (1, 1799800000, 'arf', 'complaint');",
+			NULL, NULL, NULL) == SQLITE_OK,
+	   "bounces of a subscriber of dev recorded");
+	is_int(store_stats_get(st, 1, now, &x), 0, "counters of dev read with its bounces");
+	ok(x.bounces[STATS_HARD][STATS_HOUR] == 1 && x.bounces[STATS_SOFT][STATS_HOUR] == 0 &&
+	   x.bounces[STATS_SOFT][STATS_DAY] == 1 && x.bounces[STATS_COMPLAINT][STATS_DAY] == 0 &&
+	   x.bounces[STATS_COMPLAINT][STATS_ALL] == 1,
+	   "bounces by class: hard in the hour, soft in the day, the complaint in all");
 	is_int(store_stats_get(st, 2, now, &x), 0, "counters of news read");
+	is_int(x.bounces[STATS_HARD][STATS_ALL], 0, "news: none of dev's bounces");
 	is_int(x.copies[STATS_FAILED][STATS_ALL], 1, "news: its failed copy of version 7");
 	is_int(x.copies[STATS_SENT][STATS_ALL], 0, "and none of dev's");
 	is_int(store_stats_get(st, 0, now, &x), 0, "counters of everything read");
