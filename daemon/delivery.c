@@ -6,7 +6,8 @@
  * archive row (kept while the next copies are of the same message), check
  * that the subscriber is still active (design §5: an unsubscribe is
  * honoured before the next delivery), make its tokens (reply 'r', bounce
- * 'b', unsubscribe 'u') and render it; then send the batch over the
+ * 'b', unsubscribe 'u') and render it, DKIM-sign it with its list's keys
+ * (sign.c; notices too); then send the batch over the
  * worker's SMTP session in one pipelined stream and commit all their
  * results in one transaction (group commit); or write each into the
  * maildir sink and commit its result on its own. Then one log line per
@@ -55,6 +56,7 @@
 #include "mono.h"
 #include "pool.h"
 #include "render.h"
+#include "sign.h"
 #include "smtp_client.h"
 #include "store.h"
 #include "store_archive.h"
@@ -476,8 +478,9 @@ static int notice_prepare(struct wstate *ws, const struct batch *b, const struct
 			  struct copy *c, struct result *r)
 {
 	sqlite3_stmt *s = store_prepare(ws->st, STMT_DELIVERY_NOTICE,
-					"SELECT n.sender, n.raw FROM notices n WHERE n.id = ?1");
-	const unsigned char *sender;
+					"SELECT n.sender, n.raw, lists.name FROM notices n"
+					" LEFT JOIN lists ON lists.id = n.list_id WHERE n.id = ?1");
+	const unsigned char *sender, *list;
 
 	if (s == NULL) {
 		later(b->cfg, d, "cannot read the notice", r);
@@ -493,13 +496,14 @@ static int notice_prepare(struct wstate *ws, const struct batch *b, const struct
 	sender = sqlite3_column_text(s, 0);
 	snprintf(c->from, sizeof(c->from), "%s", sender ? (const char *)sender : "");
 	c->msg = store_col_blob(s, 1, &c->len);
+	list = sqlite3_column_text(s, 2);	/* its list's keys sign it */
+	c->list = list != NULL ? config_list_find(b->cfg, (const char *)list) : NULL;
 	sqlite3_reset(s);
 	return 0;
 }
 
-/* prepare: everything copy D needs before it can leave, into C; 0, or -1
- * with R set (the copy does not leave this time). */
-static int prepare(struct wstate *ws, const struct batch *b, const struct delivery *d,
+/* compose: copy D as it leaves, unsigned, into C; 0, or -1 with R set. */
+static int compose(struct wstate *ws, const struct batch *b, const struct delivery *d,
 		   struct copy *c, struct result *r)
 {
 	char status[32], why[ERR_MAX];
@@ -530,6 +534,24 @@ static int prepare(struct wstate *ws, const struct batch *b, const struct delive
 		return -1;
 	}
 	return render(ws->w->pool, b->cfg, ws, d, c, r);
+}
+
+/* prepare: everything copy D needs before it can leave, into C: composed,
+ * then signed with its list's DKIM keys; 0, or -1 with R set (the copy does
+ * not leave this time). */
+static int prepare(struct wstate *ws, const struct batch *b, const struct delivery *d,
+		   struct copy *c, struct result *r)
+{
+	char err[256], why[ERR_MAX];
+
+	if (compose(ws, b, d, c, r) < 0)
+		return -1;
+	if (sign_copy(c->list, &c->msg, &c->len, store_now(), err, sizeof(err)) < 0) {
+		snprintf(why, sizeof(why), "cannot sign the copy: %s", err);
+		later(b->cfg, d, why, r);
+		return -1;
+	}
+	return 0;
 }
 
 /* maildir_deliver: copy C of D into the maildir sink; SMTP_SENT or

@@ -152,7 +152,7 @@ int cmd_check_config(struct cli *cli, int argc, char **argv)
 	(void)argv;
 	if (argc > 1)
 		return cli_usage("check-config", "");
-	cli->cfg = config_load(cli->conf_path, CONFIG_CHECK_FILES, &errs);
+	cli->cfg = config_load(cli->conf_path, CONFIG_CHECK_FILES | CONFIG_LOAD_KEYS, &errs);
 	if (cli->cfg == NULL) {
 		if (cli->json)
 			json_errors(cli->conf_path, &errs);
@@ -162,6 +162,8 @@ int cmd_check_config(struct cli *cli, int argc, char **argv)
 		config_errors_free(&errs);
 		return EXIT_FAIL;
 	}
+	for (i = 0; i < cli->cfg->warnings.n; i++)
+		fprintf(stderr, "warning: %s\n", cli->cfg->warnings.v[i]);
 	if (cli->json)
 		json_out(cli->cfg);
 	else
