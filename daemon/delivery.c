@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dmarc.h"
 #include "log.h"
 #include "maildir_sink.h"
 #include "mono.h"
@@ -86,6 +87,7 @@ struct delivery_pool {
 	struct runtime *rt;
 	pthread_mutex_t write;	/* one worker at a time writes (see write_begin) */
 	unsigned char key[TOKEN_KEY_LEN];
+	struct dmarc_cache *dmarc;	/* the authors' DMARC policies (from_rewrite) */
 	struct worker *w;
 	size_t n;
 };
@@ -462,6 +464,7 @@ static int render(const struct delivery_pool *p, const struct config *cfg, struc
 	in.unsubscribe_token = ps.utok[0] ? ps.utok : NULL;
 	in.personal_footer = ps.footer;
 	in.date = ws->a.created_at;
+	in.keep_from = dmarc_from_kept(p->dmarc, cfg, c->list, ws->a.author_addr, store_now());
 	if ((c->msg = render_copy(&in, &c->len, err, sizeof(err))) == NULL) {
 		char why[ERR_MAX];
 		snprintf(why, sizeof(why), "cannot render the copy: %s", err);
@@ -882,6 +885,7 @@ struct delivery_pool *delivery_start(struct runtime *rt)
 	relay_label(g->cfg, label, sizeof(label));
 	runtime_release(rt, g);
 	p->rt = rt;
+	p->dmarc = dmarc_cache_new();
 	pthread_mutex_init(&p->write, NULL);
 	requeue(database);
 	if (key_load(secret, p->key) < 0) {
@@ -913,6 +917,7 @@ void delivery_stop(struct delivery_pool *p)
 	if (left > 0)
 		return;	/* a worker may still use P: left to the exit */
 	pthread_mutex_destroy(&p->write);
+	dmarc_cache_free(p->dmarc);
 	free(p->w);
 	free(p);
 }
