@@ -549,7 +549,8 @@ static int prepare(struct wstate *ws, const struct batch *b, const struct delive
 
 	if (compose(ws, b, d, c, r) < 0)
 		return -1;
-	if (sign_copy(c->list, &c->msg, &c->len, store_now(), err, sizeof(err)) < 0) {
+	if (sign_copy(b->cfg, c->list, d->notice_id == 0 ? ws->a.raw : NULL, ws->a.len, &c->msg,
+		      &c->len, store_now(), err, sizeof(err)) < 0) {
 		snprintf(why, sizeof(why), "cannot sign the copy: %s", err);
 		later(b->cfg, d, why, r);
 		return -1;

@@ -118,6 +118,7 @@ static const struct kspec dkim_spec[] = {
 	{"algorithm", KT_CHOICE, DK(algorithm), 0, 0, dkim_algs, NULL, 0, NULL},
 	{"ed25519_selector", KT_STRING, DK(ed25519_selector), 1, 63, NULL, NULL, 0, NULL},
 	{"ed25519_key_file", KT_PATH, DK(ed25519_key_file), 1, 4096, NULL, NULL, 0, NULL},
+	{"arc", KT_BOOL, DK(arc), 0, 0, NULL, NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct kspec listen_spec[] = {
@@ -1043,6 +1044,9 @@ static void check_dkim(struct loader *ld, const config_t *c, const char *at, con
 	check_readable(ld, c, sub, d->key_file);
 	snprintf(sub, sizeof(sub), "%s.ed25519_key_file", at);
 	check_readable(ld, c, sub, d->ed25519_key_file);
+	if (d->arc && d->algorithm == CFG_DKIM_ED25519)
+		err_at(ld, s, "%s: arc needs an RSA key (RFC 8617 seals with rsa-sha256 only): use "
+			      "algorithm \"rsa-sha256\" or \"both\"", path);
 	if (d->selector != NULL && !selector_ok(d->selector))
 		err_at(ld, s, "%s.selector: \"%s\" is not a DNS label (letters, digits, '-', '.')",
 		       path, d->selector);
@@ -1105,6 +1109,8 @@ static void dkim_load(struct loader *ld, const config_t *c, struct config *cfg)
 			snprintf(path, sizeof(path), "daemon.dkim");
 		dkim_load_one(ld, c, cfg, l, path, "key_file", d->key_file, d->selector,
 			      d->algorithm == CFG_DKIM_ED25519 ? DKIM_ED25519_SHA256 : DKIM_RSA_SHA256);
+		if (d->arc && d->algorithm != CFG_DKIM_ED25519 && l->ndkim_keys == 1)
+			l->arc_key = l->dkim_keys[0];	/* the RSA key */
 		if (d->algorithm == CFG_DKIM_BOTH && d->ed25519_key_file && d->ed25519_selector)
 			dkim_load_one(ld, c, cfg, l, path, "ed25519_key_file", d->ed25519_key_file,
 				      d->ed25519_selector, DKIM_ED25519_SHA256);

@@ -37,6 +37,7 @@ struct cfg_dkim {
 	char *key_file;
 	char *ed25519_selector;		/* with "both": the Ed25519 key */
 	char *ed25519_key_file;
+	int arc;			/* also ARC-seal copies (RFC 8617) with the RSA key */
 };
 
 /* How an author may prove a post without the secret address (authres.h). */
@@ -77,6 +78,7 @@ struct cfg_list {
 	 * CONFIG_LOAD_KEYS from its own dkim group or daemon.dkim; owned */
 	struct dkim_key *dkim_keys[CONFIG_DKIM_KEYS_MAX];
 	size_t ndkim_keys;
+	const struct dkim_key *arc_key;	/* the RSA one of them when arc is on; NULL: no ARC */
 	int line;			/* where it was declared */
 };
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authres.h"
 #include "dkim.h"
 #include "mailfmt.h"
 
@@ -38,11 +39,23 @@ long sign_split(const char *msg, size_t len, size_t *body)
 	return -1;
 }
 
-int sign_copy(const struct cfg_list *list, char **msg, size_t *len, long long now, char *err,
-	      size_t errlen)
+/* arc_results: the ARC-Authentication-Results value of a copy of INBOUND. */
+static void arc_results(const struct config *cfg, const char *inbound, size_t inlen, char *out,
+			size_t len)
+{
+	char host[256];
+
+	if (authres_first(inbound, inlen, &cfg->daemon.authserv_ids, out, len))
+		return;
+	config_hostname(cfg, host, sizeof(host));
+	snprintf(out, len, "%s; none", host);
+}
+
+int sign_copy(const struct config *cfg, const struct cfg_list *list, const char *inbound,
+	      size_t inlen, char **msg, size_t *len, long long now, char *err, size_t errlen)
 {
 	struct mbuf fields = {0};
-	char bh[DKIM_BH_MAX];
+	char bh[DKIM_BH_MAX], results[DKIM_AAR_MAX];
 	size_t body, i;
 	long hlen;
 
@@ -55,6 +68,14 @@ int sign_copy(const struct cfg_list *list, char **msg, size_t *len, long long no
 	if (dkim_body_hash(*msg + body, *len - body, bh) < 0) {
 		snprintf(err, errlen, "DKIM: cannot hash the body");
 		return -1;
+	}
+	if (list->arc_key != NULL && inbound != NULL) {
+		arc_results(cfg, inbound, inlen, results, sizeof(results));
+		if (dkim_arc_seal(list->arc_key, *msg, (size_t)hlen, bh, now, results, &fields, err,
+				  errlen) < 0) {
+			mbuf_free(&fields);
+			return -1;
+		}
 	}
 	for (i = 0; i < list->ndkim_keys; i++) {
 		if (dkim_sign(list->dkim_keys[i], *msg, (size_t)hlen, bh, now, &fields, err, errlen) <

@@ -12,6 +12,10 @@ DNS server this test runs on 127.0.0.1 (dns_server.py). Checked:
   ed25519-sha256, d= the list's domain), each verifies; a changed body byte
   or Subject breaks both (so the verification can fail);
 - a list's own dkim group overrides daemon.dkim (its own domain and key);
+- with arc = true each copy of a post carries an ARC set (RFC 8617, i=1,
+  cv=none) whose ARC-Authentication-Results is the recorded
+  Authentication-Results; dkimpy's arc_verify validates the chain, and a
+  changed body or AAR breaks it;
 - a notice (the help reply) is signed too;
 - the author's Authentication-Results, DKIM-Signature, ARC-*, List-*,
   Return-Path and Sender are not in the copy;
@@ -198,7 +202,8 @@ def main():
     conf = open(d.conf).read().replace("@DIR@", d.dir)
     conf = conf.replace("    port = 25;", "    port = %d;" % relay_port, 1).replace('starttls = "auto";', 'starttls = "no";')
     dkim_group = ('  dkim = { algorithm = "both"; selector = "rsa1"; key_file = "%s/rsa1.pem";\n'
-                  '    ed25519_selector = "ed1"; ed25519_key_file = "%s/ed1.pem"; };\n' % (d.dir, d.dir))
+                  '    ed25519_selector = "ed1"; ed25519_key_file = "%s/ed1.pem"; arc = true; };\n'
+                  '  authserv_ids = [ "mx.example.org" ];\n' % (d.dir, d.dir))
     conf = conf.replace("daemon = {", "daemon = {\n" + dkim_group, 1)
     open(d.conf, "w").write(conf)
     try:
@@ -248,13 +253,16 @@ def signed_copies(d, dnsd, port):
              "a changed body byte breaks both signatures of %s's copy" % user)
         t.ok(all(ok is not True for _, _, _, ok in verify_all(tamper_subject(raw), dnsd)),
              "a changed Subject breaks both signatures of %s's copy" % user)
+        arc_checks(user, raw, dnsd)
         if user != "bob":
             continue
         t.eq(fields(raw, "Authentication-Results"), [], "the author's Authentication-Results is not in the copy")
         t.eq([f for f in fields(raw, "DKIM-Signature") if "example.org; s=a" in f or "d=example.org;" in f], [],
              "the author's DKIM-Signature is not in the copy")
-        t.eq([ln for ln in header_of(raw).split(b"\r\n") if ln.lower().startswith(b"arc-")], [],
-             "no ARC-* field of the author is in the copy")
+        arcs = [f for n in ("ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results")
+                for f in fields(raw, n)]
+        t.ok(len(arcs) == 3 and not any("s=a;" in f or "bh=AAAA" in f or "t=1;" in f for f in arcs),
+             "no ARC-* field of the author is in the copy (only the list's own set)", arcs)
         t.eq(fields(raw, "List-Id"), ["<dev.lists.example.org>"], "the only List-Id is the list's own")
         t.ok(not any("lists.example.com" in u for u in fields(raw, "List-Unsubscribe")),
              "the author's List-Unsubscribe is not in the copy", fields(raw, "List-Unsubscribe"))
@@ -262,6 +270,35 @@ def signed_copies(d, dnsd, port):
         rp = fields(raw, "Return-Path")
         t.ok(len(rp) == 1 and "bounce-" in rp[0] and "alice" not in rp[0],
              "the one Return-Path is the one Dovecot wrote from the VERP sender", rp)
+
+
+def arc_verify(raw, dnsd):
+    """(cv, reason) of dkimpy's ARC chain validation of RAW."""
+    try:
+        cv, _, reason = dkim.arc_verify(raw, dnsfunc=dnsd.txt)
+    except dkim.DKIMException as e:
+        return (b"error", str(e))
+    return (cv, reason)
+
+
+def arc_checks(user, raw, dnsd):
+    sets = [ln for ln in header_of(raw).split(b"\r\n") if ln.lower().startswith(b"arc-")]
+    t.eq([ln.split(b":")[0].lower() for ln in sets],
+         [b"arc-seal", b"arc-message-signature", b"arc-authentication-results"],
+         "%s's copy carries one ARC set, ours (the author's is gone)" % user)
+    seal = tags(" ".join(fields(raw, "ARC-Seal")))
+    t.ok(seal.get("i") == "1" and seal.get("cv") == "none" and seal.get("d") == "lists.example.org"
+         and seal.get("s") == "rsa1" and seal.get("a") == "rsa-sha256",
+         "%s's ARC-Seal: i=1, cv=none, the list's domain and RSA key" % user, seal)
+    t.eq(fields(raw, "ARC-Authentication-Results"),
+         ["i=1; mx.example.org; dkim=pass header.d=example.org; spf=pass"],
+         "%s's ARC-Authentication-Results carries the recorded Authentication-Results" % user)
+    cv, why = arc_verify(raw, dnsd)
+    t.eq((cv, why), (b"pass", "success"), "dkimpy validates %s's ARC chain" % user)
+    t.ok(arc_verify(tamper_body(raw), dnsd)[0] != b"pass",
+         "a changed body byte breaks %s's ARC chain" % user)
+    t.ok(arc_verify(raw.replace(b"i=1; mx.example.org", b"i=1; mx.example.com", 1), dnsd)[0] != b"pass",
+         "a changed ARC-Authentication-Results breaks %s's ARC seal" % user)
 
 
 def list_override(d, dnsd, port):
@@ -290,6 +327,7 @@ def notice_signed(d, dnsd, port):
         v = verify_all(raw, dnsd)
         t.ok(len(v) == 2 and all(ok is True and dom == "lists.example.org" for _, dom, _, ok in v),
              "the notice's two signatures verify", v)
+        t.eq(fields(raw, "ARC-Seal"), [], "a notice (parley's own mail) gets no ARC set")
 
 
 def reloads(d, dnsd, port):
