@@ -1068,6 +1068,8 @@ static void dkim_load_one(struct loader *ld, const config_t *c, struct config *c
 
 	snprintf(spath, sizeof(spath), "%s.%s", path, what);
 	s = lookup(c, spath);
+	if (strncmp(spath, "lists.[", 7) == 0)	/* shown as lists[N].dkim... */
+		memmove(spath + 5, spath + 6, strlen(spath + 6) + 1);
 	k = dkim_key_load(file, at ? at + 1 : l->address, selector, err, sizeof(err));
 	if (k == NULL) {
 		err_at(ld, s, "list '%s': %s: %s", l->name ? l->name : "?", spath, err);
