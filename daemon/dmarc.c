@@ -143,17 +143,20 @@ static int resolver_open(res_state rs, const char *resolver)
 	rs->options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
 	if (resolver != NULL) {
 		const char *colon = strrchr(resolver, ':');
-		char host[INET_ADDRSTRLEN];
+		char host[INET_ADDRSTRLEN], *end;
 		struct sockaddr_in sa;
+		long port;
 		memset(&sa, 0, sizeof(sa));
 		if (colon == NULL || (size_t)(colon - resolver) >= sizeof(host)) {
 			res_nclose(rs);
 			return -1;
 		}
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - resolver), resolver);
+		port = strtol(colon + 1, &end, 10);
 		sa.sin_family = AF_INET;
-		sa.sin_port = htons((unsigned short)atoi(colon + 1));
-		if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		sa.sin_port = htons((unsigned short)port);
+		if (*end != '\0' || port < 1 || port > 65535 ||
+		    inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
 			res_nclose(rs);
 			return -1;
 		}
