@@ -139,6 +139,32 @@ static struct config *reload(const char *path, const struct config *old)
 	return fresh;
 }
 
+/* key_readable: warn if the DKIM key FILE (of WHOSE dkim group) cannot be
+ * read any more now that root was given up: copies are signed with the
+ * key loaded at start, but every reload would be refused. */
+static void key_readable(const char *file, const char *whose)
+{
+	if (file != NULL && access(file, R_OK) != 0)
+		log_warn("%s: the DKIM key of %s is not readable after dropping root (%s): "
+			 "copies are signed with the key loaded at start, but a reload will be "
+			 "refused; make it 0640 root:<the daemon's group>",
+			 file, whose, strerror(errno));
+}
+
+static void keys_readable(const struct config *cfg)
+{
+	char whose[CONFIG_LIST_NAME_MAX + 16];
+	size_t i;
+
+	key_readable(cfg->daemon.dkim.key_file, "daemon.dkim");
+	key_readable(cfg->daemon.dkim.ed25519_key_file, "daemon.dkim");
+	for (i = 0; i < cfg->nlists; i++) {
+		snprintf(whose, sizeof(whose), "list %s", cfg->lists[i].name);
+		key_readable(cfg->lists[i].dkim.key_file, whose);
+		key_readable(cfg->lists[i].dkim.ed25519_key_file, whose);
+	}
+}
+
 /* startup: what needs root: the spool tree, the listening sockets; then
  * give root up. 0 or -1 (logged). */
 static int startup(const struct config *cfg, struct listener **lst)
@@ -158,6 +184,7 @@ static int startup(const struct config *cfg, struct listener **lst)
 		*lst = NULL;
 		return -1;
 	}
+	keys_readable(cfg);
 	return 0;
 }
 
