@@ -15,10 +15,10 @@
  * canonical header); ed25519-sha256 hashes the canonical header with
  * SHA-256 and signs the 32-byte hash with one-shot PureEdDSA (RFC 8463 §3).
  *
- * ARC (RFC 8617, instance 1 only): the ARC-Message-Signature is the DKIM
- * signature with another field name and i= for v=; the ARC-Seal hashes the
- * set's AAR and AMS as written and itself with an empty b=, like the DKIM
- * field's own hash.
+ * ARC (RFC 8617): the ARC-Message-Signature is the DKIM signature with
+ * another field name and i= for v=; the ARC-Seal hashes the chain's earlier
+ * sets as given, the new set's AAR and AMS as written, and itself with an
+ * empty b=, like the DKIM field's own hash.
  *
  * Must never: read past a length it was given, keep state between calls
  * (a key is read-only once loaded), write a field whose hashed form differs
@@ -707,21 +707,24 @@ int dkim_sign(const struct dkim_key *key, const char *header, size_t hlen, const
 
 /* ---- ARC (RFC 8617) ---- */
 
-/* seal_tags: "ARC-Seal: i=1; a=rsa-sha256; t=...; cv=none; d=...; s=...;
- * b=" into F (RFC 8617 §4.1.3: no h=, no bh=). */
-static void seal_tags(struct fold *f, const struct dkim_key *key, long long timestamp)
+/* seal_tags: "ARC-Seal: i=N; a=rsa-sha256; t=...; cv=...; d=...; s=...;
+ * b=" into F (RFC 8617 §4.1.3: no h=, no bh=), with ARC's i= and cv=. */
+static void seal_tags(struct fold *f, const struct dkim_key *key, const struct dkim_arc *arc,
+		      long long timestamp)
 {
 	char word[DKIM_NAME_MAX + 8];
 	int n;
 
 	mbuf_str(f->out, "ARC-Seal:");
 	f->col = strlen("ARC-Seal:");
-	fold_word(f, "i=1;", 4);
+	n = snprintf(word, sizeof(word), "i=%d;", arc->instance);
+	fold_word(f, word, (size_t)n);
 	n = snprintf(word, sizeof(word), "a=%s;", alg_name(key->alg));
 	fold_word(f, word, (size_t)n);
 	n = snprintf(word, sizeof(word), "t=%lld;", timestamp);
 	fold_word(f, word, (size_t)n);
-	fold_word(f, "cv=none;", 8);
+	n = snprintf(word, sizeof(word), "cv=%s;", arc->cv);
+	fold_word(f, word, (size_t)n);
 	n = snprintf(word, sizeof(word), "d=%s;", key->domain);
 	fold_word(f, word, (size_t)n);
 	n = snprintf(word, sizeof(word), "s=%s;", key->selector);
@@ -729,10 +732,28 @@ static void seal_tags(struct fold *f, const struct dkim_key *key, long long time
 	fold_word(f, "b=", 2);
 }
 
-/* seal: the ARC-Seal over AAR and AMS (whole fields, CRLF ended) into OUT;
- * 0 or -1 (ERR set, OUT as it was). */
-static int seal(const struct dkim_key *key, const struct mbuf *aar, const struct mbuf *ams,
-		long long timestamp, struct mbuf *out, char *err, size_t errlen)
+/* hash_prior: the fields of the chain's earlier sets (ARC->prior, in
+ * order) into S; 0, or -1 (ERR set) if they do not parse as fields. */
+static int hash_prior(struct sink *s, const struct dkim_arc *arc, char *err, size_t errlen)
+{
+	struct scan sc;
+	struct field f;
+	int r;
+
+	if (arc->prior == NULL || arc->prior_len == 0)
+		return 0;
+	if (scan_init(&sc, arc->prior, arc->prior_len, err, errlen) < 0)
+		return -1;
+	while ((r = scan_field(&sc, &f, err, errlen)) > 0)
+		canon_field(s, arc->prior + f.off, f.len, 1);
+	return r;
+}
+
+/* seal: the ARC-Seal over the chain's earlier sets, AAR and AMS (whole
+ * fields, CRLF ended) into OUT; 0 or -1 (ERR set, OUT as it was). */
+static int seal(const struct dkim_key *key, const struct dkim_arc *arc, const struct mbuf *aar,
+		const struct mbuf *ams, long long timestamp, struct mbuf *out, char *err,
+		size_t errlen)
 {
 	struct signer sg = {0};
 	struct sink s;
@@ -748,9 +769,13 @@ static int seal(const struct dkim_key *key, const struct mbuf *aar, const struct
 		return -1;
 	}
 	sink_init(&s, signer_update, &sg);
-	canon_field(&s, aar->p, aar->n, 1);	/* i=1's set in order: AAR, AMS, AS */
+	if (hash_prior(&s, arc, err, errlen) < 0) {	/* i=1 AAR, AMS, AS, i=2 ... */
+		signer_free(&sg);
+		return -1;
+	}
+	canon_field(&s, aar->p, aar->n, 1);	/* then ours: AAR, AMS, AS */
 	canon_field(&s, ams->p, ams->n, 1);
-	seal_tags(&f, key, timestamp);
+	seal_tags(&f, key, arc, timestamp);
 	canon_field(&s, out->p + start, out->n - start, 0);
 	ok = sink_flush(&s) == 0 && signer_end(&sg, sig, &siglen) == 0;
 	signer_free(&sg);
@@ -767,11 +792,13 @@ static int seal(const struct dkim_key *key, const struct mbuf *aar, const struct
 }
 
 int dkim_arc_seal(const struct dkim_key *key, const char *header, size_t hlen, const char *bh,
-		  long long timestamp, const char *results, struct mbuf *out_fields, char *err,
-		  size_t errlen)
+		  long long timestamp, const struct dkim_arc *arc, struct mbuf *out_fields,
+		  char *err, size_t errlen)
 {
-	static const struct sigkind ams_kind = {"ARC-Message-Signature:", "i=1;"};
 	struct mbuf aar = {0}, ams = {0}, as = {0};
+	char first[16];
+	struct sigkind ams_kind = {"ARC-Message-Signature:", first};
+	const char *results = arc->results;
 	char *v;
 	int rc = -1;
 
@@ -782,11 +809,19 @@ int dkim_arc_seal(const struct dkim_key *key, const char *header, size_t hlen, c
 				    "more than one line");
 		return -1;
 	}
-	v = xasprintf("i=1; %s", results);
+	if (arc->instance < 1 || arc->instance > DKIM_ARC_MAX || arc->cv == NULL ||
+	    (arc->instance == 1) != (strcmp(arc->cv, "none") == 0) ||
+	    (arc->instance == 1) != (arc->prior == NULL)) {
+		seterr(err, errlen, "ARC: instance %d with cv=%s", arc->instance,
+		       arc->cv ? arc->cv : "(null)");
+		return -1;
+	}
+	snprintf(first, sizeof(first), "i=%d;", arc->instance);
+	v = xasprintf("i=%d; %s", arc->instance, results);
 	if (mailfmt_field(&aar, "ARC-Authentication-Results", v) < 0)
 		seterr(err, errlen, "ARC: the authentication results cannot be folded");
 	else if (sign_as(&ams_kind, key, header, hlen, bh, timestamp, &ams, err, errlen) == 0 &&
-		 seal(key, &aar, &ams, timestamp, &as, err, errlen) == 0)
+		 seal(key, arc, &aar, &ams, timestamp, &as, err, errlen) == 0)
 		rc = 0;
 	if (rc == 0) {
 		mbuf_add(out_fields, as.p, as.n);

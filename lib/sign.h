@@ -20,10 +20,12 @@
  * sign_copy: MSG[0..*LEN) with a DKIM-Signature of each of LIST's keys
  * (list->dkim_keys; none: MSG is returned as it is) prepended, signed at
  * NOW (seconds since the epoch); and when the list seals (list->arc_key)
- * and INBOUND is given, the ARC set of instance 1 on top (dkim_arc_seal),
- * its ARC-Authentication-Results the topmost believed Authentication-Results
+ * and INBOUND is given, an ARC set on top (dkim_arc_seal), its
+ * ARC-Authentication-Results the topmost believed Authentication-Results
  * of INBOUND[0..INLEN) (the message as it came in: daemon.authserv_ids,
- * authres.h), or "HOSTNAME; none" if it has none. INBOUND is NULL for a
+ * authres.h), or "HOSTNAME; none" if it has none: i=1, cv=none, or, when
+ * INBOUND has a whole ARC chain and that result says arc=pass, i=n+1,
+ * cv=pass with the chain's sets put back into the copy. INBOUND is NULL for a
  * notice (parley's own mail has no inbound authentication to carry).
  * The body hash is computed once and used by every key. On success *MSG is
  * replaced by a new malloc'd copy (the old one freed) and *LEN updated; 0.

@@ -15,7 +15,9 @@ DNS server this test runs on 127.0.0.1 (dns_server.py). Checked:
 - with arc = true each copy of a post carries an ARC set (RFC 8617, i=1,
   cv=none) whose ARC-Authentication-Results is the recorded
   Authentication-Results; dkimpy's arc_verify validates the chain, and a
-  changed body or AAR breaks it;
+  changed body or AAR breaks it; a post that arrives with a valid chain
+  (sealed by dkimpy's arc_sign, arc=pass from our border) is continued
+  with i=2, cv=pass, and that chain validates;
 - a notice (the help reply) is signed too;
 - the author's Authentication-Results, DKIM-Signature, ARC-*, List-*,
   Return-Path and Sender are not in the copy;
@@ -33,6 +35,7 @@ import subprocess
 import sys
 
 try:
+    import authres  # noqa: F401 - dkimpy's arc_sign needs it
     import dkim
     import dns.message  # noqa: F401 - dns_server.py needs dnspython
 except ImportError:
@@ -41,7 +44,8 @@ except ImportError:
             and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON)):
         os.environ["SIGNING_REEXEC"] = "1"
         os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
-    print("not ok 1 - python3-dkim and python3-dnspython can be imported (scripts/deps --test)")
+    print("not ok 1 - python3-dkim, python3-dnspython and python3-authres can be imported "
+          "(scripts/deps --test)")
     print("1..1")
     sys.exit(1)
 
@@ -192,10 +196,10 @@ def reload(d):
 def main():
     dnsd = DnsServer()
     d = Daemon(lists=LISTS % {"s": SECRET, "dir": "@DIR@"})
-    keys = {"rsa1": "rsa1.pem", "ed1": "ed1.pem", "news": "news.pem", "rsa2": "rsa2.pem"}
+    keys = {"rsa1": "rsa1.pem", "ed1": "ed1.pem", "news": "news.pem", "rsa2": "rsa2.pem", "fwd": "fwd.pem"}
     for sel, f in keys.items():
         genkey(os.path.join(d.dir, f), "ED25519" if sel.startswith("ed") else "RSA")
-        dom = "news.example.net" if sel == "news" else "lists.example.org"
+        dom = {"news": "news.example.net", "fwd": "forwarder.example.net"}.get(sel, "lists.example.org")
         dnsd.add_txt("%s._domainkey.%s" % (sel, dom), public_record(os.path.join(d.dir, f)))
     pf, dv = os.path.join(d.dir, "pf"), os.path.join(d.dir, "dv")
     imap_port, lmtp_port, relay_port = free_port(), free_port(), free_port()
@@ -218,6 +222,7 @@ def main():
                             "--no-confirm"], check=True, capture_output=True)
         d.start()
         signed_copies(d, dnsd, imap_port)
+        arc_continued(d, dnsd, imap_port)
         list_override(d, dnsd, imap_port)
         notice_signed(d, dnsd, imap_port)
         reloads(d, dnsd, imap_port)
@@ -299,6 +304,41 @@ def arc_checks(user, raw, dnsd):
          "a changed body byte breaks %s's ARC chain" % user)
     t.ok(arc_verify(raw.replace(b"i=1; mx.example.org", b"i=1; mx.example.com", 1), dnsd)[0] != b"pass",
          "a changed ARC-Authentication-Results breaks %s's ARC seal" % user)
+
+
+def arc_continued(d, dnsd, port):
+    """A post that came through a forwarder which sealed it (i=1, made here
+    with dkimpy's arc_sign), and whose chain our border found valid
+    (arc=pass): the copy continues the chain with i=2, cv=pass."""
+    msg = ("Authentication-Results: mx.forwarder.example.net; dkim=pass header.d=example.org\r\n"
+           "From: Alice <alice@example.org>\r\nTo: dev@lists.example.org\r\nSubject: Forwarded and sealed\r\n"
+           "Message-ID: <arcfwd@example.org>\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSealed on the way.\r\n").encode()
+    key = open(os.path.join(d.dir, "fwd.pem"), "rb").read()
+    arc_set = dkim.arc_sign(msg, b"fwd", b"forwarder.example.net", key, b"mx.forwarder.example.net",
+                            timestamp=1700000000)
+    msg = b"".join(arc_set) + msg
+    t.eq(arc_verify(msg, dnsd), (b"pass", "success"), "the forwarder's chain (made by dkimpy) validates")
+    msg = b"Authentication-Results: mx.example.org; arc=pass (i=1); dkim=pass header.d=example.org\r\n" + msg
+    s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=20)
+    s.sendmail("alice@example.org", ["dev+post-%s@lists.example.org" % SECRET], msg)
+    s.quit()
+    got = copy_with(port, "bob", "Forwarded and sealed")
+    if not t.eq(len(got), 1, "bob got the copy of the sealed post"):
+        return
+    raw = got[0]
+    seals = sorted(tags(f).get("i") + ":" + tags(f).get("cv", "") + ":" + tags(f).get("d", "")
+                   for f in fields(raw, "ARC-Seal"))
+    t.eq(seals, ["1:none:forwarder.example.net", "2:pass:lists.example.org"],
+         "the copy continues the chain: the forwarder's i=1 and our i=2 with cv=pass")
+    t.ok(any(f.startswith("i=2; mx.example.org; arc=pass") for f in fields(raw, "ARC-Authentication-Results")),
+         "our AAR (i=2) carries the border's arc=pass", fields(raw, "ARC-Authentication-Results"))
+    t.eq(arc_verify(raw, dnsd), (b"pass", "success"), "dkimpy validates the two-set chain of bob's copy")
+    broken = raw.replace(b"i=1; mx.forwarder.example.net; dkim=pass", b"i=1; mx.forwarder.example.net; dkim=fail", 1)
+    t.ok(broken != raw and arc_verify(broken, dnsd)[0] != b"pass",
+         "a changed byte in the forwarder's set breaks the chain")
+    v = verify_all(raw, dnsd)
+    t.ok(len(v) == 2 and all(ok is True for _, _, _, ok in v), "and the copy's DKIM signatures still verify", v)
 
 
 def list_override(d, dnsd, port):
