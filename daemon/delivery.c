@@ -7,7 +7,8 @@
  * then, with the configuration held, for each copy: read its archive row
  * (kept while the next copies are of the same message), cancel it if its
  * subscriber is no longer active, make its tokens (reply 'r', bounce
- * 'b', unsubscribe 'u') and render it; then send the batch over the
+ * 'b', unsubscribe 'u') and render it, DKIM-sign it with its list's keys
+ * (sign.c; notices too); then send the batch over the
  * worker's SMTP session in one pipelined stream and commit all their
  * results in one transaction (group commit); or write each into the
  * maildir sink and commit its result on its own. Then one log line per
@@ -53,11 +54,13 @@
 #include <unistd.h>
 
 #include "bounce.h"
+#include "dmarc.h"
 #include "log.h"
 #include "maildir_sink.h"
 #include "mono.h"
 #include "pool.h"
 #include "render.h"
+#include "sign.h"
 #include "smtp_client.h"
 #include "store.h"
 #include "store_archive.h"
@@ -88,6 +91,7 @@ struct delivery_pool {
 	struct runtime *rt;
 	pthread_mutex_t write;	/* one worker at a time writes (see write_begin) */
 	unsigned char key[TOKEN_KEY_LEN];
+	struct dmarc_cache *dmarc;	/* the authors' DMARC policies (from_rewrite) */
 	struct worker *w;
 	size_t n;
 };
@@ -472,6 +476,7 @@ static int render(const struct delivery_pool *p, const struct config *cfg, struc
 	in.unsubscribe_token = ps.utok[0] ? ps.utok : NULL;
 	in.personal_footer = ps.footer;
 	in.date = ws->a.created_at;
+	in.keep_from = dmarc_from_kept(p->dmarc, cfg, c->list, ws->a.author_addr, store_now());
 	if ((c->msg = render_copy(&in, &c->len, err, sizeof(err))) == NULL) {
 		char why[ERR_MAX];
 		snprintf(why, sizeof(why), "cannot render the copy: %s", err);
@@ -488,8 +493,9 @@ static int notice_prepare(struct wstate *ws, const struct batch *b, const struct
 			  struct copy *c, struct result *r)
 {
 	sqlite3_stmt *s = store_prepare(ws->st, STMT_DELIVERY_NOTICE,
-					"SELECT n.sender, n.raw FROM notices n WHERE n.id = ?1");
-	const unsigned char *sender;
+					"SELECT n.sender, n.raw, lists.name FROM notices n"
+					" LEFT JOIN lists ON lists.id = n.list_id WHERE n.id = ?1");
+	const unsigned char *sender, *list;
 
 	if (s == NULL) {
 		later(b->cfg, d, "cannot read the notice", r);
@@ -505,13 +511,14 @@ static int notice_prepare(struct wstate *ws, const struct batch *b, const struct
 	sender = sqlite3_column_text(s, 0);
 	snprintf(c->from, sizeof(c->from), "%s", sender ? (const char *)sender : "");
 	c->msg = store_col_blob(s, 1, &c->len);
+	list = sqlite3_column_text(s, 2);	/* its list's keys sign it */
+	c->list = list != NULL ? config_list_find(b->cfg, (const char *)list) : NULL;
 	sqlite3_reset(s);
 	return 0;
 }
 
-/* prepare: everything copy D needs before it can leave, into C; 0, or -1
- * with R set (the copy does not leave this time). */
-static int prepare(struct wstate *ws, const struct batch *b, const struct delivery *d,
+/* compose: copy D as it leaves, unsigned, into C; 0, or -1 with R set. */
+static int compose(struct wstate *ws, const struct batch *b, const struct delivery *d,
 		   struct copy *c, struct result *r)
 {
 	char why[ERR_MAX];
@@ -536,6 +543,25 @@ static int prepare(struct wstate *ws, const struct batch *b, const struct delive
 		return -1;
 	}
 	return render(ws->w->pool, b->cfg, ws, d, c, r);
+}
+
+/* prepare: everything copy D needs before it can leave, into C: composed,
+ * then signed with its list's DKIM keys; 0, or -1 with R set (the copy does
+ * not leave this time). */
+static int prepare(struct wstate *ws, const struct batch *b, const struct delivery *d,
+		   struct copy *c, struct result *r)
+{
+	char err[256], why[ERR_MAX];
+
+	if (compose(ws, b, d, c, r) < 0)
+		return -1;
+	if (sign_copy(b->cfg, c->list, d->notice_id == 0 ? ws->a.raw : NULL, ws->a.len, &c->msg,
+		      &c->len, store_now(), err, sizeof(err)) < 0) {
+		snprintf(why, sizeof(why), "cannot sign the copy: %s", err);
+		later(b->cfg, d, why, r);
+		return -1;
+	}
+	return 0;
 }
 
 /* maildir_deliver: copy C of D into the maildir sink; SMTP_SENT or
@@ -870,6 +896,7 @@ struct delivery_pool *delivery_start(struct runtime *rt)
 	relay_label(g->cfg, label, sizeof(label));
 	runtime_release(rt, g);
 	p->rt = rt;
+	p->dmarc = dmarc_cache_new();
 	pthread_mutex_init(&p->write, NULL);
 	requeue(database);
 	if (key_load(secret, p->key) < 0) {
@@ -901,6 +928,7 @@ void delivery_stop(struct delivery_pool *p)
 	if (left > 0)
 		return;	/* a worker may still use P: left to the exit */
 	pthread_mutex_destroy(&p->write);
+	dmarc_cache_free(p->dmarc);
 	free(p->w);
 	free(p);
 }

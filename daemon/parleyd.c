@@ -62,12 +62,14 @@ static void usage(FILE *f)
 static struct config *load(const char *path)
 {
 	struct config_errors errs = {NULL, 0};
-	struct config *cfg = config_load(path, CONFIG_CHECK_FILES, &errs);
+	struct config *cfg = config_load(path, CONFIG_CHECK_FILES | CONFIG_LOAD_KEYS, &errs);
 	size_t i;
 
 	for (i = 0; i < errs.n; i++)
 		log_error("%s", errs.v[i]);
 	config_errors_free(&errs);
+	for (i = 0; cfg != NULL && i < cfg->warnings.n; i++)
+		log_warn("%s", cfg->warnings.v[i]);
 	return cfg;
 }
 
@@ -98,11 +100,13 @@ static int strv_equal(const struct strv *a, const struct strv *b)
  * (logged; the running one stays). What is bound at start (database, spool,
  * pid file, user, listeners, TLS certificate) keeps its running value until
  * a restart. Files are not re-checked for readability: we may no longer be
- * root, and the TLS key was loaded at start. */
+ * root, and the TLS key was loaded at start. The DKIM keys are loaded anew
+ * (a rotated key takes effect): one that cannot be read by the user we run
+ * as, or is broken, fails the reload. */
 static struct config *reload(const char *path, const struct config *old)
 {
 	struct config_errors errs = {NULL, 0};
-	struct config *fresh = config_load(path, 0, &errs);
+	struct config *fresh = config_load(path, CONFIG_LOAD_KEYS, &errs);
 	struct cfg_daemon *d;
 	size_t i;
 
@@ -129,8 +133,36 @@ static struct config *reload(const char *path, const struct config *old)
 	    !strv_equal(&d->smtp_listen, &old->daemon.smtp_listen) ||
 	    !strv_equal(&d->http_listen, &old->daemon.http_listen))
 		log_warn("%s: listen addresses changed: restart parleyd to use them", path);
+	for (i = 0; i < fresh->warnings.n; i++)
+		log_warn("%s", fresh->warnings.v[i]);
 	log_info("reloaded %s: %zu lists", path, fresh->nlists);
 	return fresh;
+}
+
+/* key_readable: warn if the DKIM key FILE (of WHOSE dkim group) cannot be
+ * read any more now that root was given up: copies are signed with the
+ * key loaded at start, but every reload would be refused. */
+static void key_readable(const char *file, const char *whose)
+{
+	if (file != NULL && access(file, R_OK) != 0)
+		log_warn("%s: the DKIM key of %s is not readable after dropping root (%s): "
+			 "copies are signed with the key loaded at start, but a reload will be "
+			 "refused; make it 0640 root:<the daemon's group>",
+			 file, whose, strerror(errno));
+}
+
+static void keys_readable(const struct config *cfg)
+{
+	char whose[CONFIG_LIST_NAME_MAX + 16];
+	size_t i;
+
+	key_readable(cfg->daemon.dkim.key_file, "daemon.dkim");
+	key_readable(cfg->daemon.dkim.ed25519_key_file, "daemon.dkim");
+	for (i = 0; i < cfg->nlists; i++) {
+		snprintf(whose, sizeof(whose), "list %s", cfg->lists[i].name);
+		key_readable(cfg->lists[i].dkim.key_file, whose);
+		key_readable(cfg->lists[i].dkim.ed25519_key_file, whose);
+	}
 }
 
 /* startup: what needs root: the spool tree, the listening sockets; then
@@ -152,6 +184,7 @@ static int startup(const struct config *cfg, struct listener **lst)
 		*lst = NULL;
 		return -1;
 	}
+	keys_readable(cfg);
 	return 0;
 }
 

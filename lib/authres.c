@@ -272,18 +272,17 @@ static int result_proves(const char *raw, size_t len, char *v, const char *autho
 	return 0;
 }
 
-int authres_proves(const char *raw, size_t len, const struct strv *trusted, const char *author,
-		   int proof, char *how, size_t howlen)
+/* walk: EACH(ARG, value) on each Authentication-Results field believed
+ * (see authres.h), top down, until it returns non-zero; that value, or 0. */
+static int walk(const char *raw, size_t len, const struct strv *trusted,
+		int (*each)(void *arg, char *value), void *arg)
 {
 	struct field *f;
 	size_t off = 0, n;
 	int first = 1, seen_ar = 0, rc = 0;
 	const char *id;
 
-	if (author == NULL || strrchr(author, '@') == NULL || trusted->n == 0 || proof == 0)
-		return 0;
-	f = malloc(sizeof(*f));
-	if (f == NULL)
+	if (trusted->n == 0 || (f = malloc(sizeof(*f))) == NULL)
 		return 0;
 	while (rc == 0 && next_field(raw, len, &off, f) == 0) {
 		int is_first = first;
@@ -305,8 +304,62 @@ int authres_proves(const char *raw, size_t len, const struct strv *trusted, cons
 		if (!trusted_id(trusted, id, n))
 			continue;
 		seen_ar = 1;
-		rc = result_proves(raw, len, f->value, author, proof, how, howlen);
+		rc = each(arg, f->value);
 	}
 	free(f);
 	return rc;
+}
+
+struct proves_arg {
+	const char *raw, *author;
+	size_t len;
+	int proof;
+	char *how;
+	size_t howlen;
+};
+
+static int each_proves(void *arg, char *value)
+{
+	struct proves_arg *a = arg;
+
+	return result_proves(a->raw, a->len, value, a->author, a->proof, a->how, a->howlen);
+}
+
+int authres_proves(const char *raw, size_t len, const struct strv *trusted, const char *author,
+		   int proof, char *how, size_t howlen)
+{
+	struct proves_arg a = {raw, author, len, proof, how, howlen};
+
+	if (author == NULL || strrchr(author, '@') == NULL || proof == 0)
+		return 0;
+	return walk(raw, len, trusted, each_proves, &a);
+}
+
+struct first_arg {
+	char *out;
+	size_t outlen;
+};
+
+static int each_first(void *arg, char *value)
+{
+	struct first_arg *a = arg;
+	const char *v = value + strspn(value, " ");
+	size_t n = strlen(v);
+
+	while (n > 0 && v[n - 1] == ' ')
+		n--;
+	if (n == 0 || n >= a->outlen)
+		return 0;	/* too long for the caller: the next one, if any */
+	snprintf(a->out, a->outlen, "%.*s", (int)n, v);
+	return 1;
+}
+
+int authres_first(const char *raw, size_t len, const struct strv *trusted, char *out,
+		  size_t outlen)
+{
+	struct first_arg a = {out, outlen};
+
+	if (outlen > 0)
+		out[0] = '\0';
+	return walk(raw, len, trusted, each_first, &a);
 }

@@ -38,4 +38,11 @@
 int authres_proves(const char *raw, size_t len, const struct strv *trusted, const char *author,
 		   int proof, char *how, size_t howlen);
 
+/* authres_first: the value of the topmost believed Authentication-Results
+ * field of RAW (authserv-id first, comments removed, unfolded, one line)
+ * into OUT; 1, or 0 (OUT "") if there is none that fits in OUTLEN. For the
+ * ARC-Authentication-Results of a copy. */
+int authres_first(const char *raw, size_t len, const struct strv *trusted, char *out,
+		  size_t outlen);
+
 #endif

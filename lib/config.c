@@ -15,6 +15,7 @@
 
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "config_include.h"
+#include "dkim.h"
 #include "recipient.h"
 #include "utf8.h"
 #include "subaddr.h"
@@ -73,6 +75,8 @@ static const char *const reply_policies[] = {"list", "author", "thread", "modera
 static const char *const outsider_modes[] = {"hold", "accept", "reject", NULL};
 static const char *const relay_tls_modes[] = {"no", "auto", "require", NULL};
 static const char *const delimiters[] = {"+-=_", NULL};
+static const char *const from_rewrites[] = {"always", "dmarc", "never", NULL};
+static const char *const dkim_algs[] = {"rsa-sha256", "ed25519-sha256", "both", NULL};
 
 #define D(field) offsetof(struct cfg_daemon, field)
 #define LIM(field) offsetof(struct cfg_limits, field)
@@ -105,6 +109,17 @@ static const struct kspec relay_spec[] = {
 	{"auth_password_file", KT_PATH, REL(auth_password_file), 1, 4096, NULL, NULL, 0, NULL},
 	{"maildir", KT_PATH, REL(maildir), 1, 4096, NULL, NULL, 0, NULL},
 	{"retry", KT_INTV, REL(retry), 1, 86400, NULL, NULL, 0, "seconds"},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+#define DK(field) offsetof(struct cfg_dkim, field)
+
+static const struct kspec dkim_spec[] = {
+	{"selector", KT_STRING, DK(selector), 1, 63, NULL, NULL, 0, NULL},
+	{"key_file", KT_PATH, DK(key_file), 1, 4096, NULL, NULL, 0, NULL},
+	{"algorithm", KT_CHOICE, DK(algorithm), 0, 0, dkim_algs, NULL, 0, NULL},
+	{"ed25519_selector", KT_STRING, DK(ed25519_selector), 1, 63, NULL, NULL, 0, NULL},
+	{"ed25519_key_file", KT_PATH, DK(ed25519_key_file), 1, 4096, NULL, NULL, 0, NULL},
+	{"arc", KT_BOOL, DK(arc), 0, 0, NULL, NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct kspec listen_spec[] = {
@@ -154,6 +169,8 @@ static const struct kspec daemon_spec[] = {
 	{"authserv_ids", KT_STRV, D(authserv_ids), 1, 255, NULL, NULL, 0, NULL},
 	{"confirm_lifetime", KT_INT, D(confirm_lifetime), 60, 60 * 86400, NULL, NULL, 0, "seconds"},
 	{"limits", KT_GROUP, D(limits), 0, 0, NULL, limits_spec, 0, NULL},
+	{"dkim", KT_GROUP, D(dkim), 0, 0, NULL, dkim_spec, 0, NULL},
+	{"resolver", KT_STRING, D(resolver), 1, 64, NULL, NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct kspec list_spec[] = {
@@ -173,6 +190,8 @@ static const struct kspec list_spec[] = {
 	{"moderators", KT_ADDRESSV, LST(moderators), 0, 0, NULL, NULL, 0, NULL},
 	{"owners", KT_ADDRESSV, LST(owners), 0, 0, NULL, NULL, 0, NULL},
 	{"bounce_threshold", KT_REAL, LST(bounce_threshold), 1, 1000, NULL, NULL, 0, NULL},
+	{"from_rewrite", KT_CHOICE, LST(from_rewrite), 0, 0, from_rewrites, NULL, 0, NULL},
+	{"dkim", KT_GROUP, LST(dkim), 0, 0, NULL, dkim_spec, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct kspec author_spec[] = {
@@ -1013,6 +1032,165 @@ static void check_daemon(struct loader *ld, const config_t *c, struct config *cf
 			d->relay.ca_file != NULL || !address_host_is_loopback(d->relay.host);
 }
 
+/* selector_ok: DNS labels of letters, digits and hyphens joined by dots
+ * (RFC 6376 §3.1: they become SELECTOR._domainkey.DOMAIN). */
+static int selector_ok(const char *s)
+{
+	size_t label = 0;
+
+	for (; *s; s++) {
+		if (*s == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)*s) || (*s == '-' && label > 0)) {
+			label++;
+		} else {
+			return 0;
+		}
+	}
+	return label > 0 && s[-1] != '-';
+}
+
+/* check_dkim: the dkim group at AT (D->set if present; PATH in messages): its selectors and
+ * key files go together as its algorithm wants. */
+static void check_dkim(struct loader *ld, const config_t *c, const char *at, const char *path,
+		       struct cfg_dkim *d)
+{
+	const config_setting_t *s = lookup(c, at);
+	char sub[96];
+	int both;
+
+	if (s == NULL)
+		return;
+	d->set = 1;
+	both = d->algorithm == CFG_DKIM_BOTH;
+	if (d->selector == NULL || d->key_file == NULL)
+		err_at(ld, s, "%s: set selector and key_file%s", path,
+		       both ? " (the RSA key of \"both\")" : "");
+	if (both && (d->ed25519_selector == NULL || d->ed25519_key_file == NULL))
+		err_at(ld, s, "%s: algorithm \"both\" needs ed25519_selector and ed25519_key_file "
+			      "as well (the Ed25519 key)", path);
+	if (!both && (d->ed25519_selector != NULL || d->ed25519_key_file != NULL))
+		err_at(ld, s, "%s: ed25519_selector and ed25519_key_file go with algorithm "
+			      "\"both\" only (for one Ed25519 key: algorithm = \"ed25519-sha256\", "
+			      "selector and key_file)", path);
+	snprintf(sub, sizeof(sub), "%s.key_file", at);
+	check_readable(ld, c, sub, d->key_file);
+	snprintf(sub, sizeof(sub), "%s.ed25519_key_file", at);
+	check_readable(ld, c, sub, d->ed25519_key_file);
+	if (d->arc && d->algorithm == CFG_DKIM_ED25519)
+		err_at(ld, s, "%s: arc needs an RSA key (RFC 8617 seals with rsa-sha256 only): use "
+			      "algorithm \"rsa-sha256\" or \"both\"", path);
+	if (d->selector != NULL && !selector_ok(d->selector))
+		err_at(ld, s, "%s.selector: \"%s\" is not a DNS label (letters, digits, '-', '.')",
+		       path, d->selector);
+	if (d->ed25519_selector != NULL && !selector_ok(d->ed25519_selector))
+		err_at(ld, s, "%s.ed25519_selector: \"%s\" is not a DNS label (letters, digits, '-', "
+			      "'.')", path, d->ed25519_selector);
+}
+
+/* dkim_load_one: the key FILE (setting PATH.WHAT) for list L with SELECTOR,
+ * of algorithm WANT; into L's keys, or an error at the setting. */
+static void dkim_load_one(struct loader *ld, const config_t *c, struct config *cfg,
+			  struct cfg_list *l, const char *path, const char *what, const char *file,
+			  const char *selector, enum dkim_alg want)
+{
+	char spath[96], err[512], file_buf[4096];
+	const config_setting_t *s;
+	const char *at = strrchr(l->address, '@');
+	struct dkim_key *k;
+
+	snprintf(spath, sizeof(spath), "%s.%s", path, what);
+	s = lookup(c, spath);
+	if (strncmp(spath, "lists.[", 7) == 0)	/* shown as lists[N].dkim... */
+		memmove(spath + 5, spath + 6, strlen(spath + 6) + 1);
+	k = dkim_key_load(file, at ? at + 1 : l->address, selector, err, sizeof(err));
+	if (k == NULL) {
+		err_at(ld, s, "list '%s': %s: %s", l->name ? l->name : "?", spath, err);
+		return;
+	}
+	if (dkim_key_alg(k) != want) {
+		err_at(ld, s, "list '%s': %s: %s holds %s key, but the algorithm is %s",
+		       l->name ? l->name : "?", spath, file,
+		       dkim_key_alg(k) == DKIM_RSA_SHA256 ? "an RSA" : "an Ed25519",
+		       want == DKIM_RSA_SHA256 ? "rsa-sha256" : "ed25519-sha256");
+		dkim_key_free(k);
+		return;
+	}
+	if (err[0] != '\0') {
+		char note[1024];
+		snprintf(note, sizeof(note), "%s:%d: list '%s': %s",
+			 setting_file(ld, s, file_buf, sizeof(file_buf)),
+			 s ? config_setting_source_line(s) : 0, l->name ? l->name : "?", err);
+		strv_push(&cfg->warnings, note);
+	}
+	l->dkim_keys[l->ndkim_keys++] = k;
+}
+
+/* dkim_load: the keys of every list that signs (its own dkim group or
+ * daemon.dkim), with CONFIG_LOAD_KEYS. */
+static void dkim_load(struct loader *ld, const config_t *c, struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nlists; i++) {
+		struct cfg_list *l = &cfg->lists[i];
+		const struct cfg_dkim *d = l->dkim.set ? &l->dkim : &cfg->daemon.dkim;
+		char path[48];
+		if (!d->set || d->selector == NULL || d->key_file == NULL || l->address[0] == '\0')
+			continue;
+		if (l->dkim.set)
+			snprintf(path, sizeof(path), "lists.[%zu].dkim", i);
+		else
+			snprintf(path, sizeof(path), "daemon.dkim");
+		dkim_load_one(ld, c, cfg, l, path, "key_file", d->key_file, d->selector,
+			      d->algorithm == CFG_DKIM_ED25519 ? DKIM_ED25519_SHA256 : DKIM_RSA_SHA256);
+		if (d->arc && d->algorithm != CFG_DKIM_ED25519 && l->ndkim_keys == 1)
+			l->arc_key = l->dkim_keys[0];	/* the RSA key */
+		if (d->algorithm == CFG_DKIM_BOTH && d->ed25519_key_file && d->ed25519_selector)
+			dkim_load_one(ld, c, cfg, l, path, "ed25519_key_file", d->ed25519_key_file,
+				      d->ed25519_selector, DKIM_ED25519_SHA256);
+	}
+}
+
+/* resolver_ok: "IPV4:PORT". */
+static int resolver_ok(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char host[INET_ADDRSTRLEN];
+	struct in_addr a;
+	char *end;
+	long port;
+
+	if (colon == NULL || (size_t)(colon - v) >= sizeof(host))
+		return 0;
+	memcpy(host, v, (size_t)(colon - v));
+	host[colon - v] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return inet_pton(AF_INET, host, &a) == 1 && errno == 0 && *end == '\0' &&
+	       end != colon + 1 && port >= 1 && port <= 65535;
+}
+
+static void check_signing(struct loader *ld, const config_t *c, struct config *cfg)
+{
+	char path[48];
+	size_t i;
+
+	check_dkim(ld, c, "daemon.dkim", "daemon.dkim", &cfg->daemon.dkim);
+	for (i = 0; i < cfg->nlists; i++) {
+		char shown[48];
+		snprintf(path, sizeof(path), "lists.[%zu].dkim", i);
+		snprintf(shown, sizeof(shown), "lists[%zu].dkim", i);
+		check_dkim(ld, c, path, shown, &cfg->lists[i].dkim);
+	}
+	if (cfg->daemon.resolver != NULL && !resolver_ok(cfg->daemon.resolver))
+		err_at(ld, lookup(c, "daemon.resolver"),
+		       "daemon.resolver: \"%s\" is not IPV4:PORT (for example \"127.0.0.1:53\")",
+		       cfg->daemon.resolver);
+}
+
 static void check_imaps(struct loader *ld, const config_t *c, struct config *cfg)
 {
 	struct rcpt_target target;
@@ -1172,12 +1350,23 @@ struct config *config_load(const char *path, int flags, struct config_errors *er
 	check_daemon(&ld, &c, cfg);
 	check_lists(&ld, &c, cfg);
 	check_imaps(&ld, &c, cfg);
+	check_signing(&ld, &c, cfg);
+	if ((flags & CONFIG_LOAD_KEYS) && errs->n == before)
+		dkim_load(&ld, &c, cfg);
 	config_destroy(&c);
 	if (errs->n != before) {
 		config_free(cfg);
 		return NULL;
 	}
 	return cfg;
+}
+
+static void dkim_clear(struct cfg_dkim *d)
+{
+	free(d->selector);
+	free(d->key_file);
+	free(d->ed25519_selector);
+	free(d->ed25519_key_file);
 }
 
 static void list_free(struct cfg_list *l)
@@ -1199,6 +1388,9 @@ static void list_free(struct cfg_list *l)
 	free(l->authors);
 	strv_free(&l->moderators);
 	strv_free(&l->owners);
+	dkim_clear(&l->dkim);
+	for (i = 0; i < l->ndkim_keys; i++)
+		dkim_key_free(l->dkim_keys[i]);
 }
 
 void config_free(struct config *cfg)
@@ -1227,6 +1419,9 @@ void config_free(struct config *cfg)
 	free(d->relay.retry.v);
 	free(d->secret_file);
 	strv_free(&d->authserv_ids);
+	dkim_clear(&d->dkim);
+	free(d->resolver);
+	strv_free(&cfg->warnings);
 	for (i = 0; i < cfg->nlists; i++)
 		list_free(&cfg->lists[i]);
 	free(cfg->lists);

@@ -22,6 +22,24 @@
 enum reply_policy { REPLY_LIST, REPLY_AUTHOR, REPLY_THREAD, REPLY_MODERATED };
 enum outsiders { OUTSIDERS_HOLD, OUTSIDERS_ACCEPT, OUTSIDERS_REJECT };
 enum relay_tls { RELAY_TLS_NO, RELAY_TLS_AUTO, RELAY_TLS_REQUIRE };
+enum from_rewrite { FROM_REWRITE_ALWAYS, FROM_REWRITE_DMARC, FROM_REWRITE_NEVER };
+enum cfg_dkim_alg { CFG_DKIM_RSA, CFG_DKIM_ED25519, CFG_DKIM_BOTH };
+
+#define CONFIG_DKIM_KEYS_MAX 2	/* signatures on one copy: RSA and Ed25519 */
+
+struct dkim_key;
+
+/* A dkim group (daemon-level, or a list's own): the keys that sign the
+ * copies, each with the selector of its public key in DNS. */
+struct cfg_dkim {
+	int set;			/* the group was given */
+	int algorithm;			/* enum cfg_dkim_alg */
+	char *selector;			/* the key of the algorithm (with "both": RSA) */
+	char *key_file;
+	char *ed25519_selector;		/* with "both": the Ed25519 key */
+	char *ed25519_key_file;
+	int arc;			/* also ARC-seal copies (RFC 8617) with the RSA key */
+};
 
 /* How an author may prove a post without the secret address (authres.h). */
 #define PROOF_DKIM 1		/* "dkim": header.d is the author's domain */
@@ -56,6 +74,13 @@ struct cfg_list {
 	struct strv moderators;		/* normalised addresses */
 	struct strv owners;		/* normalised addresses */
 	double bounce_threshold;	/* bounce score that sends a probe (store_bounce.h) */
+	enum from_rewrite from_rewrite;	/* always (default), dmarc, never */
+	struct cfg_dkim dkim;		/* its own dkim group (else daemon.dkim) */
+	/* the keys that sign its copies (d= its domain), loaded with
+	 * CONFIG_LOAD_KEYS from its own dkim group or daemon.dkim; owned */
+	struct dkim_key *dkim_keys[CONFIG_DKIM_KEYS_MAX];
+	size_t ndkim_keys;
+	const struct dkim_key *arc_key;	/* the RSA one of them when arc is on; NULL: no ARC */
 	int line;			/* where it was declared */
 };
 
@@ -117,6 +142,8 @@ struct cfg_daemon {
 	int queue_lifetime;		/* seconds */
 	char *secret_file;		/* HMAC key of the tokens; created if missing */
 	struct strv authserv_ids;	/* Authentication-Results we trust (RFC 8601) */
+	struct cfg_dkim dkim;		/* every list's unless it has its own */
+	char *resolver;			/* "IPV4:PORT" for DNS lookups; NULL: the system's */
 	int confirm_lifetime;		/* seconds a confirmation token is valid */
 	struct cfg_limits limits;
 };
@@ -150,6 +177,7 @@ struct config {
 	size_t nlists;
 	struct cfg_imap *imaps;
 	size_t nimaps;
+	struct strv warnings;		/* "FILE:LINE: note" for the caller to log */
 };
 
 struct config_errors {
@@ -159,6 +187,7 @@ struct config_errors {
 
 /* config_load flags */
 #define CONFIG_CHECK_FILES 1	/* check that the files named (TLS key...) are readable */
+#define CONFIG_LOAD_KEYS 2	/* load the DKIM keys of the lists (dkim_key_load) */
 
 /*
  * config_load: read and validate PATH. Returns a new config (free with
@@ -166,6 +195,11 @@ struct config_errors {
  * config_errors_free). With CONFIG_CHECK_FILES, files the daemon will open
  * (TLS certificate and key, relay password) must be readable by the caller:
  * parleyd and check-config ask for it; other commands need not read secrets.
+ * With CONFIG_LOAD_KEYS, every list's DKIM keys are loaded into its
+ * dkim_keys (a key that cannot be loaded, or is not of the configured
+ * algorithm, is an error at its key_file's line; an RSA key under 2048
+ * bits is only a warning in cfg->warnings): parleyd asks for it at start and at each reload,
+ * check-config too.
  */
 struct config *config_load(const char *path, int flags, struct config_errors *errs);
 void config_free(struct config *cfg);

@@ -15,6 +15,11 @@
  * canonical header); ed25519-sha256 hashes the canonical header with
  * SHA-256 and signs the 32-byte hash with one-shot PureEdDSA (RFC 8463 §3).
  *
+ * ARC (RFC 8617): the ARC-Message-Signature is the DKIM signature with
+ * another field name and i= for v=; the ARC-Seal hashes the chain's earlier
+ * sets as given, the new set's AAR and AMS as written, and itself with an
+ * empty b=, like the DKIM field's own hash.
+ *
  * Must never: read past a length it was given, keep state between calls
  * (a key is read-only once loaded), write a field whose hashed form differs
  * from what it appends, sign without From, accept an RSA key under 1024
@@ -572,11 +577,18 @@ static const char *alg_name(enum dkim_alg a)
 	return a == DKIM_RSA_SHA256 ? "rsa-sha256" : "ed25519-sha256";
 }
 
+/* What the signature field is: a DKIM-Signature ("v=1;" first) or an
+ * ARC-Message-Signature ("i=N;" first, RFC 8617 §4.1.2). */
+struct sigkind {
+	const char *name;	/* "DKIM-Signature:" */
+	const char *first;	/* "v=1;" */
+};
+
 /* write_tags: the field up to and with "b=" (the value comes after the
- * signature) into F: v, a, c, d, s, t, h (each name as often as PK has it,
- * once more if oversigned), bh. */
-static void write_tags(struct fold *f, const struct dkim_key *key, const struct picks *pk,
-		       const char *bh, long long timestamp)
+ * signature) into F: v (or i), a, c, d, s, t, h (each name as often as PK
+ * has it, once more if oversigned), bh. */
+static void write_tags(struct fold *f, const struct sigkind *kind, const struct dkim_key *key,
+		       const struct picks *pk, const char *bh, long long timestamp)
 {
 	char word[DKIM_NAME_MAX + 8];
 	size_t i, k, listed = 0, total = 0;
@@ -584,9 +596,9 @@ static void write_tags(struct fold *f, const struct dkim_key *key, const struct 
 
 	for (i = 0; i < NSIGNED; i++)
 		total += pk->count[i] + signed_fields[i].oversign;
-	mbuf_str(f->out, "DKIM-Signature:");
-	f->col = strlen("DKIM-Signature:");
-	fold_word(f, "v=1;", 4);
+	mbuf_str(f->out, kind->name);
+	f->col = strlen(kind->name);
+	fold_word(f, kind->first, strlen(kind->first));
 	n = snprintf(word, sizeof(word), "a=%s;", alg_name(key->alg));
 	fold_word(f, word, (size_t)n);
 	fold_word(f, "c=relaxed/relaxed;", 18);
@@ -637,8 +649,10 @@ static int bh_valid(const char *bh)
 	return bh[BH_LEN - 1] == '=';
 }
 
-int dkim_sign(const struct dkim_key *key, const char *header, size_t hlen, const char *bh,
-	      long long timestamp, struct mbuf *out_field, char *err, size_t errlen)
+/* sign_as: dkim_sign for a field of KIND. */
+static int sign_as(const struct sigkind *kind, const struct dkim_key *key, const char *header,
+		   size_t hlen, const char *bh, long long timestamp, struct mbuf *out_field,
+		   char *err, size_t errlen)
 {
 	struct picks pk;
 	struct signer sg = {0};
@@ -667,7 +681,7 @@ int dkim_sign(const struct dkim_key *key, const char *header, size_t hlen, const
 	}
 	sink_init(&s, signer_update, &sg);
 	hash_fields(&s, header, &pk);
-	write_tags(&f, key, &pk, bh, timestamp);
+	write_tags(&f, kind, key, &pk, bh, timestamp);
 	canon_field(&s, out_field->p + start, out_field->n - start, 0);
 	ok = sink_flush(&s) == 0 && signer_end(&sg, sig, &siglen) == 0;
 	signer_free(&sg);
@@ -681,6 +695,144 @@ int dkim_sign(const struct dkim_key *key, const char *header, size_t hlen, const
 	fold_base64(&f, b64, strlen(b64));
 	mbuf_add(out_field, "\r\n", 2);
 	return 0;
+}
+
+int dkim_sign(const struct dkim_key *key, const char *header, size_t hlen, const char *bh,
+	      long long timestamp, struct mbuf *out_field, char *err, size_t errlen)
+{
+	static const struct sigkind dkim = {"DKIM-Signature:", "v=1;"};
+
+	return sign_as(&dkim, key, header, hlen, bh, timestamp, out_field, err, errlen);
+}
+
+/* ---- ARC (RFC 8617) ---- */
+
+/* seal_tags: "ARC-Seal: i=N; a=rsa-sha256; t=...; cv=...; d=...; s=...;
+ * b=" into F (RFC 8617 §4.1.3: no h=, no bh=), with ARC's i= and cv=. */
+static void seal_tags(struct fold *f, const struct dkim_key *key, const struct dkim_arc *arc,
+		      long long timestamp)
+{
+	char word[DKIM_NAME_MAX + 8];
+	int n;
+
+	mbuf_str(f->out, "ARC-Seal:");
+	f->col = strlen("ARC-Seal:");
+	n = snprintf(word, sizeof(word), "i=%d;", arc->instance);
+	fold_word(f, word, (size_t)n);
+	n = snprintf(word, sizeof(word), "a=%s;", alg_name(key->alg));
+	fold_word(f, word, (size_t)n);
+	n = snprintf(word, sizeof(word), "t=%lld;", timestamp);
+	fold_word(f, word, (size_t)n);
+	n = snprintf(word, sizeof(word), "cv=%s;", arc->cv);
+	fold_word(f, word, (size_t)n);
+	n = snprintf(word, sizeof(word), "d=%s;", key->domain);
+	fold_word(f, word, (size_t)n);
+	n = snprintf(word, sizeof(word), "s=%s;", key->selector);
+	fold_word(f, word, (size_t)n);
+	fold_word(f, "b=", 2);
+}
+
+/* hash_prior: the fields of the chain's earlier sets (ARC->prior, in
+ * order) into S; 0, or -1 (ERR set) if they do not parse as fields. */
+static int hash_prior(struct sink *s, const struct dkim_arc *arc, char *err, size_t errlen)
+{
+	struct scan sc;
+	struct field f;
+	int r;
+
+	if (arc->prior == NULL || arc->prior_len == 0)
+		return 0;
+	if (scan_init(&sc, arc->prior, arc->prior_len, err, errlen) < 0)
+		return -1;
+	while ((r = scan_field(&sc, &f, err, errlen)) > 0)
+		canon_field(s, arc->prior + f.off, f.len, 1);
+	return r;
+}
+
+/* seal: the ARC-Seal over the chain's earlier sets, AAR and AMS (whole
+ * fields, CRLF ended) into OUT; 0 or -1 (ERR set, OUT as it was). */
+static int seal(const struct dkim_key *key, const struct dkim_arc *arc, const struct mbuf *aar,
+		const struct mbuf *ams, long long timestamp, struct mbuf *out, char *err,
+		size_t errlen)
+{
+	struct signer sg = {0};
+	struct sink s;
+	struct fold f = {out, 0};
+	unsigned char sig[SIG_MAX];
+	char b64[SIG_B64_MAX];
+	size_t start = out->n, siglen = 0;
+	int ok;
+
+	if (signer_begin(&sg, key) < 0) {
+		seterr(err, errlen, "cannot start a seal: %s", ssl_reason());
+		signer_free(&sg);
+		return -1;
+	}
+	sink_init(&s, signer_update, &sg);
+	if (hash_prior(&s, arc, err, errlen) < 0) {	/* i=1 AAR, AMS, AS, i=2 ... */
+		signer_free(&sg);
+		return -1;
+	}
+	canon_field(&s, aar->p, aar->n, 1);	/* then ours: AAR, AMS, AS */
+	canon_field(&s, ams->p, ams->n, 1);
+	seal_tags(&f, key, arc, timestamp);
+	canon_field(&s, out->p + start, out->n - start, 0);
+	ok = sink_flush(&s) == 0 && signer_end(&sg, sig, &siglen) == 0;
+	signer_free(&sg);
+	if (!ok) {
+		seterr(err, errlen, "cannot seal: %s", ssl_reason());
+		out->n = start;
+		out->p[start] = '\0';
+		return -1;
+	}
+	EVP_EncodeBlock((unsigned char *)b64, sig, (int)siglen);
+	fold_base64(&f, b64, strlen(b64));
+	mbuf_add(out, "\r\n", 2);
+	return 0;
+}
+
+int dkim_arc_seal(const struct dkim_key *key, const char *header, size_t hlen, const char *bh,
+		  long long timestamp, const struct dkim_arc *arc, struct mbuf *out_fields,
+		  char *err, size_t errlen)
+{
+	struct mbuf aar = {0}, ams = {0}, as = {0};
+	char first[16];
+	struct sigkind ams_kind = {"ARC-Message-Signature:", first};
+	const char *results = arc->results;
+	char *v;
+	int rc = -1;
+
+	seterr(err, errlen, "%s", "");
+	if (results == NULL || results[0] == '\0' || strpbrk(results, "\r\n") != NULL ||
+	    strlen(results) > DKIM_AAR_MAX) {
+		seterr(err, errlen, "ARC: the authentication results are empty, too long or "
+				    "more than one line");
+		return -1;
+	}
+	if (arc->instance < 1 || arc->instance > DKIM_ARC_MAX || arc->cv == NULL ||
+	    (arc->instance == 1) != (strcmp(arc->cv, "none") == 0) ||
+	    (arc->instance == 1) != (arc->prior == NULL)) {
+		seterr(err, errlen, "ARC: instance %d with cv=%s", arc->instance,
+		       arc->cv ? arc->cv : "(null)");
+		return -1;
+	}
+	snprintf(first, sizeof(first), "i=%d;", arc->instance);
+	v = xasprintf("i=%d; %s", arc->instance, results);
+	if (mailfmt_field(&aar, "ARC-Authentication-Results", v) < 0)
+		seterr(err, errlen, "ARC: the authentication results cannot be folded");
+	else if (sign_as(&ams_kind, key, header, hlen, bh, timestamp, &ams, err, errlen) == 0 &&
+		 seal(key, arc, &aar, &ams, timestamp, &as, err, errlen) == 0)
+		rc = 0;
+	if (rc == 0) {
+		mbuf_add(out_fields, as.p, as.n);
+		mbuf_add(out_fields, ams.p, ams.n);
+		mbuf_add(out_fields, aar.p, aar.n);
+	}
+	free(v);
+	mbuf_free(&aar);
+	mbuf_free(&ams);
+	mbuf_free(&as);
+	return rc;
 }
 
 /* ---- keys ---- */

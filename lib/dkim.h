@@ -1,7 +1,7 @@
 /*
  * dkim.h - DKIM signatures (RFC 6376) on the copies parley sends: rsa-sha256
  * and ed25519-sha256 (RFC 8463), relaxed/relaxed canonicalisation, the whole
- * body (never an l= tag, RFC 6376 §8.2).
+ * body (never an l= tag, RFC 6376 §8.2); and ARC sets (RFC 8617).
  *
  * The delivery path loads the key once (dkim_key_load), hashes the body
  * once per post (dkim_body_hash: every copy of a post has the same body),
@@ -108,6 +108,38 @@ int dkim_body_hash(const char *body, size_t len, char out[DKIM_BH_MAX]);
  */
 int dkim_sign(const struct dkim_key *key, const char *header, size_t hlen, const char *bh,
 	      long long timestamp, struct mbuf *out_field, char *err, size_t errlen);
+
+/* A new ARC set: where it goes in the chain, and what it carries. */
+struct dkim_arc {
+	int instance;		/* i=: 1 for a new chain, else one more than the chain's */
+	const char *cv;		/* "none" with instance 1, else "pass" or "fail" */
+	const char *results;	/* the AAR's value after "i=N; ": an
+				 * Authentication-Results value, authserv-id first,
+				 * one line of at most DKIM_AAR_MAX octets */
+	const char *prior;	/* instance > 1: the chain's sets as in the message,
+				 * fields in the order i=1 AAR, AMS, AS, i=2 AAR...
+				 * (CRLF lines); NULL for instance 1 */
+	size_t prior_len;
+};
+
+#define DKIM_AAR_MAX 4096
+#define DKIM_ARC_MAX 50		/* RFC 8617 §4.2.1: instances of a chain */
+
+/*
+ * dkim_arc_seal: the ARC set ARC->instance (RFC 8617) for one copy,
+ * appended to OUT_FIELDS top to bottom as it goes first in the header:
+ * ARC-Seal (i=, cv=), ARC-Message-Signature (signed like dkim_sign: same
+ * fields, relaxed/relaxed, BH) and ARC-Authentication-Results (folded
+ * here). The seal signs, relaxed, every earlier set of the chain
+ * (ARC->prior) and then this one's AAR, AMS and itself with an empty b=.
+ * KEY should be RSA (RFC 8617 knows rsa-sha256 only; the caller enforces
+ * it). 0, or -1 with ERR set and OUT_FIELDS as it was, for what dkim_sign
+ * refuses, RESULTS empty, multi-line or too long, an instance and cv=
+ * that do not go together, or a PRIOR that does not parse as fields.
+ */
+int dkim_arc_seal(const struct dkim_key *key, const char *header, size_t hlen, const char *bh,
+		  long long timestamp, const struct dkim_arc *arc, struct mbuf *out_fields,
+		  char *err, size_t errlen);
 
 /*
  * The canonicalisations on their own, for tests and diagnostics: the

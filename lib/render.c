@@ -1355,7 +1355,10 @@ static void headers_out(const struct ctx *c, const struct hdr *h, const struct p
 	const struct render_in *in = c->in;
 	size_t i;
 
-	from_out(in, out);
+	if (in->keep_from && hdr_find(h, "From") != NULL)
+		kept_out(out, hdr_find(h, "From"));
+	else
+		from_out(in, out);
 	(void)mailfmt_field(out, "To", in->list->address);
 	(void)mailfmt_field(out, "Reply-To", in->reply_to);
 	subject_out(in, h, out);

@@ -33,6 +33,10 @@ struct render_in {
 					 * reply...), or NULL */
 	long long date;			/* when it was archived: the Date of a copy of a
 					 * message that has none (0: none added) */
+	int keep_from;			/* 1: the author's From field as it was, and no
+					 * Author: (from_rewrite "never", or "dmarc" for a
+					 * domain without a strict policy); 0: From is
+					 * "Name via list" <L@> */
 };
 
 /*

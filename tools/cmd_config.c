@@ -22,6 +22,48 @@ static void print_strv(const char *label, const struct strv *sv)
 	cli_printf("\n");
 }
 
+static const char *const from_rewrite_names[] = {"always", "dmarc", "never"};
+
+/* signing: the dkim group that signs L's copies (its own or the daemon's),
+ * or NULL. */
+static const struct cfg_dkim *signing(const struct config *cfg, const struct cfg_list *l)
+{
+	const struct cfg_dkim *d = l->dkim.set ? &l->dkim : &cfg->daemon.dkim;
+
+	return d->set ? d : NULL;
+}
+
+static void text_signing(const struct config *cfg, const struct cfg_list *l)
+{
+	const struct cfg_dkim *d = signing(cfg, l);
+
+	cli_printf("  from_rewrite %s\n", from_rewrite_names[l->from_rewrite]);
+	if (d == NULL) {
+		cli_printf("  dkim         (copies are not signed)\n");
+		return;
+	}
+	cli_printf("  dkim         s=%s (%s)%s%s%s%s\n", d->selector,
+		   d->algorithm == CFG_DKIM_ED25519 ? "ed25519-sha256" : "rsa-sha256",
+		   d->algorithm == CFG_DKIM_BOTH ? ", s=" : "",
+		   d->algorithm == CFG_DKIM_BOTH ? d->ed25519_selector : "",
+		   d->algorithm == CFG_DKIM_BOTH ? " (ed25519-sha256)" : "", d->arc ? ", ARC seal" : "");
+}
+
+static void json_signing(struct json *j, const struct config *cfg, const struct cfg_list *l)
+{
+	const struct cfg_dkim *d = signing(cfg, l);
+
+	json_str(j, "from_rewrite", from_rewrite_names[l->from_rewrite]);
+	json_array_open(j, "dkim_selectors");
+	if (d != NULL) {
+		json_str(j, NULL, d->selector);
+		if (d->algorithm == CFG_DKIM_BOTH)
+			json_str(j, NULL, d->ed25519_selector);
+	}
+	json_array_close(j);
+	json_bool(j, "arc", d != NULL && d->arc);
+}
+
 static void text_list(const struct config *cfg, const struct cfg_list *l)
 {
 	char buf[ADDRESS_MAX + 32];
@@ -37,6 +79,7 @@ static void text_list(const struct config *cfg, const struct cfg_list *l)
 	for (i = 0; i < l->nauthors; i++)
 		cli_printf("  author       %s%s\n", l->authors[i].address,
 		       l->authors[i].secret ? " (secret post address)" : "");
+	text_signing(cfg, l);
 }
 
 static void text_out(const struct config *cfg)
@@ -112,6 +155,7 @@ static void json_out(const struct config *cfg)
 	for (i = 0; i < cfg->nlists; i++) {
 		json_object_open(&j, NULL);
 		cli_json_list(&j, cfg, &cfg->lists[i]);
+		json_signing(&j, cfg, &cfg->lists[i]);
 		json_object_close(&j);
 	}
 	json_array_close(&j);
@@ -155,7 +199,7 @@ int cmd_check_config(struct cli *cli, int argc, char **argv)
 	(void)argv;
 	if (argc > 1)
 		return cli_usage("check-config", "");
-	cli->cfg = config_load(cli->conf_path, CONFIG_CHECK_FILES, &errs);
+	cli->cfg = config_load(cli->conf_path, CONFIG_CHECK_FILES | CONFIG_LOAD_KEYS, &errs);
 	if (cli->cfg == NULL) {
 		if (cli->json)
 			json_errors(cli->conf_path, &errs);
@@ -165,6 +209,8 @@ int cmd_check_config(struct cli *cli, int argc, char **argv)
 		config_errors_free(&errs);
 		return EXIT_FAIL;
 	}
+	for (i = 0; i < cli->cfg->warnings.n; i++)
+		fprintf(stderr, "warning: %s\n", cli->cfg->warnings.v[i]);
 	if (cli->json)
 		json_out(cli->cfg);
 	else

@@ -6,7 +6,10 @@ supplementary groups; the spool, database and token key become that user's
 spool or as the database's -wal/-shm never hands a root file over (it is
 logged and left); a configuration or secret file others can write, or that
 another user owns, stops the start with the path named; and a new token key
-is fsynced with its directory (strace). Skipped unless run as root."""
+is fsynced with its directory (strace); a DKIM key the user cannot read
+is used from start but warned about, and refuses reloads, one 0640
+root:group is read again at a reload (issue 10). Skipped unless run as
+root."""
 import glob
 import os
 import pwd
@@ -263,6 +266,47 @@ def default_user():
             d.cleanup()
 
 
+def dkim_keys(pw):
+    """DKIM keys after root is given up: a 0600 root key is loaded at start
+    and signs, but the daemon warns that reloads will be refused, and a
+    reload is refused, naming the file; a key 0640 root:USER's group
+    warns of nothing and reloads."""
+    for case in ("root-only", "group-readable"):
+        d = Daemon(extra_daemon='  user = "%s";' % USER)
+        os.chown(d.dir, pw.pw_uid, pw.pw_gid)
+        key = os.path.join(d.dir, "dkim.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ED25519", "-out", key], check=True,
+                       capture_output=True)
+        if case == "root-only":
+            os.chmod(key, 0o600)
+        else:
+            os.chown(key, 0, pw.pw_gid)
+            os.chmod(key, 0o640)
+        text = open(d.conf).read().replace(
+            "daemon = {", 'daemon = {\n  dkim = { algorithm = "ed25519-sha256"; selector = "s"; key_file = "%s"; };'
+            % key, 1)
+        open(d.conf, "w").write(text)
+        try:
+            d.start()
+            warned = wait_for(lambda: "running as user %s" % USER in d.logtext(), 10) and \
+                "is not readable after dropping root" in d.logtext()
+            t.ok(warned == (case == "root-only"),
+                 "%s DKIM key: %s at start" % (case, "a warning that reloads will be refused" if case == "root-only"
+                                                else "no warning"), d.logtext()[-1500:])
+            n = d.logtext().count("reloaded ") + d.logtext().count("reload failed")
+            d.kill(1)  # SIGHUP
+            wait_for(lambda: d.logtext().count("reloaded ") + d.logtext().count("reload failed") > n, 10)
+            if case == "root-only":
+                t.ok("reload failed" in d.logtext() and key in d.logtext(),
+                     "root-only DKIM key: the reload is refused, the key named", d.logtext()[-1500:])
+            else:
+                t.ok("reloaded " in d.logtext() and "reload failed" not in d.logtext(),
+                     "group-readable DKIM key: the reload is taken", d.logtext()[-1500:])
+        finally:
+            d.stop()
+            d.cleanup()
+
+
 def main():
     if os.geteuid() != 0:
         print("1..0 # SKIP not root: cannot test dropping privileges")
@@ -276,6 +320,7 @@ def main():
         refused(pw, top)
         key_fsync()
         default_user()
+        dkim_keys(pw)
     finally:
         shutil.rmtree(top, ignore_errors=True)
     t.done()

@@ -893,6 +893,32 @@ static void test_date(void)
 	free(out);
 }
 
+/* from_rewrite "never" or "dmarc" without a strict policy: the author's
+ * From as written, no Author:, the rest as always. */
+static void test_keep_from(void)
+{
+	struct render_in in = base;
+	size_t n = 0;
+	char *out;
+
+	in.keep_from = 1;
+	/* not written for render_check.py, which wants the Author: of a list From */
+	out = render_with(&in, NULL, plain_msg, strlen(plain_msg), &n);
+	ok(out != NULL && strncmp(out, "From: Alice Example <alice@example.org>\r\n", 41) == 0,
+	   "keep_from: the author's From field byte for byte, first");
+	ok(out != NULL && hcount(out, n, "From") == 1 && hcount(out, n, "Author") == 0 &&
+		   hcount(out, n, "Sender") == 0,
+	   "keep_from: one From, no Author:, no Sender");
+	is_header(out, n, "Reply-To", base.reply_to, "keep_from: the personal Reply-To stays");
+	free(out);
+	in.keep_from = 0;
+	out = render_with(&in, NULL, plain_msg, strlen(plain_msg), &n);
+	ok(out != NULL && hcount(out, n, "Author") == 1 &&
+		   strstr(out, "via dev\" <dev@lists.example.org>") != NULL,
+	   "without keep_from: From is the list's, the author in Author:");
+	free(out);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -917,6 +943,7 @@ int main(void)
 	test_variants();
 	test_long_url();
 	test_refused();
+	test_keep_from();
 	test_corpus();
 	python_check();
 	cleanup();
