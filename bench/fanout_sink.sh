@@ -48,7 +48,7 @@ rsa | ed25519)
 		openssl genpkey -algorithm ED25519 -out "$T/dkim.pem" 2> /dev/null
 		alg=ed25519-sha256
 		CEIL=$(openssl speed -seconds 3 -multi "$(nproc)" ed25519 2> /dev/null |
-			awk '/Ed25519/ { print $(NF - 1); exit }')
+			awk '/bits EdDSA \(Ed25519\)/ { print $(NF - 1); exit }')
 	fi
 	chmod 600 "$T/dkim.pem"
 	sed -i "s#^daemon = {#daemon = { dkim = { algorithm = \"$alg\"; selector = \"bench\"; key_file = \"$T/dkim.pem\"; };#" "$T/p.conf"
