@@ -30,7 +30,11 @@
  * (found by fuzz_imap: "* CAPABILITY" alone crashed the daemon). And a
  * first line "* BYE" (a server that does not take the connection now, or
  * a BYE after STARTTLS) is refused before libetpan parses it: its
- * mailimap_connect leaks the parsed greeting on that path.
+ * mailimap_connect leaks the parsed greeting on that path. In the first
+ * line, a "[PERMANENTFLAGS " or "[BADCHARSET " code is refused too:
+ * libetpan 1.9.4 parses the greeting without a parser context, and the
+ * flag and astring parsers of those lists dereference it (a SIGSEGV of
+ * the daemon, found by fuzz_imap; neither code belongs in a greeting).
  */
 #include "autoconf.h"
 
@@ -49,6 +53,9 @@ static const char FL_WORD[] = "FLAGS";		/* after a space or "(" */
 static const char CAP_CODE[] = "[CAPABILITY";	/* a response code, anywhere */
 static const char CAP_LINE[] = "* CAPABILITY";	/* untagged data, at a line's start */
 static const char BYE_FIRST[] = "* BYE";	/* the first line of a stream */
+/* response codes with a list, which libetpan cannot parse in a greeting */
+static const char *const GREETING_BAD[] = {"[PERMANENTFLAGS ", "[BADCHARSET "};
+#define GREETING_BAD_N (sizeof(GREETING_BAD) / sizeof(GREETING_BAD[0]))
 
 /* Where the CAPABILITY machine is. */
 enum cap_state {
@@ -89,6 +96,8 @@ struct guard {
 	size_t cap_code, cap_line;	/* chars of CAP_CODE, CAP_LINE matched */
 	int line_start;			/* CAP_LINE may still match from the line's start */
 	int first_line;			/* in the stream's first line */
+	int greeting;			/* in the first line (first_line ends at a mismatch) */
+	size_t bad_matched[GREETING_BAD_N];	/* chars of each GREETING_BAD matched */
 	size_t bye_matched;		/* chars of BYE_FIRST matched there */
 	/* outcome */
 	int failed;
@@ -287,6 +296,23 @@ static int lit_step(struct guard *g, unsigned char c)
 	return 0;
 }
 
+/* greeting_step: feed C of the first line to the GREETING_BAD matchers; -1
+ * when one of them is complete. */
+static int greeting_step(struct guard *g, unsigned char c)
+{
+	size_t k;
+
+	for (k = 0; k < GREETING_BAD_N; k++) {
+		if (toupper(c) == GREETING_BAD[k][g->bad_matched[k]]) {
+			if (GREETING_BAD[k][++g->bad_matched[k]] == '\0')
+				return -1;
+		} else {
+			g->bad_matched[k] = c == '[';
+		}
+	}
+	return 0;
+}
+
 /* scan: check the N bytes at P; 0, or -1 (refused). */
 static int scan(struct guard *g, const unsigned char *p, size_t n)
 {
@@ -307,8 +333,11 @@ static int scan(struct guard *g, const unsigned char *p, size_t n)
 				return refuse(g, "the server's first line is * BYE: it does not take "
 						 "the connection now");
 		}
+		if (g->greeting && greeting_step(g, p[i]) < 0)
+			return refuse(g, "the server's greeting carries a PERMANENTFLAGS or BADCHARSET "
+					 "list (libetpan 1.9.4 crashes on it there)");
 		if (p[i] == '\n')
-			g->first_line = 0;
+			g->first_line = g->greeting = 0;
 		if (p[i] == '\n' || p[i] == '\r') {
 			if (g->pf != PF_SEARCH && g->pf != PF_SPACE)
 				return refuse(g, g->fl_list ? "the server sent an unterminated FLAGS list"
@@ -434,6 +463,7 @@ int imap_guard_attach(mailstream *stream, size_t literal_max, int timeout)
 	g->timeout = timeout;
 	g->line_start = 1;
 	g->first_line = 1;
+	g->greeting = 1;
 	if ((low = mailstream_low_new(g, &guard_driver)) == NULL) {
 		free(g);
 		return -1;

@@ -144,14 +144,14 @@ int main(void)
 	static const char *const huge_plus[] = {"* 1 FETCH (BODY[] {1001+}\r\n", NULL};
 	static const char *const domino[] = {"* 1 FETCH (BODY[] {99999999999999999999}  x)\r\n",
 					     NULL};
-	static const char *const pf_empty_flag[] = {"* OK [PERMANENTFLAGS (\\)] x\r\n", NULL};
-	static const char *const pf_space[] = {"* OK [PERMANENTFLAGS ( \\Seen)] x\r\n", NULL};
-	static const char *const pf_quoted[] = {"* OK [PERMANENTFLAGS (\"x\")] x\r\n", NULL};
-	static const char *const pf_literal[] = {"* OK [PERMANENTFLAGS ({3}\r\nabc)] x\r\n", NULL};
-	static const char *const pf_8bit[] = {"* OK [PERMANENTFLAGS (\xc3\xa9)] x\r\n", NULL};
-	static const char *const pf_split[] = {"* OK [PERMANENT", "FLAGS (", "\\", ")] x\r\n", NULL};
-	static const char *const pf_open[] = {"* OK [PERMANENTFLAGS (\\Seen\r\n", NULL};
-	static const char *const pf_tagged[] = {"3 OK [PERMANENTFLAGS (\\Seen \\)] x\r\n", NULL};
+	static const char *const pf_empty_flag[] = {"* OK ready\r\n", "* OK [PERMANENTFLAGS (\\)] x\r\n", NULL};
+	static const char *const pf_space[] = {"* OK ready\r\n", "* OK [PERMANENTFLAGS ( \\Seen)] x\r\n", NULL};
+	static const char *const pf_quoted[] = {"* OK ready\r\n", "* OK [PERMANENTFLAGS (\"x\")] x\r\n", NULL};
+	static const char *const pf_literal[] = {"* OK ready\r\n", "* OK [PERMANENTFLAGS ({3}\r\nabc)] x\r\n", NULL};
+	static const char *const pf_8bit[] = {"* OK ready\r\n", "* OK [PERMANENTFLAGS (\xc3\xa9)] x\r\n", NULL};
+	static const char *const pf_split[] = {"* OK ready\r\n", "* OK [PERMANENT", "FLAGS (", "\\", ")] x\r\n", NULL};
+	static const char *const pf_open[] = {"* OK ready\r\n", "* OK [PERMANENTFLAGS (\\Seen\r\n", NULL};
+	static const char *const pf_tagged[] = {"* OK ready\r\n", "3 OK [PERMANENTFLAGS (\\Seen \\)] x\r\n", NULL};
 	static const char *const pf_text[] = {"* OK PERMANENTFLAGS (\\) is text here\r\n", NULL};
 	static const char *const fl_fetch[] = {
 		"* 1 FETCH (UID 1 FLAGS (\\Seen $Forwarded NonJunk))\r\n", "* 2 FETCH (FLAGS ())\r\n",
@@ -178,6 +178,12 @@ int main(void)
 	static const char *const bye_split[] = {"* b", "ye busy\r\n", NULL};
 	static const char *const bye_later[] = {"* OK ready\r\n", "* BYE logging out\r\n",
 						"5 OK bye\r\n", NULL};
+	static const char *const greet_pf[] = {"* OK [PERMANENTFLAGS (\\Seen)] hi\r\n", NULL};
+	static const char *const greet_bc[] = {"* PREAUTH [badcharset (x)] hi\r\n", NULL};
+	static const char *const greet_split[] = {"* OK [PERMANENT", "FLAGS ()] hi\r\n", NULL};
+	static const char *const greet_ok[] = {"* OK [CAPABILITY IMAP4rev1] [BADCHARSET] ready\r\n",
+					       "* OK [PERMANENTFLAGS (\\Seen)] later: fine\r\n",
+					       "* BAD [BADCHARSET (utf-8)] later: fine\r\n", NULL};
 	static const char *const none[] = {NULL};
 	char why[200];
 	struct script sc;
@@ -219,6 +225,10 @@ int main(void)
 	refused(bye_greeting, "first line is * BYE", "a * BYE greeting (libetpan leaks it)");
 	refused(bye_split, "first line is * BYE", "a * bye greeting split across reads");
 	passes(bye_later, "a * BYE after the first line (LOGOUT)");
+	refused(greet_pf, "greeting carries a PERMANENTFLAGS", "a greeting with [PERMANENTFLAGS ( (a SIGSEGV)");
+	refused(greet_bc, "greeting carries", "a PREAUTH greeting with [badcharset (");
+	refused(greet_split, "greeting carries", "[PERMANENTFLAGS in a greeting split across reads");
+	passes(greet_ok, "[BADCHARSET] alone in a greeting, both codes after it");
 	n = run_chunks(none, 1000, why, sizeof(why));
 	ok(n == 0 && strcmp(why, "the server closed the connection") == 0,
 	   "EOF at once is refused, never returned as 0 (%s)", why);
