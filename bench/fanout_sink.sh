@@ -93,6 +93,7 @@ for try in $(seq "${PAIRS:-2}"); do
 	done
 	e=$(now); c1=$(cpu)
 	rss=$(sed -n 's/^VmHWM: *//p' "/proc/$DPID/status")
+	rss="$rss (now: anonymous $(sed -n 's/^RssAnon: *//p' "/proc/$DPID/status"), files $(sed -n 's/^RssFile: *//p' "/proc/$DPID/status"))"
 	awk -v n="$N" -v w="$W" -v s="$s" -v e="$e" -v ref="$ref" -v c0="$c0" -v c1="$c1" -v rss="$rss" -v t="$try" 'BEGIN {
 		p = n / (e - s)
 		printf "pair %d: %d copies over %d sessions: parleyd %.0f copies/s, smtp-source %d msg/s, ratio %.2f; parleyd CPU %.2f s (%.0f us a copy), VmHWM %s\n", t, n, w, p, ref, p / ref, c1 - c0, (c1 - c0) * 1e6 / n, rss }'

@@ -446,6 +446,13 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	DELIVERY_COUNT_TRIGGER,
 };
 
+/* Each connection's page cache: parleyd opens one per worker, ingest and
+ * the HTTP sessions, and SQLite's default (2 MB each) is most of the
+ * daemon's memory once a large list has been fanned out; what they read
+ * again is recent (the due copies, the archive row, a subscriber), so 512
+ * KiB does as well (bench/fanout.sh --sink: the same rate). */
+#define STORE_CACHE_PRAGMA "PRAGMA cache_size = -512"
+
 int store_error(struct store *st, const char *what)
 {
 	log_error("%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
@@ -643,7 +650,7 @@ struct store *store_open_at(const char *path, int version)
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
-	if (exec(st, "PRAGMA synchronous = FULL") < 0 ||
+	if (exec(st, "PRAGMA synchronous = FULL") < 0 || exec(st, STORE_CACHE_PRAGMA) < 0 ||
 	    pragma_int(st, "PRAGMA application_id", &mode) < 0)
 		goto fail;
 	if (mode != 0 && mode != STORE_APPLICATION_ID) {
