@@ -31,15 +31,15 @@ const char *stats_span_name(enum stats_span s)
 	return span_names[s];
 }
 
-/* archived: the posts and replies of LIST_ID since HOUR and DAY (times). */
-static int archived(struct store *st, long long list_id, long long hour, long long day,
-		    struct stats *out)
+/* spans: run S (the statement of counts ID, prepared from SQL) with ?1 =
+ * LIST_ID, ?2 = HOUR, ?3 = DAY; each row is (name, all, hour, day) and
+ * goes to V[i] where NAMES[i] is its name (N names). 0 or -1 (WHAT failed). */
+static int spans(struct store *st, enum store_stmt id, const char *sql, long long list_id,
+		 long long hour, long long day, const char *const *names, int n,
+		 long long (*v)[STATS__SPANS], const char *what)
 {
-	sqlite3_stmt *s = store_prepare(st, STMT_STATS_ARCHIVE,
-					"SELECT kind, count(*), total(created_at >= ?2),"
-					" total(created_at >= ?3) FROM archive"
-					" WHERE ?1 = 0 OR list_id = ?1 GROUP BY kind");
-	int rc;
+	sqlite3_stmt *s = store_prepare(st, id, sql);
+	int rc, i;
 
 	if (s == NULL)
 		return -1;
@@ -47,13 +47,32 @@ static int archived(struct store *st, long long list_id, long long hour, long lo
 	sqlite3_bind_int64(s, 2, hour);
 	sqlite3_bind_int64(s, 3, day);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *kind = (const char *)sqlite3_column_text(s, 0);
-		long long *v = kind && strcmp(kind, "post") == 0 ? out->posts : out->replies;
-		v[STATS_ALL] = sqlite3_column_int64(s, 1);
-		v[STATS_HOUR] = sqlite3_column_int64(s, 2);
-		v[STATS_DAY] = sqlite3_column_int64(s, 3);
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		for (i = 0; i < n; i++) {
+			if (name == NULL || strcmp(name, names[i]) != 0)
+				continue;
+			v[i][STATS_ALL] = sqlite3_column_int64(s, 1);
+			v[i][STATS_HOUR] = sqlite3_column_int64(s, 2);
+			v[i][STATS_DAY] = sqlite3_column_int64(s, 3);
+		}
 	}
-	return rc == SQLITE_DONE ? 0 : store_error(st, "counting the archive");
+	return rc == SQLITE_DONE ? 0 : store_error(st, what);
+}
+
+/* archived: the posts and replies of LIST_ID since HOUR and DAY (times). */
+static int archived(struct store *st, long long list_id, long long hour, long long day,
+		    struct stats *out)
+{
+	static const char *const kinds[] = {"post", "reply"};
+	long long v[2][STATS__SPANS] = {{0}};
+	int rc = spans(st, STMT_STATS_ARCHIVE,
+		       "SELECT kind, count(*), total(created_at >= ?2), total(created_at >= ?3)"
+		       " FROM archive WHERE ?1 = 0 OR list_id = ?1 GROUP BY kind",
+		       list_id, hour, day, kinds, 2, v, "counting the archive");
+
+	memcpy(out->posts, v[0], sizeof(out->posts));
+	memcpy(out->replies, v[1], sizeof(out->replies));
+	return rc;
 }
 
 /* copies: the status changes of LIST_ID's copies since the minutes HOUR
@@ -61,58 +80,25 @@ static int archived(struct store *st, long long list_id, long long hour, long lo
 static int copies(struct store *st, long long list_id, long long hour, long long day,
 		  struct stats *out)
 {
-	sqlite3_stmt *s = store_prepare(st, STMT_STATS_COPIES,
-					"SELECT status, total(CASE WHEN minute = 0 THEN n END),"
-					" total(CASE WHEN minute >= ?2 THEN n END),"
-					" total(CASE WHEN minute >= ?3 THEN n END)"
-					" FROM delivery_counts WHERE ?1 = 0 OR list_id = ?1"
-					" GROUP BY status");
-	int rc, c;
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, list_id);
-	sqlite3_bind_int64(s, 2, hour);
-	sqlite3_bind_int64(s, 3, day);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *status = (const char *)sqlite3_column_text(s, 0);
-		for (c = 0; c < STATS__COPIES; c++) {
-			if (status == NULL || strcmp(status, copy_names[c]) != 0)
-				continue;
-			out->copies[c][STATS_ALL] = sqlite3_column_int64(s, 1);
-			out->copies[c][STATS_HOUR] = sqlite3_column_int64(s, 2);
-			out->copies[c][STATS_DAY] = sqlite3_column_int64(s, 3);
-		}
-	}
-	return rc == SQLITE_DONE ? 0 : store_error(st, "counting the copies");
+	return spans(st, STMT_STATS_COPIES,
+		     "SELECT status, total(CASE WHEN minute = 0 THEN n END),"
+		     " total(CASE WHEN minute >= ?2 THEN n END),"
+		     " total(CASE WHEN minute >= ?3 THEN n END)"
+		     " FROM delivery_counts WHERE ?1 = 0 OR list_id = ?1 GROUP BY status",
+		     list_id, hour, day, copy_names, STATS__COPIES, out->copies,
+		     "counting the copies");
 }
 
 /* bounced: the bounces of LIST_ID's subscribers since HOUR and DAY (times). */
 static int bounced(struct store *st, long long list_id, long long hour, long long day,
 		   struct stats *out)
 {
-	sqlite3_stmt *s = store_prepare(st, STMT_STATS_BOUNCES,
-					"SELECT b.class, count(*), total(b.at >= ?2), total(b.at >= ?3)"
-					" FROM bounces b JOIN subscribers s ON s.id = b.subscriber_id"
-					" WHERE ?1 = 0 OR s.list_id = ?1 GROUP BY b.class");
-	int rc, c;
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, list_id);
-	sqlite3_bind_int64(s, 2, hour);
-	sqlite3_bind_int64(s, 3, day);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *class = (const char *)sqlite3_column_text(s, 0);
-		for (c = 0; c < STATS__BOUNCES; c++) {
-			if (class == NULL || strcmp(class, bounce_names[c]) != 0)
-				continue;
-			out->bounces[c][STATS_ALL] = sqlite3_column_int64(s, 1);
-			out->bounces[c][STATS_HOUR] = sqlite3_column_int64(s, 2);
-			out->bounces[c][STATS_DAY] = sqlite3_column_int64(s, 3);
-		}
-	}
-	return rc == SQLITE_DONE ? 0 : store_error(st, "counting the bounces");
+	return spans(st, STMT_STATS_BOUNCES,
+		     "SELECT b.class, count(*), total(b.at >= ?2), total(b.at >= ?3)"
+		     " FROM bounces b JOIN subscribers s ON s.id = b.subscriber_id"
+		     " WHERE ?1 = 0 OR s.list_id = ?1 GROUP BY b.class",
+		     list_id, hour, day, bounce_names, STATS__BOUNCES, out->bounces,
+		     "counting the bounces");
 }
 
 /* waiting: the copies of LIST_ID not yet sent, failed or cancelled. */
