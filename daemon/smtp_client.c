@@ -7,11 +7,12 @@
  * copy), its EHLO name is gethostname(), its EHLO parser spins for ever on
  * a TAB in an AUTH line, it maps 450 and 550 to the same error, and it
  * waits the same time for every reply. Here every reply is read whole by
- * smtp_reply.c (strict: same code on every line, bounded), with RFC 5321
- * §4.5.3.2's time for its command: 5 minutes for the greeting, EHLO, MAIL
- * and RCPT, 2 for DATA's 354, 3 for each block of the data written, 10 for
- * the reply to the end of the data (a relay that took the copy but
- * answers slowly must not get it twice).
+ * smtp_reply.c (strict: same code on every line, bounded), with the time
+ * relay.timeouts gives its command (daemon.relay_timeouts; by default RFC
+ * 5321 §4.5.3.2's: 5 minutes for the greeting, EHLO, MAIL and RCPT, 2 for
+ * DATA's 354, 3 for each block of the data written, 10 for the reply to
+ * the end of the data, so that a relay that took the copy but answers
+ * slowly does not get it twice).
  *
  * Pipelining (RFC 2920), when offered: MAIL, RCPT and DATA go in one write
  * and their three replies are read in order; the body is sent only after a
@@ -52,16 +53,16 @@
 #include "tls_verify.h"
 #include "xalloc.h"
 
-#define CONNECT_TIMEOUT 30	/* seconds for the TCP handshake */
 #define PASSWORD_MAX	1024
 #define IN_MAX		8192	/* bytes read at a time */
 
-/* RFC 5321 §4.5.3.2, seconds */
-#define T_GREETING 300
-#define T_COMMAND  300		/* EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET */
-#define T_DATA	   120		/* DATA's 354 */
-#define T_BLOCK	   180		/* each block of the data */
-#define T_END	   600		/* the reply to the end of the data */
+/* Seconds, from relay.timeouts (RFC 5321 §4.5.3.2 by default) */
+#define T_GREETING c->t.greeting
+#define T_COMMAND  c->t.mail	/* EHLO, STARTTLS, AUTH, MAIL, RSET */
+#define T_RCPT	   c->t.rcpt
+#define T_DATA	   c->t.data	/* DATA's 354 */
+#define T_BLOCK	   c->t.block	/* each block of the data */
+#define T_END	   c->t.end	/* the reply to the end of the data */
 #define T_QUIT	   10		/* nothing depends on it */
 
 /* extensions the relay announced in its EHLO reply */
@@ -92,6 +93,7 @@ struct smtp_client {
 	char *auth_user;
 	char *auth_password_file;
 	char *helo;
+	struct cfg_relay_timeouts t;
 	struct smtp_hooks hooks;
 };
 
@@ -616,7 +618,7 @@ static int session_start(struct smtp_client *c, struct smtp_reply *r)
 	c->transactions = 0;
 	c->in_off = c->in_len = 0;
 	r->stage = SMTP_AT_SESSION;
-	if ((fd = tcp_connect(c->host, c->port, CONNECT_TIMEOUT, &h, why, sizeof(why))) < 0) {
+	if ((fd = tcp_connect(c->host, c->port, c->t.connect, &h, why, sizeof(why))) < 0) {
 		say(r, 0, "%s", why);
 		return -1;
 	}
@@ -656,6 +658,9 @@ struct smtp_client *smtp_client_open(const struct cfg_relay *relay, const char *
 	c->auth_user = dup_opt(relay->auth_user);
 	c->auth_password_file = dup_opt(relay->auth_password_file);
 	c->helo = xstrdup(helo != NULL && *helo != '\0' ? helo : "localhost");
+	c->t = relay->timeouts;
+	if (c->t.connect <= 0)	/* a relay not completed by config_load */
+		c->t = (struct cfg_relay_timeouts){30, 300, 300, 300, 120, 180, 600};
 	if (hooks != NULL)
 		c->hooks = *hooks;
 	if (session_start(c, reply) < 0) {
@@ -734,7 +739,7 @@ static int start_read(struct smtp_client *c, struct smtp_copy *v)
 	memset(&d, 0, sizeof(d));
 	reply(c, T_COMMAND, "MAIL FROM", 2, &m, NULL);
 	if (!c->broken)
-		reply(c, T_COMMAND, "RCPT TO", 2, &t, NULL);
+		reply(c, T_RCPT, "RCPT TO", 2, &t, NULL);
 	if (!c->broken)
 		reply(c, T_DATA, "DATA", 3, &d, NULL);
 	if (m.code / 100 != 2 || t.code / 100 != 2) {
@@ -788,7 +793,7 @@ static enum smtp_outcome transaction(struct smtp_client *c, const char *from, co
 		return decide(r, &m, SMTP_AT_MAIL);
 	if (put(c, "RCPT TO:<%s>\r\n", to) < 0 || flush(c, "RCPT TO", r) < 0)
 		return SMTP_DEFER;
-	if (reply(c, T_COMMAND, "RCPT TO", 2, &t, NULL) / 100 != 2)
+	if (reply(c, T_RCPT, "RCPT TO", 2, &t, NULL) / 100 != 2)
 		return decide(r, &t, SMTP_AT_RCPT);
 	if (put(c, "DATA\r\n") < 0 || flush(c, "DATA", r) < 0)
 		return SMTP_DEFER;
@@ -963,12 +968,19 @@ int smtp_client_usable(const struct smtp_client *c)
 	return c != NULL && !c->broken && c->stream != NULL;
 }
 
+int smtp_client_fd(const struct smtp_client *c)
+{
+	return c != NULL && c->stream != NULL ? mailstream_low_get_fd(mailstream_get_low(c->stream))
+					      : -1;
+}
+
 int smtp_client_matches(const struct smtp_client *c, const struct cfg_relay *relay)
 {
 	return strcmp(c->host, relay->host) == 0 && c->port == relay->port &&
 	       c->starttls == relay->starttls && c->tls_verify == relay->tls_verify &&
 	       same_opt(c->ca_file, relay->ca_file) && same_opt(c->auth_user, relay->auth_user) &&
-	       same_opt(c->auth_password_file, relay->auth_password_file);
+	       same_opt(c->auth_password_file, relay->auth_password_file) &&
+	       (relay->timeouts.connect <= 0 || memcmp(&c->t, &relay->timeouts, sizeof(c->t)) == 0);
 }
 
 void smtp_client_close(struct smtp_client *c)

@@ -6,7 +6,8 @@
  * any number of transactions on the same session, each with exactly one
  * recipient, pipelined (RFC 2920: MAIL, RCPT and DATA in one write) when
  * the relay offers PIPELINING. Each reply is read whole and strictly
- * (smtp_reply.h), each with the time RFC 5321 §4.5.3.2 gives it.
+ * (smtp_reply.h), each with the time relay.timeouts gives it (RFC 5321
+ * §4.5.3.2's by default).
  *
  * It only classifies results (sent, defer, fail, refused); what they mean
  * for the queue is delivery.c's business. It must never put an address
@@ -60,7 +61,7 @@ struct smtp_client;
 
 /*
  * smtp_client_open: a session with RELAY (host, port, starttls, tls_verify,
- * ca_file, auth_user, auth_password_file are used and copied; the password
+ * ca_file, auth_user, auth_password_file, timeouts are used and copied; the password
  * file is read now), ready for transactions; HELO is the name given in EHLO
  * (daemon.hostname). NULL if it could not be set up, with the reason in
  * REPLY: that is always a reason to defer, nothing was sent. HOOKS is
@@ -103,6 +104,9 @@ size_t smtp_client_send_batch(struct smtp_client *c, struct smtp_copy *v, size_t
 /* smtp_client_usable: 1 if C can carry another transaction, 0 if it must be
  * closed (connection lost, 421, a reset that failed). */
 int smtp_client_usable(const struct smtp_client *c);
+
+/* smtp_client_fd: the session's socket, or -1. */
+int smtp_client_fd(const struct smtp_client *c);
 
 /* smtp_client_matches: 1 if C was opened with the settings RELAY has now. */
 int smtp_client_matches(const struct smtp_client *c, const struct cfg_relay *relay);

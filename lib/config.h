@@ -78,6 +78,20 @@ struct intv {
 	size_t n;
 };
 
+/* Seconds the relay client waits (RFC 5321 §4.5.3.2 by default); 0 in a
+ * relay's own group: daemon.relay_timeouts'. */
+struct cfg_relay_timeouts {
+	int connect;			/* the TCP handshake (30) */
+	int greeting;			/* the 220 (300) */
+	int mail;			/* MAIL, and EHLO, STARTTLS, AUTH, RSET (300) */
+	int rcpt;			/* each RCPT (300) */
+	int data;			/* DATA's 354 (120) */
+	int block;			/* each block of the data written (180) */
+	int end;			/* the reply to the end of the data (600) */
+};
+
+#define CONFIG_RELAYS_MAX 32
+
 struct cfg_relay {
 	char *host;
 	int port;
@@ -88,6 +102,13 @@ struct cfg_relay {
 	char *auth_password_file;
 	char *maildir;			/* set: deliver into MAILDIR/<recipient>/new instead */
 	struct intv retry;		/* seconds between attempts; the last one repeats */
+	/* one relay of daemon.relays (daemon.relay is one of weight 1) */
+	int weight;			/* its share of the copies, 1..1000 */
+	int max_connections;		/* sessions open to it from all workers; 0: no limit */
+	int rate;			/* copies per second to it; 0: no limit */
+	int max_per_connection;		/* copies before a new session; 0: no limit */
+	struct cfg_relay_timeouts timeouts;
+	int line;			/* where it was declared (0: the default) */
 };
 
 struct cfg_daemon {
@@ -102,7 +123,10 @@ struct cfg_daemon {
 	struct strv http_listen;	/* the one-click pages (behind a TLS proxy) */
 	char *tls_cert;
 	char *tls_key;
-	struct cfg_relay relay;
+	struct cfg_relay relay;		/* retry and maildir for all; the relay if no relays */
+	struct cfg_relay *relays;	/* daemon.relays, or one copy of daemon.relay */
+	size_t nrelays;			/* 1..CONFIG_RELAYS_MAX */
+	struct cfg_relay_timeouts relay_timeouts;
 	int workers;
 	int queue_lifetime;		/* seconds */
 	char *secret_file;		/* HMAC key of the tokens; created if missing */

@@ -348,6 +348,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE INDEX inbound_dedupe ON inbound(message_id, content_hash)"
 	"  WHERE content_hash IS NOT NULL;"
 	"ALTER TABLE spool_attempts ADD COLUMN runner TEXT;",
+	/* 7 -> 8 (relays): the relay each copy was last handed to, "host:port"
+	 * or "maildir:/DIR" (several relays share the copies, issue 10). */
+	"ALTER TABLE deliveries ADD COLUMN relay TEXT;",
 };
 
 int store_error(struct store *st, const char *what)

@@ -16,7 +16,7 @@
 #include <sqlite3.h>
 
 /* The schema version this program writes; see migrations[] in store.c. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* Identifiers of cached statements: one per SQL text in the program. */
 enum store_stmt {

@@ -208,11 +208,12 @@ int store_delivery_claim(struct store *st, long long now, struct delivery *out, 
 }
 
 int store_delivery_result(struct store *st, long long id, const char *status, long long next_at,
-			  const char *error, long long now)
+			  const char *error, const char *relay, long long now)
 {
 	sqlite3_stmt *s = store_prepare(st, STMT_DELIVERY_RESULT,
 					"UPDATE deliveries SET status = ?2, next_at = ?3, last_error = ?4,"
-					" updated_at = ?5 WHERE id = ?1 AND status = 'sending'");
+					" updated_at = ?5, relay = COALESCE(?6, relay)"
+					" WHERE id = ?1 AND status = 'sending'");
 
 	if (s == NULL)
 		return -1;
@@ -221,6 +222,7 @@ int store_delivery_result(struct store *st, long long id, const char *status, lo
 	sqlite3_bind_int64(s, 3, next_at);
 	bind_opt(s, 4, error);
 	sqlite3_bind_int64(s, 5, now);
+	bind_opt(s, 6, relay);
 	return store_step_done(st, s);
 }
 

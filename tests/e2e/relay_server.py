@@ -14,6 +14,10 @@ and answers as each case wants.
   end_close                    after the data: "250-" and close (no whole reply)
   end_lines                    the end-of-data reply in that many lines
   delay                        seconds before the end-of-data reply
+  stop()                       closes the port and cuts every open session (a
+                               relay that goes away in the middle)
+It also notes when each copy was taken (msgs[i]["t"]) and the most sessions
+open at once (max_open).
 
 It is a test fixture: it never relays anything anywhere."""
 import base64
@@ -64,6 +68,8 @@ class Relay:
         self.msgs = []
         self.conns = 0
         self.open = 0
+        self.max_open = 0
+        self.clients = []
         self.auth_fail = 0
         self.helos = []
         self.sock = socket.socket()
@@ -82,6 +88,8 @@ class Relay:
             with self.lock:
                 self.conns += 1
                 self.open += 1
+                self.max_open = max(self.max_open, self.open)
+                self.clients.append(c)
                 n = self.conns
             threading.Thread(target=self.session, args=(c, n), daemon=True).start()
 
@@ -91,6 +99,16 @@ class Relay:
             self.sock.close()
         except OSError:
             pass
+
+    def stop(self):
+        self.close()
+        with self.lock:
+            clients = list(self.clients)
+        for c in clients:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def count(self):
         with self.lock:
@@ -111,7 +129,8 @@ class Relay:
             pass
         finally:
             with self.lock:
-                self.open -= 1
+                if n not in getattr(self, "quit", set()):
+                    self.open -= 1
             try:
                 c.close()
             except OSError:
@@ -249,6 +268,7 @@ class Relay:
                 code = (self.end_reply or (250,))[0]
                 with self.lock:
                     if code == 250 and not self.end_close:
+                        tx["t"] = time.time()
                         self.msgs.append(tx)
                     k = len(self.msgs)
                 if not self.end_of_data(c, k):
@@ -262,6 +282,9 @@ class Relay:
             elif verb == "NOOP":
                 c.sendall(b"250 2.0.0 ok\r\n")
             elif verb == "QUIT":
+                with self.lock:
+                    self.open -= 1  # over before the client can see the 221
+                    self.quit = getattr(self, "quit", set()) | {n}
                 c.sendall(b"221 2.0.0 bye\r\n")
                 return
             else:

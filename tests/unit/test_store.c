@@ -340,7 +340,7 @@ static void test_from_v6(void)
 		return;
 	db = store_db(st);
 	other = store_open(path);
-	is_int(store_version(st), 7, "migrated to version 7");
+	is_int(store_version(st), STORE_SCHEMA_VERSION, "migrated from version 6 to the current one");
 	ok(strcmp(store_runner(st), store_runner(other)) != 0, "two opens are two runners");
 	is_int(store_attempt_begin(st, "Q1", store_runner(st), 10, why, sizeof(why)), 1,
 	       "an attempt counted by version 6 is kept, unmarked: not a crash");
@@ -399,6 +399,12 @@ static void test_claim_error(void)
 	ok(query_int(store_db(st), "SELECT count(*) FROM deliveries WHERE status = 'queued'") == 2,
 	   "and nothing was marked");
 	ok(store_delivery_claim(st, 100, d, 4) == 2, "once the store works: both claimed");
+	ok(store_delivery_result(st, d[0].id, "deferred", 200, "451 later", "mx1:25", 101) == 0 &&
+	   store_delivery_result(st, d[1].id, "cancelled", 200, "gone", NULL, 101) == 0,
+	   "results recorded, one with its relay (schema v8)");
+	ok(query_int(store_db(st), "SELECT count(*) FROM deliveries WHERE relay = 'mx1:25'") == 1 &&
+	   query_int(store_db(st), "SELECT count(*) FROM deliveries WHERE relay IS NULL") == 1,
+	   "the relay a copy went to is kept; none for a copy that went nowhere");
 	store_close(st);
 }
 
