@@ -168,6 +168,18 @@ static void nap_ms(long ms)
 		;
 }
 
+/* nap_unless_stopping: sleep MS, cut short when the daemon stops; 0, or
+ * -1 if it stops. */
+static int nap_unless_stopping(struct runtime *rt, long ms)
+{
+	while (ms > 0 && !runtime_stopping(rt)) {
+		long step = ms < 100 ? ms : 100;
+		nap_ms(step);
+		ms -= step;
+	}
+	return runtime_stopping(rt) ? -1 : 0;
+}
+
 static void token_for(const struct delivery_pool *p, char kind, unsigned long long a,
 		      unsigned long b, char out[TOKEN_MAX + 1])
 {
@@ -725,14 +737,7 @@ static size_t chunk_size(const struct cfg_relay *relay, const struct session *s,
  * stops meanwhile. */
 static int pace(struct wstate *ws, int slot, const struct cfg_relay *relay)
 {
-	long ms = relays_pace(ws->w->pool->relays, slot, relay);
-
-	while (ms > 0 && !runtime_stopping(ws->w->pool->rt)) {
-		long step = ms < 100 ? ms : 100;
-		nap_ms(step);
-		ms -= step;
-	}
-	return runtime_stopping(ws->w->pool->rt) ? -1 : 0;
+	return nap_unless_stopping(ws->w->pool->rt, relays_pace(ws->w->pool->relays, slot, relay));
 }
 
 /* A batch's copies on their way: V[0..k) prepared, STATE and RELAY_OF of
@@ -874,14 +879,15 @@ static int flush(struct wstate *ws, const struct delivery *d, const struct resul
  * start queues them again (at most this one uncommitted batch per worker
  * may then reach its recipients twice). When the daemon stops before the
  * batch begins, or no relay can take copies now, they go back to the
- * queue. */
-static void run_batch(struct wstate *ws, const struct delivery *d, int n)
+ * queue. 0, or -1 if the results could not be recorded (the worker then
+ * pauses before it claims again). */
+static int run_batch(struct wstate *ws, const struct delivery *d, int n)
 {
 	struct runtime *rt = ws->w->pool->rt;
 	struct cfg_gen *g = runtime_hold(rt);
 	struct result r[BATCH];
 	struct delivery *keep, *back;
-	int i, nk = 0, nb = 0;
+	int i, nk = 0, nb = 0, rc = 0;
 	struct batch b;
 
 	memset(&b, 0, sizeof(b));
@@ -890,7 +896,7 @@ static void run_batch(struct wstate *ws, const struct delivery *d, int n)
 	if (runtime_stopping(rt)) {
 		runtime_release(rt, g);
 		release(ws, d, n);
-		return;
+		return 0;
 	}
 	if (b.cfg->daemon.relay.maildir != NULL) {
 		/* a local sink has no round trips to save: each result is
@@ -899,12 +905,13 @@ static void run_batch(struct wstate *ws, const struct delivery *d, int n)
 			maildir_one(ws, &b, &d[i], &r[i]);
 			if (flush(ws, d, r, i, i + 1) < 0) {
 				i++;
+				rc = -1;
 				break;
 			}
 		}
 		runtime_release(rt, g);
 		release(ws, d + i, n - i);
-		return;
+		return rc;
 	}
 	relay_batch(ws, &b, d, n, r);
 	keep = xcalloc((size_t)n, sizeof(*keep));
@@ -917,14 +924,17 @@ static void run_batch(struct wstate *ws, const struct delivery *d, int n)
 		r[nk] = r[i];
 		keep[nk++] = d[i];
 	}
-	if (flush(ws, keep, r, 0, nk) < 0)
+	if (flush(ws, keep, r, 0, nk) < 0) {
 		session_end(ws);
+		rc = -1;
+	}
 	runtime_release(rt, g);
 	release(ws, back, nb);
 	if (nb > 0 && !runtime_stopping(rt))
 		nap_ms(BUSY_NAP_MS);	/* the relays are at their connection limits */
 	free(keep);
 	free(back);
+	return rc;
 }
 
 /* ---- the threads ---- */
@@ -967,7 +977,8 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		if ((n = claim(&ws, d, BATCH)) > 0) {
-			run_batch(&ws, d, n);
+			if (run_batch(&ws, d, n) < 0)	/* the store failed: a pause */
+				(void)nap_unless_stopping(rt, STORE_RETRY_MS);
 			continue;
 		}
 		sessions_idle(&ws);
