@@ -811,7 +811,7 @@ static void relay_batch(struct wstate *ws, struct batch *b, const struct deliver
 {
 	struct outgoing *o = xcalloc(1, sizeof(*o));
 	struct copy c[BATCH];
-	int idx[BATCH], todo[BATCH], i, ri, slot, busy;
+	int idx[BATCH] = {0}, todo[BATCH], i, ri, slot, busy;	/* idx: set for [0, o->k) */
 	unsigned long tried = 0;
 	size_t m, j;
 
