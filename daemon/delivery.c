@@ -39,6 +39,13 @@
  * crash stays one uncommitted batch (BATCH copies) per worker, so per relay
  * connection in use.
  *
+ * A list with delivery = "batch": when a claim begins with a copy of its
+ * message, the copies of that message (topped up to batch_recipients with
+ * more due ones) are rendered once without personal addresses and go in one
+ * transaction from L+owner@, each with its own RCPT result; the claim's
+ * other copies go back to the queue. The bound on duplicates for such a
+ * list is one transaction per relay connection.
+ *
  * The maildir sink (relay.maildir) is maildir_sink.c.
  *
  * It must never mark a copy sent that the relay did not accept, never send
@@ -871,6 +878,156 @@ static int flush(struct wstate *ws, const struct delivery *d, const struct resul
 	return 0;
 }
 
+/* ---- batch mode (a list with delivery = "batch") ---- */
+
+/* batch_list: the list of copy D if it is an archived message of a list in
+ * batch mode, else NULL. */
+static const struct cfg_list *batch_list(struct wstate *ws, const struct config *cfg,
+					 const struct delivery *d)
+{
+	const struct cfg_list *l;
+
+	if (d->notice_id != 0 || d->archive_id == 0 || archived_load(ws, d->archive_id) < 0)
+		return NULL;
+	l = config_list_find(cfg, ws->a.list_name);
+	return l != NULL && l->delivery == DELIVERY_BATCH ? l : NULL;
+}
+
+/* group_render: the one copy of WS->a for every recipient of list L (no
+ * personal address or token: Reply-To the list, the list's unsubscribe
+ * command address) into C; 0, or -1 with the reason in WHY. */
+static int group_render(const struct config *cfg, struct wstate *ws, const struct cfg_list *l,
+			struct copy *c, char *why, size_t len)
+{
+	char err[256], parent[300], unsub[ADDRESS_MAX + 1];
+	struct render_in in;
+
+	c->list = l;
+	if (subaddr_list(c->from, sizeof(c->from), cfg, l, "owner", NULL) < 0 ||
+	    subaddr_list(unsub, sizeof(unsub), cfg, l, "unsubscribe", NULL) < 0) {
+		snprintf(why, len, "the list's addresses are too long");
+		return -1;
+	}
+	memset(&in, 0, sizeof(in));
+	in.cfg = cfg;
+	in.list = l;
+	in.raw = ws->a.raw;
+	in.len = ws->a.len;
+	in.list_msgid = ws->a.list_msgid;
+	last_id(ws->a.refs, parent, sizeof(parent));
+	in.in_reply_to = parent[0] ? parent : NULL;
+	in.references = ws->a.refs;
+	in.author_addr = ws->a.author_addr;
+	in.author_name = ws->a.author_name;
+	in.reply_to = l->address;
+	in.unsubscribe_addr = unsub;
+	in.date = ws->a.created_at;
+	if ((c->msg = render_copy(&in, &c->len, err, sizeof(err))) == NULL) {
+		snprintf(why, len, "cannot render the copy: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* group_send: the copies D[0..N) of one message of batch list L, results
+ * in R: those still active in one transaction (smtp_client_send_rcpts) to
+ * the first relay picked that can be set up. */
+static void group_send(struct wstate *ws, struct batch *b, const struct cfg_list *l,
+		       const struct delivery *d, int n, struct result *r)
+{
+	struct smtp_copy *v = xcalloc((size_t)n, sizeof(*v));
+	int *idx = xcalloc((size_t)n, sizeof(*idx)), i, k = 0, ri, slot, busy, rc;
+	char status[32], why[ERR_MAX], key[RELAYS_KEY_MAX] = "";
+	unsigned long tried = 0;
+	struct copy c;
+
+	memset(&c, 0, sizeof(c));
+	for (i = 0; i < n; i++) {
+		int active = d[i].subscriber_id == 0
+				     ? 1	/* a thread's author who does not read the list */
+				     : subscriber_active(ws->st, d[i].subscriber_id, ws->a.thread_id,
+							 status, sizeof(status));
+		if (active == 1) {
+			v[k].to = d[i].address;
+			idx[k++] = i;
+		} else if (active < 0) {
+			later(b->cfg, &d[i], "cannot read the subscriber", &r[i]);
+		} else {
+			snprintf(why, sizeof(why), "not sent: the subscriber is %s now", status);
+			result_set(&r[i], "cancelled", store_now(), why);
+		}
+	}
+	if (k > 0 && group_render(b->cfg, ws, l, &c, why, sizeof(why)) < 0) {
+		for (i = 0; i < k; i++)
+			result_set(&r[idx[i]], "failed", store_now(), why);
+		k = 0;
+	}
+	v[0].from = c.from;
+	v[0].msg = c.msg;
+	v[0].len = c.len;
+	for (rc = -1; k > 0 && !runtime_stopping(ws->w->pool->rt);) {
+		if ((ri = relays_pick(ws->w->pool->relays, b->cfg, tried, ws->have, &slot, &busy)) < 0)
+			break;
+		tried |= 1UL << ri;
+		relays_key(&b->cfg->daemon.relays[ri], key, sizeof(key));
+		if ((rc = session_open(ws, b, &b->cfg->daemon.relays[ri], slot, key)) != 0)
+			continue;
+		smtp_client_send_rcpts(ws->s[slot].smtp, v, (size_t)k);
+		ws->s[slot].carried++;
+		ws->s[slot].last_used = mono_ms();
+		if (!smtp_client_usable(ws->s[slot].smtp))
+			session_close(ws, slot);
+		break;
+	}
+	for (i = 0; i < k; i++) {
+		struct result *rr = &r[idx[i]];
+		if (rc != 0) {
+			v[i].outcome = SMTP_DEFER;
+			snprintf(v[i].reply.text, sizeof(v[i].reply.text), "%s",
+				 b->down_why[0] ? b->down_why : "no relay could take the copies now");
+		}
+		snprintf(rr->relay, sizeof(rr->relay), "%s", rc == 0 ? key : "");
+		judge(b, &d[idx[i]], v[i].outcome, v[i].reply.text, key, rr);
+	}
+	free(c.msg);
+	free(v);
+	free(idx);
+}
+
+/* run_group: the claimed copies D[0..N) when D[0] is of batch list L: the
+ * copies of its message, topped up with more due ones up to
+ * L->batch_recipients, go in one transaction; the others back to the
+ * queue. 0, or -1 if the results could not be recorded. */
+static int run_group(struct wstate *ws, struct batch *b, const struct cfg_list *l,
+		     const struct delivery *d, int n)
+{
+	int max = l->batch_recipients, ng = 0, nb = 0, i, more, rc = 0;
+	struct delivery *g = xcalloc((size_t)max + BATCH, sizeof(*g)), back[BATCH];
+	struct result *r;
+
+	for (i = 0; i < n; i++) {
+		if (d[i].archive_id == d[0].archive_id && d[i].notice_id == 0)
+			g[ng++] = d[i];
+		else
+			back[nb++] = d[i];
+	}
+	release(ws, back, nb);
+	if (ng < max && write_begin(ws) == 0) {
+		more = store_delivery_claim_archive(ws->st, store_now(), d[0].archive_id, g + ng, max - ng);
+		if (write_end(ws, more >= 0) == 0 && more > 0)
+			ng += more;
+	}
+	r = xcalloc((size_t)ng, sizeof(*r));
+	group_send(ws, b, l, g, ng, r);
+	if (flush(ws, g, r, 0, ng) < 0) {
+		session_end(ws);
+		rc = -1;
+	}
+	free(r);
+	free(g);
+	return rc;
+}
+
 /* run_batch: the N claimed copies of D, with the configuration held, sent
  * in pipelined streams; their results are then committed together (group
  * commit) and logged. If they cannot be recorded (the store is busy beyond
@@ -887,6 +1044,7 @@ static int run_batch(struct wstate *ws, const struct delivery *d, int n)
 	struct cfg_gen *g = runtime_hold(rt);
 	struct result r[BATCH];
 	struct delivery *keep, *back;
+	const struct cfg_list *l;
 	int i, nk = 0, nb = 0, rc = 0;
 	struct batch b;
 
@@ -911,6 +1069,11 @@ static int run_batch(struct wstate *ws, const struct delivery *d, int n)
 		}
 		runtime_release(rt, g);
 		release(ws, d + i, n - i);
+		return rc;
+	}
+	if ((l = batch_list(ws, b.cfg, &d[0])) != NULL) {
+		rc = run_group(ws, &b, l, d, n);
+		runtime_release(rt, g);
 		return rc;
 	}
 	relay_batch(ws, &b, d, n, r);

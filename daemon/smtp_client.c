@@ -925,6 +925,146 @@ size_t smtp_client_send_batch(struct smtp_client *c, struct smtp_copy *v, size_t
 	return sent;
 }
 
+/* rcpts_put: MAIL, the RCPT of each recipient of V not in SKIP, and (if
+ * DATA) DATA, buffered; after each, with WAIT (no PIPELINING), flushed and
+ * its reply read into M, T[i] or D (reading stops at a refused MAIL). 0, or
+ * -1 if the session broke while writing. */
+static int rcpts_put(struct smtp_client *c, const struct smtp_copy *v, size_t n,
+		     const unsigned char *skip, int wait, struct smtp_reply *m, struct smtp_reply *t)
+{
+	char size[32] = "";
+	struct smtp_reply r;
+	size_t i;
+
+	if (c->ext & EXT_SIZE)
+		snprintf(size, sizeof(size), " SIZE=%zu", v[0].len);
+	if (put(c, "MAIL FROM:<%s>%s\r\n", v[0].from, size) < 0)
+		return -1;
+	if (wait && (flush(c, "MAIL FROM", &r) < 0 ||
+		     reply(c, T_COMMAND, "MAIL FROM", 2, m, NULL) / 100 != 2))
+		return c->broken ? -1 : 0;
+	for (i = 0; i < n; i++) {
+		if (skip[i])
+			continue;
+		if (put(c, "RCPT TO:<%s>\r\n", v[i].to) < 0)
+			return -1;
+		if (wait && (flush(c, "RCPT TO", &r) < 0 ||
+			     reply(c, T_RCPT, "RCPT TO", 2, &t[i], NULL) == 0))
+			return -1;
+	}
+	return 0;
+}
+
+/* rcpts_end: after the 354, the data and the reply to its end, for the
+ * recipients of V that RCPT accepted (OK[i]). */
+static void rcpts_end(struct smtp_client *c, struct smtp_copy *v, size_t n,
+		      const unsigned char *ok)
+{
+	struct smtp_reply e, r;
+	enum smtp_outcome o;
+	size_t i;
+
+	memset(&e, 0, sizeof(e));
+	if (put_body(c, v[0].msg, v[0].len) < 0 || flush(c, "the data", &r) < 0) {
+		for (i = 0; i < n; i++)
+			if (ok[i])
+				lost(c, &v[i], SMTP_AT_END);
+		return;
+	}
+	o = reply(c, T_END, "end of DATA", 2, &e, NULL) / 100 == 2 ? SMTP_SENT : judged(e.code, SMTP_AT_END);
+	for (i = 0; i < n; i++) {
+		if (!ok[i])
+			continue;
+		v[i].reply = e;
+		v[i].reply.stage = SMTP_AT_END;
+		v[i].outcome = o;
+	}
+}
+
+size_t smtp_client_send_rcpts(struct smtp_client *c, struct smtp_copy *v, size_t n)
+{
+	struct smtp_reply m, d, *t = xcalloc(n + 1, sizeof(*t));
+	unsigned char *skip = xcalloc(n + 1, 1), *ok = xcalloc(n + 1, 1);
+	int pipe = (c->ext & EXT_PIPELINING) != 0;
+	size_t i, accepted = 0, sent = 0;
+
+	memset(&m, 0, sizeof(m));
+	memset(&d, 0, sizeof(d));
+	for (i = 0; i < n; i++) {
+		memset(&v[i].reply, 0, sizeof(v[i].reply));
+		v[i].outcome = SMTP_DEFER;
+		v[i].from = v[0].from;
+		skip[i] = (unsigned char)address_refused(&v[i]);
+	}
+	if (c->broken || c->stream == NULL) {
+		for (i = 0; i < n; i++)
+			if (!skip[i])
+				say(&v[i].reply, 0, "the session with %s:%d is closed", c->host, c->port);
+		goto out;
+	}
+	c->transactions++;
+	if (rcpts_put(c, v, n, skip, !pipe, &m, t) < 0 || (pipe && put(c, "DATA\r\n") < 0) ||
+	    (pipe && flush(c, "MAIL FROM", &m) < 0))
+		goto broken;
+	if (pipe) {
+		reply(c, T_COMMAND, "MAIL FROM", 2, &m, NULL);
+		for (i = 0; i < n && !c->broken; i++)
+			if (!skip[i])
+				reply(c, T_RCPT, "RCPT TO", 2, &t[i], NULL);
+		if (!c->broken)
+			reply(c, T_DATA, "DATA", 3, &d, NULL);
+	}
+	if (m.code / 100 != 2) {
+		if (d.code == 354)
+			end_empty(c);
+		for (i = 0; i < n; i++)
+			if (!skip[i])
+				v[i].outcome = decide(&v[i].reply, &m, SMTP_AT_MAIL);
+		goto reset;
+	}
+	for (i = 0; i < n; i++) {
+		if (skip[i])
+			continue;
+		if (t[i].code / 100 == 2)
+			ok[i] = 1, accepted++;
+		else
+			v[i].outcome = decide(&v[i].reply, &t[i], SMTP_AT_RCPT);
+	}
+	if (!pipe && accepted > 0 && !c->broken &&
+	    (put(c, "DATA\r\n") < 0 || flush(c, "DATA", &d) < 0 ||
+	     reply(c, T_DATA, "DATA", 3, &d, NULL) == 0))
+		goto broken;
+	if (accepted == 0) {
+		if (d.code == 354)
+			end_empty(c);
+		goto reset;
+	}
+	if (d.code != 354) {
+		for (i = 0; i < n; i++)
+			if (ok[i])
+				v[i].outcome = decide(&v[i].reply, &d, SMTP_AT_DATA);
+		goto reset;
+	}
+	rcpts_end(c, v, n, ok);
+	goto out;
+broken:
+	for (i = 0; i < n; i++)
+		if (!skip[i] && (ok[i] || t[i].code == 0 || t[i].code / 100 == 2))
+			lost(c, &v[i], SMTP_AT_MAIL);
+		else if (!skip[i])
+			v[i].outcome = decide(&v[i].reply, &t[i], SMTP_AT_RCPT);
+	goto out;
+reset:
+	reset(c);
+out:
+	for (i = 0; i < n; i++)
+		sent += v[i].outcome == SMTP_SENT;
+	free(t);
+	free(skip);
+	free(ok);
+	return sent;
+}
+
 enum smtp_outcome smtp_client_send(struct smtp_client *c, const char *from, const char *to,
 				   const char *msg, size_t len, struct smtp_reply *reply)
 {

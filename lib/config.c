@@ -73,6 +73,7 @@ struct loader {
 static const char *const reply_policies[] = {"list", "author", "thread", "moderated", NULL};
 static const char *const outsider_modes[] = {"hold", "accept", "reject", NULL};
 static const char *const relay_tls_modes[] = {"no", "auto", "require", NULL};
+static const char *const list_deliveries[] = {"personal", "batch", NULL};
 static const char *const delimiters[] = {"+-=_", NULL};
 
 #define D(field) offsetof(struct cfg_daemon, field)
@@ -198,6 +199,8 @@ static const struct kspec list_spec[] = {
 	{"authors", KT_AUTHORS, 0, 0, 0, NULL, NULL, 0, NULL},
 	{"moderators", KT_ADDRESSV, LST(moderators), 0, 0, NULL, NULL, 0, NULL},
 	{"owners", KT_ADDRESSV, LST(owners), 0, 0, NULL, NULL, 0, NULL},
+	{"delivery", KT_CHOICE, LST(delivery), 0, 0, list_deliveries, NULL, 0, NULL},
+	{"batch_recipients", KT_INT, LST(batch_recipients), 1, 1000, NULL, NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct kspec author_spec[] = {
@@ -1208,6 +1211,7 @@ static int load_lists(struct loader *ld, const config_setting_t *s, struct confi
 		struct cfg_list *l = &cfg->lists[cfg->nlists++];
 		l->line = config_setting_source_line(e);
 		l->subject_window = 30;
+		l->batch_recipients = 100;
 		if (expect_type(ld, e, CONFIG_TYPE_GROUP, "a group { name = ...; address = ...; }") < 0 ||
 		    load_group(ld, e, list_spec, l) < 0)
 			rc = -1;

@@ -21,6 +21,7 @@
 enum reply_policy { REPLY_LIST, REPLY_AUTHOR, REPLY_THREAD, REPLY_MODERATED };
 enum outsiders { OUTSIDERS_HOLD, OUTSIDERS_ACCEPT, OUTSIDERS_REJECT };
 enum relay_tls { RELAY_TLS_NO, RELAY_TLS_AUTO, RELAY_TLS_REQUIRE };
+enum list_delivery { DELIVERY_PERSONAL, DELIVERY_BATCH };
 
 /* How an author may prove a post without the secret address (authres.h). */
 #define PROOF_DKIM 1		/* "dkim": header.d is the author's domain */
@@ -54,6 +55,8 @@ struct cfg_list {
 	size_t nauthors;
 	struct strv moderators;		/* normalised addresses */
 	struct strv owners;		/* normalised addresses */
+	enum list_delivery delivery;	/* "personal" (VERP, tokens) or "batch" */
+	int batch_recipients;		/* RCPTs per transaction in batch mode */
 	int line;			/* where it was declared */
 };
 

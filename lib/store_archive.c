@@ -164,20 +164,13 @@ long long store_deliveries_create(struct store *st, long long archive_id, long l
 	return sqlite3_changes(store_db(st));
 }
 
-int store_delivery_claim(struct store *st, long long now, struct delivery *out, int max)
+/* claim_rows: the rows of the due-copies query S (bound, ?1 now) marked
+ * 'sending' into OUT, up to MAX; the count or -1. */
+static int claim_rows(struct store *st, sqlite3_stmt *s, long long now, struct delivery *out,
+		      int max)
 {
-	sqlite3_stmt *s = store_prepare(
-		st, STMT_DELIVERY_DUE,
-		"SELECT id, COALESCE(archive_id, 0), COALESCE(subscriber_id, 0), address, attempts,"
-		" created_at, COALESCE(notice_id, 0) FROM deliveries"
-		" WHERE (status = 'queued' OR status = 'deferred') AND next_at <= ?1"
-		" ORDER BY next_at, id LIMIT ?2");
 	int n = 0, rc = SQLITE_DONE, i;
 
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_int(s, 2, max);
 	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const unsigned char *addr = sqlite3_column_text(s, 3);
 		out[n].id = sqlite3_column_int64(s, 0);
@@ -205,6 +198,40 @@ int store_delivery_claim(struct store *st, long long now, struct delivery *out, 
 		out[i].attempts++;
 	}
 	return n;
+}
+
+int store_delivery_claim(struct store *st, long long now, struct delivery *out, int max)
+{
+	sqlite3_stmt *s = store_prepare(
+		st, STMT_DELIVERY_DUE,
+		"SELECT id, COALESCE(archive_id, 0), COALESCE(subscriber_id, 0), address, attempts,"
+		" created_at, COALESCE(notice_id, 0) FROM deliveries"
+		" WHERE (status = 'queued' OR status = 'deferred') AND next_at <= ?1"
+		" ORDER BY next_at, id LIMIT ?2");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int(s, 2, max);
+	return claim_rows(st, s, now, out, max);
+}
+
+int store_delivery_claim_archive(struct store *st, long long now, long long archive_id,
+				 struct delivery *out, int max)
+{
+	sqlite3_stmt *s = store_prepare(
+		st, STMT_DELIVERY_DUE_ARCHIVE,
+		"SELECT id, COALESCE(archive_id, 0), COALESCE(subscriber_id, 0), address, attempts,"
+		" created_at, COALESCE(notice_id, 0) FROM deliveries"
+		" WHERE archive_id = ?3 AND (status = 'queued' OR status = 'deferred') AND next_at <= ?1"
+		" ORDER BY next_at, id LIMIT ?2");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int(s, 2, max);
+	sqlite3_bind_int64(s, 3, archive_id);
+	return claim_rows(st, s, now, out, max);
 }
 
 int store_delivery_result(struct store *st, long long id, const char *status, long long next_at,

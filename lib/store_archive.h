@@ -137,6 +137,11 @@ struct delivery {
  * caller). The count, or -1. */
 int store_delivery_claim(struct store *st, long long now, struct delivery *out, int max);
 
+/* store_delivery_claim_archive: the same, only copies of ARCHIVE_ID (a
+ * batch-mode list's transaction is topped up with them). */
+int store_delivery_claim_archive(struct store *st, long long now, long long archive_id,
+				 struct delivery *out, int max);
+
 /* store_delivery_result: record one attempt's outcome of a copy in
  * 'sending': "sent", "deferred" (with NEXT_AT), "failed" or "cancelled";
  * ERROR is the relay's reply or NULL; RELAY the relay it was handed to

@@ -193,8 +193,57 @@ def limits(d):
         b.close()
 
 
+def batch_mode(d):
+    """A list with delivery = "batch": many RCPT per transaction (at most
+    batch_recipients), one common return path (dev+owner@), no personal
+    address in the copy; a 5xx at RCPT fails only that recipient, a 4xx
+    defers only it; every other recipient gets the copy once."""
+    seen = collections.Counter()
+
+    def rcpt(a):
+        seen[a] += 1
+        if a == "b007@example.net":
+            return 550, "5.1.1 <%s> no such user" % a
+        if a == "b011@example.net" and seen[a] == 1:
+            return 451, "4.2.1 <%s> later" % a
+        return 250, "2.1.5 ok"
+    a = Relay(rcpt=rcpt)
+    n = 120
+    addrs = ["b%03d@example.net" % i for i in range(n)]
+    try:
+        text = open(d.conf).read().replace('name = "dev";', 'name = "dev";\n    delivery = "batch";'
+                                           '\n    batch_recipients = 50;', 1)
+        open(d.conf, "w").write(text)
+        subscribe(d, addrs)
+        configure(d, entry(a.port), workers=2)
+        d.start()
+        aid = queue(d, addrs, "batch")
+        done = lambda: d.query("SELECT count(*) FROM deliveries WHERE archive_id = ? AND status IN"  # noqa: E731
+                               " ('sent', 'failed')", (aid,))[0][0] == n
+        t.ok(wait_for(done, 30), "batch mode: every copy sent or failed", d.logtext()[-1500:])
+        st = dict(d.query("SELECT address, status || ' ' || attempts FROM deliveries WHERE archive_id = ?", (aid,)))
+        t.eq(st["b007@example.net"], "failed 1", "a 5xx at RCPT fails only that recipient")
+        t.eq(st["b011@example.net"], "sent 2", "a 4xx at RCPT defers only that one: sent at the next attempt")
+        t.ok(all(v == "sent 1" for k, v in st.items() if k not in ("b007@example.net", "b011@example.net")),
+             "every other recipient sent at the first attempt")
+        got = a.by_rcpt()
+        t.ok(set(got) == set(addrs) - {"b007@example.net"} and all(v == 1 for v in got.values()),
+             "each recipient got the copy once (but the refused one)")
+        sizes = [len(m["rcpts"]) for m in a.msgs]
+        t.ok(max(sizes) > 1 and max(sizes) <= 50 and len(a.msgs) <= 6,
+             "many RCPT per transaction, at most batch_recipients (%r)" % sizes)
+        t.ok(all(m["mail"] == "dev+owner@lists.example.org" for m in a.msgs),
+             "one common return path, the list's owner address", set(m["mail"] for m in a.msgs))
+        body = a.msgs[0]["data"].decode("utf-8", "replace")
+        t.ok(re.search(r"(?mi)^Reply-To: .*dev@lists\.example\.org", body) and "+r-" not in body
+             and "+bounce-" not in body, "no personal address in the copy", body[:600])
+    finally:
+        d.stop()
+        a.close()
+
+
 def main():
-    for case in (weights_and_down, stopped_in_the_middle, limits):
+    for case in (weights_and_down, stopped_in_the_middle, limits, batch_mode):
         d = Daemon()
         try:
             case(d)

@@ -426,6 +426,51 @@ static struct config *load_daemon(const char *daemon, char *err, size_t len)
 	return cfg;
 }
 
+/* load_lists: a config with only LISTS (the text inside "lists = ( )");
+ * as load_daemon. */
+static struct config *load_lists(const char *lists, char *err, size_t len)
+{
+	char path[] = "/tmp/parley-test-config-XXXXXX";
+	struct config_errors errs = {NULL, 0};
+	struct config *cfg;
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	snprintf(err, len, "(no file)");
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "lists = ( %s );\n", lists);
+	fclose(f);
+	cfg = config_load(path, 0, &errs);
+	if (cfg == NULL && errs.n > 0)
+		snprintf(err, len, "%s", errs.v[0]);
+	config_errors_free(&errs);
+	unlink(path);
+	return cfg;
+}
+
+static void check_list_delivery(void)
+{
+	struct config *cfg;
+	char err[512];
+
+	cfg = load_lists("{ name = \"a\"; address = \"a@example.org\"; delivery = \"batch\";"
+			 " batch_recipients = 40; }, { name = \"b\"; address = \"b@example.org\"; }",
+			 err, sizeof(err));
+	ok(cfg != NULL && cfg->lists[0].delivery == DELIVERY_BATCH &&
+	   cfg->lists[0].batch_recipients == 40 && cfg->lists[1].delivery == DELIVERY_PERSONAL &&
+	   cfg->lists[1].batch_recipients == 100,
+	   "delivery = \"batch\" with batch_recipients; \"personal\" and 100 by default (%s)", err);
+	config_free(cfg);
+	ok(load_lists("{ name = \"a\"; address = \"a@example.org\"; delivery = \"bulk\"; }", err,
+		      sizeof(err)) == NULL &&
+	   strstr(err, "delivery: \"bulk\" is not one of \"personal\", \"batch\"") != NULL,
+	   "another delivery is refused (%s)", err);
+	ok(load_lists("{ name = \"a\"; address = \"a@example.org\"; batch_recipients = 0; }", err,
+		      sizeof(err)) == NULL && strstr(err, "batch_recipients: 0 is outside 1..1000") != NULL,
+	   "batch_recipients 0 is refused (%s)", err);
+}
+
 /* daemon.relays, daemon.relay as one relay of weight 1, the timeouts. */
 static void check_relays(void)
 {
@@ -503,6 +548,7 @@ int main(void)
 	check_relay_verify_default();
 	check_relay_uri();
 	check_relays();
+	check_list_delivery();
 	check_includes();
 	return tap_done();
 }
