@@ -972,10 +972,16 @@ static void group_send(struct wstate *ws, struct batch *b, const struct cfg_list
 		relays_key(&b->cfg->daemon.relays[ri], key, sizeof(key));
 		if ((rc = session_open(ws, b, &b->cfg->daemon.relays[ri], slot, key)) != 0)
 			continue;
+		if (b->cfg->daemon.relays[ri].rate > 0 && pace(ws, slot, &b->cfg->daemon.relays[ri]) < 0) {
+			rc = 1;	/* stopping: deferred, not sent */
+			break;
+		}
 		smtp_client_send_rcpts(ws->s[slot].smtp, v, (size_t)k);
-		ws->s[slot].carried++;
+		ws->s[slot].carried++;	/* a transaction counts as one copy for the limits */
 		ws->s[slot].last_used = mono_ms();
-		if (!smtp_client_usable(ws->s[slot].smtp))
+		if (!smtp_client_usable(ws->s[slot].smtp) ||
+		    (b->cfg->daemon.relays[ri].max_per_connection > 0 &&
+		     ws->s[slot].carried >= (unsigned long)b->cfg->daemon.relays[ri].max_per_connection))
 			session_close(ws, slot);
 		break;
 	}
