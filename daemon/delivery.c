@@ -29,6 +29,26 @@
  * a warning, and no bounce. When the relay cannot be reached, the rest of
  * the batch is deferred without trying again.
  *
+ * Relays (daemon.relays, or daemon.relay as the one relay): a worker keeps
+ * at most one session per relay. Each stream of copies goes to the relay
+ * relays.c picks by weight among those up and under max_connections; one
+ * that cannot be set up, or goes silent or closes before answering for a
+ * copy, is marked down (relays.c's backoff), and the copies it did not
+ * answer go to the next relay in the same batch. A stream is cut to one
+ * copy at a time under a rate, and to what the connection may still carry
+ * under max_per_connection. Copies no relay could take because the ones up
+ * were at their connection limit go back to the queue unsent. Each result
+ * records the relay (deliveries.relay). The bound on duplicates after a
+ * crash stays one uncommitted batch (BATCH copies) per worker, so per relay
+ * connection in use.
+ *
+ * A list with delivery = "batch": when a claim begins with a copy of its
+ * message, the copies of that message (topped up to batch_recipients with
+ * more due ones) are rendered once without personal addresses and go in one
+ * transaction from L+owner@, each with its own RCPT result; the claim's
+ * other copies go back to the queue. The bound on duplicates for such a
+ * list is one transaction per relay connection.
+ *
  * The maildir sink (relay.maildir) is maildir_sink.c.
  *
  * It must never mark a copy sent that the relay did not accept, never send
@@ -59,6 +79,7 @@
 #include "maildir_sink.h"
 #include "mono.h"
 #include "pool.h"
+#include "relays.h"
 #include "render.h"
 #include "sign.h"
 #include "smtp_client.h"
@@ -78,7 +99,7 @@
 #define STORE_RETRY_MS	 5000	/* between attempts to open the store */
 #define RECORD_TRIES	 5	/* attempts to commit a group of results */
 #define KEY_TRIES	 3
-#define RELAY_LABEL_MAX	 4200
+#define BUSY_NAP_MS	 100	/* after copies went back for want of a free relay */
 #define ERR_MAX		 SMTP_TEXT_MAX
 
 struct worker {
@@ -89,6 +110,7 @@ struct worker {
 
 struct delivery_pool {
 	struct runtime *rt;
+	struct relays *relays;	/* up or down, sessions, rate: shared by the workers */
 	pthread_mutex_t write;	/* one worker at a time writes (see write_begin) */
 	unsigned char key[TOKEN_KEY_LEN];
 	struct dmarc_cache *dmarc;	/* the authors' DMARC policies (from_rewrite) */
@@ -111,22 +133,29 @@ struct archived {
 	long long created_at;	/* when it was archived */
 };
 
+/* A worker's session with one relay. */
+struct session {
+	struct smtp_client *smtp;	/* NULL: none */
+	long long last_used;		/* monotonic ms: when it last carried a copy */
+	unsigned long carried;		/* copies sent on this connection */
+};
+
 /* What a worker keeps between copies. */
 struct wstate {
 	struct worker *w;
 	struct store *st;
-	struct smtp_client *smtp;
+	struct session s[RELAYS_SLOTS];	/* by the relay's slot (relays.h) */
+	unsigned char have[RELAYS_SLOTS];	/* s[i].smtp != NULL */
 	struct token_mac *mac;	/* the pool's key, keyed once (NULL: token_make) */
 	struct log_batch lines;	/* the log lines of a batch's results */
-	long long last_used;	/* monotonic ms: when the session last carried a copy */
 	struct archived a;
 };
 
 /* One batch, with the configuration held. */
 struct batch {
 	const struct config *cfg;
-	int down;		/* the relay could not be reached in this batch */
-	char down_why[ERR_MAX];
+	int busy;		/* a relay was at its connection limit */
+	char down_why[ERR_MAX];	/* why the last relay tried could not take copies */
 };
 
 /* One copy ready to leave. */
@@ -143,6 +172,7 @@ struct result {
 	int bounce;		/* failed by the relay's 5xx: a bounce of the subscriber */
 	long long next_at;
 	char text[ERR_MAX];
+	char relay[RELAYS_KEY_MAX];	/* the relay it was handed to; "" if none */
 };
 
 /* ---- small helpers ---- */
@@ -153,6 +183,18 @@ static void nap_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* nap_unless_stopping: sleep MS, cut short when the daemon stops; 0, or
+ * -1 if it stops. */
+static int nap_unless_stopping(struct runtime *rt, long ms)
+{
+	while (ms > 0 && !runtime_stopping(rt)) {
+		long step = ms < 100 ? ms : 100;
+		nap_ms(step);
+		ms -= step;
+	}
+	return runtime_stopping(rt) ? -1 : 0;
 }
 
 /* token_for: a token of KIND for A and B, with the worker's keyed HMAC
@@ -321,7 +363,7 @@ static int record_one(struct wstate *ws, const struct batch *b, const struct del
 	int changed;
 
 	if ((changed = store_delivery_result(ws->st, d->id, r->status, r->next_at, error,
-					     store_now())) < 0)
+					     r->relay[0] ? r->relay : NULL, store_now())) < 0)
 		return -1;
 	if (changed && count(ws->st, t, d, r->status) < 0)
 		return -1;
@@ -578,7 +620,7 @@ static enum smtp_outcome maildir_deliver(const struct config *cfg, const struct 
 		       : SMTP_DEFER;
 }
 
-/* ---- the SMTP relay ---- */
+/* ---- the SMTP relays ---- */
 
 static int hook_cancel(void *arg)
 {
@@ -594,54 +636,77 @@ static void hook_track(void *arg, int fd)
 	pool_track(&((struct worker *)arg)->slot, fd);
 }
 
-static void session_end(struct wstate *ws)
+/* session_close: the worker's session at SLOT (QUIT if it still works). */
+static void session_close(struct wstate *ws, int slot)
 {
-	smtp_client_close(ws->smtp);
-	ws->smtp = NULL;
+	struct session *s = &ws->s[slot];
+
+	if (s->smtp == NULL)
+		return;
+	smtp_client_close(s->smtp);
+	s->smtp = NULL;
+	s->carried = 0;
+	ws->have[slot] = 0;
+	relays_conn_drop(ws->w->pool->relays, slot);
 }
 
-/* relay_session: the worker's session with the relay (opened, or opened
- * anew when the relay settings changed); 0, or -1 with the reason in
- * B->down_why (the relay cannot be reached in this batch). */
-static int relay_session(struct wstate *ws, struct batch *b)
+static void session_end(struct wstate *ws)
 {
-	const struct cfg_relay *relay = &b->cfg->daemon.relay;
+	for (int i = 0; i < RELAYS_SLOTS; i++)
+		session_close(ws, i);
+}
+
+/* session_open: the worker's session with RELAY at SLOT, opened if there is
+ * none (or anew when the relay settings changed); 0, 1 if the relay is at
+ * its max_connections, or -1 with the reason in B->down_why (the relay is
+ * marked down). */
+static int session_open(struct wstate *ws, struct batch *b, const struct cfg_relay *relay,
+			int slot, const char *key)
+{
 	struct smtp_hooks hooks = {hook_cancel, hook_track, ws->w};
+	struct relays *rs = ws->w->pool->relays;
+	struct session *s = &ws->s[slot];
 	struct smtp_reply reply;
 	char helo[256];
+	int secs;
 
-	if (ws->smtp != NULL && !smtp_client_matches(ws->smtp, relay)) {
-		log_info("delivery: worker %d: the relay settings changed: new session", ws->w->id);
-		session_end(ws);
+	if (s->smtp != NULL && !smtp_client_matches(s->smtp, relay)) {
+		log_info("delivery: worker %d: the settings of relay %s changed: new session",
+			 ws->w->id, key);
+		session_close(ws, slot);
 	}
-	if (b->down)
-		return -1;
-	if (ws->smtp != NULL)
+	if (s->smtp != NULL) {
+		pool_track(&ws->w->slot, smtp_client_fd(s->smtp));
 		return 0;
+	}
+	if (!relays_conn_take(rs, slot, relay))
+		return 1;
 	config_hostname(b->cfg, helo, sizeof(helo));
-	if ((ws->smtp = smtp_client_open(relay, helo, &hooks, &reply)) != NULL)
+	if ((s->smtp = smtp_client_open(relay, helo, &hooks, &reply)) != NULL) {
+		relays_up(rs, slot);
+		ws->have[slot] = 1;
+		s->carried = 0;
 		return 0;
-	b->down = 1;
+	}
+	relays_conn_drop(rs, slot);
 	snprintf(b->down_why, sizeof(b->down_why), "%s", reply.text);
+	if (!runtime_stopping(ws->w->pool->rt) && (secs = relays_down(rs, slot)) > 0)
+		log_warn("delivery: relay %s is down for %d s, its copies go to the others: %s", key,
+			 secs, reply.text);
 	return -1;
 }
 
 /* ---- one copy ---- */
 
-static void relay_label(const struct config *cfg, char *out, size_t len)
+static void maildir_label(const struct config *cfg, char *out, size_t len)
 {
-	const struct cfg_relay *r = &cfg->daemon.relay;
-
-	if (r->maildir != NULL)
-		snprintf(out, len, "maildir:%s", r->maildir);
-	else
-		snprintf(out, len, "%s:%d", r->host, r->port);
+	snprintf(out, len, "maildir:%s", cfg->daemon.relay.maildir);
 }
 
 /* log_result: the log line of copy D's result R, once it is committed. */
-static void log_result(struct log_batch *lb, const struct delivery *d, const struct result *r,
-		       const char *label)
+static void log_result(struct log_batch *lb, const struct delivery *d, const struct result *r)
 {
+	const char *label = r->relay[0] ? r->relay : "none";
 	int failed = strcmp(r->status, "failed") == 0;
 
 	log_batch_line(lb, failed, "delivery %lld to=<%s> relay=%s status=%s (%s)", d->id,
@@ -670,53 +735,161 @@ static void judge(const struct batch *b, const struct delivery *d, enum smtp_out
 static void maildir_one(struct wstate *ws, struct batch *b, const struct delivery *d,
 			struct result *r)
 {
-	char label[RELAY_LABEL_MAX], text[ERR_MAX];
+	char text[ERR_MAX];
 	struct copy c;
 
-	relay_label(b->cfg, label, sizeof(label));
 	memset(&c, 0, sizeof(c));
+	maildir_label(b->cfg, r->relay, sizeof(r->relay));
 	if (prepare(ws, b, d, &c, r) == 0)
-		judge(b, d, maildir_deliver(b->cfg, d, &c, text, sizeof(text)), text, label, r);
+		judge(b, d, maildir_deliver(b->cfg, d, &c, text, sizeof(text)), text, r->relay, r);
 	free(c.msg);
 }
 
-/* relay_batch: the N copies D over the worker's session with the relay,
- * pipelined one after the other (smtp_client_send_batch); results in R. */
+/* Where each prepared copy of a batch is. */
+enum { C_UNTRIED, C_DONE, C_AGAIN };
+
+/* unreached: V's relay never answered for it (no reply, a lost connection,
+ * a timeout, 421): it may go to another relay in the same batch. */
+static int unreached(const struct smtp_copy *v)
+{
+	return v->outcome == SMTP_DEFER && (v->reply.code == 0 || v->reply.code == 421);
+}
+
+/* chunk_size: how many of the M copies left go in the next stream to RELAY
+ * over session S: one at a time under a rate, and no more than the
+ * connection may still carry. */
+static size_t chunk_size(const struct cfg_relay *relay, const struct session *s, size_t m)
+{
+	size_t n = relay->rate > 0 ? 1 : m;
+
+	if (relay->max_per_connection > 0 &&
+	    s->carried + n > (unsigned long)relay->max_per_connection)
+		n = (size_t)relay->max_per_connection - s->carried;
+	return n > 0 ? n : 1;
+}
+
+/* pace: wait for RELAY's next turn (its rate); 0, or -1 if the daemon
+ * stops meanwhile. */
+static int pace(struct wstate *ws, int slot, const struct cfg_relay *relay)
+{
+	return nap_unless_stopping(ws->w->pool->rt, relays_pace(ws->w->pool->relays, slot, relay));
+}
+
+/* A batch's copies on their way: V[0..k) prepared, STATE and RELAY_OF of
+ * each. */
+struct outgoing {
+	struct smtp_copy v[BATCH];
+	int state[BATCH];
+	char relay_of[BATCH][RELAYS_KEY_MAX];
+	size_t k;
+};
+
+/* send_to: the copies TODO[0..M) of O to relays[RI] at SLOT, in pipelined
+ * streams (smtp_client_send_batch) split by its rate and
+ * max_per_connection. A copy the relay never answered is C_AGAIN, and the
+ * relay is marked down; a copy not begun stays C_UNTRIED. */
+static void send_to(struct wstate *ws, struct batch *b, int ri, int slot, struct outgoing *o,
+		    const int *todo, size_t m)
+{
+	const struct cfg_relay *relay = &b->cfg->daemon.relays[ri];
+	struct session *s = &ws->s[slot];
+	struct smtp_copy one[BATCH];
+	char key[RELAYS_KEY_MAX];
+	size_t off = 0, n, i;
+	int rc, down = 0, secs;
+
+	relays_key(relay, key, sizeof(key));
+	while (off < m && !down) {
+		if ((rc = session_open(ws, b, relay, slot, key)) != 0) {
+			b->busy |= rc > 0;
+			return;
+		}
+		n = chunk_size(relay, s, m - off);
+		if (n > m - off)
+			n = m - off;
+		if (relay->rate > 0 && pace(ws, slot, relay) < 0)
+			return;
+		for (i = 0; i < n; i++)
+			one[i] = o->v[todo[off + i]];
+		smtp_client_send_batch(s->smtp, one, n);
+		s->carried += n;
+		s->last_used = mono_ms();
+		for (i = 0; i < n; i++) {
+			int j = todo[off + i];
+			o->v[j] = one[i];
+			snprintf(o->relay_of[j], sizeof(o->relay_of[j]), "%s", key);
+			o->state[j] = unreached(&one[i]) ? C_AGAIN : C_DONE;
+			if (o->state[j] == C_AGAIN && !down) {
+				down = 1;
+				snprintf(b->down_why, sizeof(b->down_why), "%s", one[i].reply.text);
+			}
+		}
+		off += n;
+		if (!smtp_client_usable(s->smtp) ||
+		    (relay->max_per_connection > 0 &&
+		     s->carried >= (unsigned long)relay->max_per_connection))
+			session_close(ws, slot);
+	}
+	if (down && !runtime_stopping(ws->w->pool->rt) &&
+	    (secs = relays_down(ws->w->pool->relays, slot)) > 0)
+		log_warn("delivery: relay %s is down for %d s, its copies go to the others: %s", key,
+			 secs, b->down_why);
+}
+
+/* relay_batch: the N copies D to the relays: each stream to the relay
+ * picked by weight among those up; copies a relay did not take because it
+ * went down go to the next one. Results in R; a copy no relay could begin
+ * while one was only busy (at max_connections) has R->status NULL: it goes
+ * back to the queue unsent. */
 static void relay_batch(struct wstate *ws, struct batch *b, const struct delivery *d, int n,
 			struct result *r)
 {
+	struct outgoing *o = xcalloc(1, sizeof(*o));
 	struct copy c[BATCH];
-	struct smtp_copy v[BATCH];
-	int idx[BATCH], k = 0, i;
-	char label[RELAY_LABEL_MAX];
+	int idx[BATCH] = {0}, todo[BATCH], i, ri, slot, busy;	/* idx: set for [0, o->k) */
+	unsigned long tried = 0;
+	size_t m, j;
 
-	relay_label(b->cfg, label, sizeof(label));
 	memset(c, 0, sizeof(c));
 	for (i = 0; i < n; i++) {
 		if (prepare(ws, b, &d[i], &c[i], &r[i]) != 0)
 			continue;
-		memset(&v[k], 0, sizeof(v[k]));
-		v[k].from = c[i].from;
-		v[k].to = d[i].address;
-		v[k].msg = c[i].msg;
-		v[k].len = c[i].len;
-		idx[k++] = i;
+		o->v[o->k].from = c[i].from;
+		o->v[o->k].to = d[i].address;
+		o->v[o->k].msg = c[i].msg;
+		o->v[o->k].len = c[i].len;
+		idx[o->k++] = i;
 	}
-	if (k > 0 && relay_session(ws, b) == 0) {
-		smtp_client_send_batch(ws->smtp, v, (size_t)k);
-		ws->last_used = mono_ms();
-		if (!smtp_client_usable(ws->smtp))
-			session_end(ws);
-	} else {
-		for (i = 0; i < k; i++) {
-			v[i].outcome = SMTP_DEFER;
-			snprintf(v[i].reply.text, sizeof(v[i].reply.text), "%s", b->down_why);
+	for (;;) {
+		for (m = 0, j = 0; j < o->k; j++)
+			if (o->state[j] != C_DONE)
+				todo[m++] = (int)j;
+		if (m == 0 || runtime_stopping(ws->w->pool->rt))
+			break;
+		ri = relays_pick(ws->w->pool->relays, b->cfg, tried, ws->have, &slot, &busy);
+		b->busy |= busy;
+		if (ri < 0)
+			break;
+		tried |= 1UL << ri;
+		send_to(ws, b, ri, slot, o, todo, m);
+	}
+	for (j = 0; j < o->k; j++) {
+		struct result *rr = &r[idx[j]];
+		if (o->state[j] == C_UNTRIED) {
+			if (b->busy || runtime_stopping(ws->w->pool->rt)) {
+				rr->status = NULL;	/* back to the queue */
+				continue;
+			}
+			o->v[j].outcome = SMTP_DEFER;
+			snprintf(o->v[j].reply.text, sizeof(o->v[j].reply.text), "%s",
+				 b->down_why[0] ? b->down_why : "every relay is down");
 		}
+		snprintf(rr->relay, sizeof(rr->relay), "%s", o->relay_of[j]);
+		judge(b, &d[idx[j]], o->v[j].outcome, o->v[j].reply.text, o->relay_of[j], rr);
 	}
-	for (i = 0; i < k; i++)
-		judge(b, &d[idx[i]], v[i].outcome, v[i].reply.text, label, &r[idx[i]]);
 	for (i = 0; i < n; i++)
 		free(c[i].msg);
+	free(o);
 }
 
 /* flush: commit the results of copies D[FROM..TO) together, then log
@@ -724,59 +897,251 @@ static void relay_batch(struct wstate *ws, struct batch *b, const struct deliver
 static int flush(struct wstate *ws, const struct batch *b, const struct delivery *d,
 		 const struct result *r, int from, int to)
 {
-	char label[RELAY_LABEL_MAX];
 	struct log_batch *lb = &ws->lines;
 
 	if (to <= from)
 		return 0;
 	if (record(ws, b, d + from, r + from, to - from) < 0)
 		return -1;
-	relay_label(b->cfg, label, sizeof(label));
 	lb->n = 0;
 	for (int i = from; i < to; i++)
-		log_result(lb, &d[i], &r[i], label);
+		log_result(lb, &d[i], &r[i]);
 	log_batch_flush(lb);
 	return 0;
 }
 
+/* ---- batch mode (a list with delivery = "batch") ---- */
+
+/* batch_list: the list of copy D if it is an archived message of a list in
+ * batch mode, else NULL. */
+static const struct cfg_list *batch_list(struct wstate *ws, const struct config *cfg,
+					 const struct delivery *d)
+{
+	const struct cfg_list *l;
+
+	if (d->notice_id != 0 || d->archive_id == 0 || archived_load(ws, d->archive_id) < 0)
+		return NULL;
+	l = config_list_find(cfg, ws->a.list_name);
+	return l != NULL && l->delivery == DELIVERY_BATCH ? l : NULL;
+}
+
+/* group_render: the one copy of WS->a for every recipient of list L (no
+ * personal address or token: Reply-To the list, the list's unsubscribe
+ * command address) into C; 0, or -1 with the reason in WHY. */
+static int group_render(const struct config *cfg, struct wstate *ws, const struct cfg_list *l,
+			struct copy *c, char *why, size_t len)
+{
+	char err[256], parent[300], unsub[ADDRESS_MAX + 1];
+	struct render_in in;
+
+	c->list = l;
+	if (subaddr_list(c->from, sizeof(c->from), cfg, l, "owner", NULL) < 0 ||
+	    subaddr_list(unsub, sizeof(unsub), cfg, l, "unsubscribe", NULL) < 0) {
+		snprintf(why, len, "the list's addresses are too long");
+		return -1;
+	}
+	memset(&in, 0, sizeof(in));
+	in.cfg = cfg;
+	in.list = l;
+	in.raw = ws->a.raw;
+	in.len = ws->a.len;
+	in.list_msgid = ws->a.list_msgid;
+	last_id(ws->a.refs, parent, sizeof(parent));
+	in.in_reply_to = parent[0] ? parent : NULL;
+	in.references = ws->a.refs;
+	in.author_addr = ws->a.author_addr;
+	in.author_name = ws->a.author_name;
+	in.reply_to = l->address;
+	in.unsubscribe_addr = unsub;
+	in.date = ws->a.created_at;
+	in.keep_from = dmarc_from_kept(ws->w->pool->dmarc, cfg, l, ws->a.author_addr, store_now());
+	if ((c->msg = render_copy(&in, &c->len, err, sizeof(err))) == NULL) {
+		snprintf(why, len, "cannot render the copy: %s", err);
+		return -1;
+	}
+	if (sign_copy(cfg, l, ws->a.raw, ws->a.len, &c->msg, &c->len, store_now(), err,
+		      sizeof(err)) < 0) {
+		snprintf(why, len, "cannot sign the copy: %s", err);
+		free(c->msg);
+		c->msg = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* group_send: the copies D[0..N) of one message of batch list L, results
+ * in R: those still active in one transaction (smtp_client_send_rcpts) to
+ * the first relay picked that can be set up. */
+static void group_send(struct wstate *ws, struct batch *b, const struct cfg_list *l,
+		       const struct delivery *d, int n, struct result *r)
+{
+	struct smtp_copy *v = xcalloc((size_t)n, sizeof(*v));
+	int *idx = xcalloc((size_t)n, sizeof(*idx)), i, k = 0, ri, slot, busy, rc;
+	char why[ERR_MAX], key[RELAYS_KEY_MAX] = "";
+	unsigned long tried = 0;
+	struct copy c;
+
+	memset(&c, 0, sizeof(c));
+	for (i = 0; i < n; i++) {
+		/* the status was read with the claim (a thread's author who does not
+		 * read the list has no subscriber) */
+		if (d[i].subscriber_id == 0 || strcmp(d[i].sub_status, "active") == 0) {
+			v[k].to = d[i].address;
+			idx[k++] = i;
+		} else {
+			snprintf(why, sizeof(why), "not sent: the subscriber %s%s now",
+				 strcmp(d[i].sub_status, "muted") == 0 ? "muted the thread" : "is ",
+				 strcmp(d[i].sub_status, "muted") == 0 ? "" : d[i].sub_status);
+			result_set(&r[i], "cancelled", store_now(), why);
+		}
+	}
+	if (k > 0 && group_render(b->cfg, ws, l, &c, why, sizeof(why)) < 0) {
+		for (i = 0; i < k; i++)
+			result_set(&r[idx[i]], "failed", store_now(), why);
+		k = 0;
+	}
+	v[0].from = c.from;
+	v[0].msg = c.msg;
+	v[0].len = c.len;
+	for (rc = -1; k > 0 && !runtime_stopping(ws->w->pool->rt);) {
+		if ((ri = relays_pick(ws->w->pool->relays, b->cfg, tried, ws->have, &slot, &busy)) < 0)
+			break;
+		tried |= 1UL << ri;
+		relays_key(&b->cfg->daemon.relays[ri], key, sizeof(key));
+		if ((rc = session_open(ws, b, &b->cfg->daemon.relays[ri], slot, key)) != 0)
+			continue;
+		if (b->cfg->daemon.relays[ri].rate > 0 && pace(ws, slot, &b->cfg->daemon.relays[ri]) < 0) {
+			rc = 1;	/* stopping: deferred, not sent */
+			break;
+		}
+		smtp_client_send_rcpts(ws->s[slot].smtp, v, (size_t)k);
+		ws->s[slot].carried++;	/* a transaction counts as one copy for the limits */
+		ws->s[slot].last_used = mono_ms();
+		if (!smtp_client_usable(ws->s[slot].smtp) ||
+		    (b->cfg->daemon.relays[ri].max_per_connection > 0 &&
+		     ws->s[slot].carried >= (unsigned long)b->cfg->daemon.relays[ri].max_per_connection))
+			session_close(ws, slot);
+		break;
+	}
+	for (i = 0; i < k; i++) {
+		struct result *rr = &r[idx[i]];
+		if (rc != 0) {
+			v[i].outcome = SMTP_DEFER;
+			snprintf(v[i].reply.text, sizeof(v[i].reply.text), "%s",
+				 b->down_why[0] ? b->down_why : "no relay could take the copies now");
+		}
+		snprintf(rr->relay, sizeof(rr->relay), "%s", rc == 0 ? key : "");
+		judge(b, &d[idx[i]], v[i].outcome, v[i].reply.text, key, rr);
+	}
+	free(c.msg);
+	free(v);
+	free(idx);
+}
+
+/* run_group: the claimed copies D[0..N) when D[0] is of batch list L: the
+ * copies of its message, topped up with more due ones up to
+ * L->batch_recipients, go in one transaction; the others back to the
+ * queue. 0, or -1 if the results could not be recorded. */
+static int run_group(struct wstate *ws, struct batch *b, const struct cfg_list *l,
+		     const struct delivery *d, int n)
+{
+	int max = l->batch_recipients, ng = 0, nb = 0, i, more, rc = 0;
+	struct delivery *g = xcalloc((size_t)max + BATCH, sizeof(*g)), back[BATCH];
+	struct result *r;
+
+	for (i = 0; i < n; i++) {
+		if (d[i].archive_id == d[0].archive_id && d[i].notice_id == 0 && ng < max)
+			g[ng++] = d[i];
+		else
+			back[nb++] = d[i];	/* another message's, or beyond batch_recipients */
+	}
+	release(ws, back, nb);
+	if (ng < max && write_begin(ws) == 0) {
+		more = store_delivery_claim_archive(ws->st, store_now(), d[0].archive_id, g + ng, max - ng);
+		if (write_end(ws, more >= 0) == 0 && more > 0)
+			ng += more;
+	}
+	r = xcalloc((size_t)ng, sizeof(*r));
+	group_send(ws, b, l, g, ng, r);
+	if (flush(ws, b, g, r, 0, ng) < 0) {
+		session_end(ws);
+		rc = -1;
+	}
+	free(r);
+	free(g);
+	return rc;
+}
+
 /* run_batch: the N claimed copies of D, with the configuration held, sent
- * in one pipelined stream; their results are then committed together
- * (group commit) and logged. If they cannot be recorded the session ends
- * too: nothing more is sent that cannot be recorded. When the daemon stops
- * before the batch begins, its copies go back to the queue. */
-static void run_batch(struct wstate *ws, const struct delivery *d, int n)
+ * in pipelined streams; their results are then committed together (group
+ * commit) and logged. If they cannot be recorded (the store is busy beyond
+ * the retries, the disk is full) every session ends too and nothing more is
+ * sent until a claim succeeds again: the copies stay 'sending', and the next
+ * start queues them again (at most this one uncommitted batch per worker
+ * may then reach its recipients twice). When the daemon stops before the
+ * batch begins, or no relay can take copies now, they go back to the
+ * queue. 0, or -1 if the results could not be recorded (the worker then
+ * pauses before it claims again). */
+static int run_batch(struct wstate *ws, const struct delivery *d, int n)
 {
 	struct runtime *rt = ws->w->pool->rt;
 	struct cfg_gen *g = runtime_hold(rt);
 	struct result r[BATCH];
+	struct delivery *keep, *back;
+	const struct cfg_list *l;
+	int i, nk = 0, nb = 0, rc = 0;
 	struct batch b;
 
 	memset(&b, 0, sizeof(b));
+	memset(r, 0, sizeof(r));
 	b.cfg = g->cfg;
 	if (runtime_stopping(rt)) {
 		runtime_release(rt, g);
 		release(ws, d, n);
-		return;
+		return 0;
 	}
 	if (b.cfg->daemon.relay.maildir != NULL) {
 		/* a local sink has no round trips to save: each result is
 		 * committed on its own, so a crash repeats at most one copy */
-		int i;
 		for (i = 0; i < n && !runtime_stopping(rt); i++) {
 			maildir_one(ws, &b, &d[i], &r[i]);
 			if (flush(ws, &b, d, r, i, i + 1) < 0) {
 				i++;
+				rc = -1;
 				break;
 			}
 		}
 		runtime_release(rt, g);
 		release(ws, d + i, n - i);
-		return;
+		return rc;
+	}
+	if ((l = batch_list(ws, b.cfg, &d[0])) != NULL) {
+		rc = run_group(ws, &b, l, d, n);
+		runtime_release(rt, g);
+		return rc;
 	}
 	relay_batch(ws, &b, d, n, r);
-	if (flush(ws, &b, d, r, 0, n) < 0)
+	keep = xcalloc((size_t)n, sizeof(*keep));
+	back = xcalloc((size_t)n, sizeof(*back));
+	for (i = 0; i < n; i++) {
+		if (r[i].status == NULL) {
+			back[nb++] = d[i];
+			continue;
+		}
+		r[nk] = r[i];
+		keep[nk++] = d[i];
+	}
+	if (flush(ws, &b, keep, r, 0, nk) < 0) {
 		session_end(ws);
+		rc = -1;
+	}
 	runtime_release(rt, g);
+	release(ws, back, nb);
+	if (nb > 0 && !runtime_stopping(rt))
+		nap_ms(BUSY_NAP_MS);	/* the relays are at their connection limits */
+	free(keep);
+	free(back);
+	return rc;
 }
 
 /* ---- the threads ---- */
@@ -790,6 +1155,16 @@ static struct store *worker_store(struct worker *w)
 	if (st == NULL)
 		log_error("delivery: worker %d: cannot open the store; trying again", w->id);
 	return st;
+}
+
+/* sessions_idle: close the sessions idle for SESSION_IDLE_MAX. */
+static void sessions_idle(struct wstate *ws)
+{
+	long long now = mono_ms();
+
+	for (int i = 0; i < RELAYS_SLOTS; i++)
+		if (ws->s[i].smtp != NULL && now - ws->s[i].last_used > SESSION_IDLE_MAX * 1000LL)
+			session_close(ws, i);
 }
 
 static void *worker_main(void *arg)
@@ -810,11 +1185,11 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		if ((n = claim(&ws, d, BATCH)) > 0) {
-			run_batch(&ws, d, n);
+			if (run_batch(&ws, d, n) < 0)	/* the store failed: a pause */
+				(void)nap_unless_stopping(rt, STORE_RETRY_MS);
 			continue;
 		}
-		if (ws.smtp != NULL && mono_ms() - ws.last_used > SESSION_IDLE_MAX * 1000LL)
-			session_end(&ws);
+		sessions_idle(&ws);
 		runtime_wait_ring(rt, &seen, WAKE_MS);
 	}
 	session_end(&ws);
@@ -884,19 +1259,42 @@ static void workers_start(struct delivery_pool *p, size_t n)
 		(void)pool_slot_start(&p->w[i].slot, worker_main, &p->w[i]);
 }
 
+/* relays_label: the relays for the start's log line: "maildir:DIR",
+ * "host:port", or "host:port (weight 2), ...". */
+static void relays_label(const struct config *cfg, char *out, size_t len)
+{
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	if (cfg->daemon.relay.maildir != NULL) {
+		maildir_label(cfg, out, len);
+		return;
+	}
+	for (i = 0; i < cfg->daemon.nrelays && used + RELAYS_KEY_MAX + 20 < len; i++) {
+		char key[RELAYS_KEY_MAX];
+		relays_key(&cfg->daemon.relays[i], key, sizeof(key));
+		if (cfg->daemon.nrelays == 1)
+			snprintf(out, len, "%s", key);
+		else
+			used += (size_t)snprintf(out + used, len - used, "%s%s (weight %d)", i ? ", " : "",
+						 key, cfg->daemon.relays[i].weight);
+	}
+}
+
 struct delivery_pool *delivery_start(struct runtime *rt)
 {
 	struct delivery_pool *p = xcalloc(1, sizeof(*p));
 	struct cfg_gen *g = runtime_hold(rt);
 	char *database = xstrdup(g->cfg->daemon.database);
 	char *secret = xstrdup(g->cfg->daemon.secret_file);
-	char label[RELAY_LABEL_MAX];
+	char label[RELAYS_KEY_MAX * 4];
 	size_t n = (size_t)g->cfg->daemon.workers;
 
-	relay_label(g->cfg, label, sizeof(label));
+	relays_label(g->cfg, label, sizeof(label));
 	runtime_release(rt, g);
 	p->rt = rt;
 	p->dmarc = dmarc_cache_new();
+	p->relays = relays_new();
 	pthread_mutex_init(&p->write, NULL);
 	requeue(database);
 	if (key_load(secret, p->key) < 0) {
@@ -929,6 +1327,7 @@ void delivery_stop(struct delivery_pool *p)
 		return;	/* a worker may still use P: left to the exit */
 	pthread_mutex_destroy(&p->write);
 	dmarc_cache_free(p->dmarc);
+	relays_free(p->relays);
 	free(p->w);
 	free(p);
 }

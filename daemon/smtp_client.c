@@ -7,11 +7,12 @@
  * copy), its EHLO name is gethostname(), its EHLO parser spins for ever on
  * a TAB in an AUTH line, it maps 450 and 550 to the same error, and it
  * waits the same time for every reply. Here every reply is read whole by
- * smtp_reply.c (strict: same code on every line, bounded), with RFC 5321
- * §4.5.3.2's time for its command: 5 minutes for the greeting, EHLO, MAIL
- * and RCPT, 2 for DATA's 354, 3 for each block of the data written, 10 for
- * the reply to the end of the data (a relay that took the copy but
- * answers slowly must not get it twice).
+ * smtp_reply.c (strict: same code on every line, bounded), with the time
+ * relay.timeouts gives its command (daemon.relay_timeouts; by default RFC
+ * 5321 §4.5.3.2's: 5 minutes for the greeting, EHLO, MAIL and RCPT, 2 for
+ * DATA's 354, 3 for each block of the data written, 10 for the reply to
+ * the end of the data, so that a relay that took the copy but answers
+ * slowly does not get it twice).
  *
  * Pipelining (RFC 2920), when offered: MAIL, RCPT and DATA go in one write
  * and their three replies are read in order; the body is sent only after a
@@ -52,16 +53,16 @@
 #include "tls_verify.h"
 #include "xalloc.h"
 
-#define CONNECT_TIMEOUT 30	/* seconds for the TCP handshake */
 #define PASSWORD_MAX	1024
 #define IN_MAX		8192	/* bytes read at a time */
 
-/* RFC 5321 §4.5.3.2, seconds */
-#define T_GREETING 300
-#define T_COMMAND  300		/* EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET */
-#define T_DATA	   120		/* DATA's 354 */
-#define T_BLOCK	   180		/* each block of the data */
-#define T_END	   600		/* the reply to the end of the data */
+/* Seconds, from relay.timeouts (RFC 5321 §4.5.3.2 by default) */
+#define T_GREETING c->t.greeting
+#define T_COMMAND  c->t.mail	/* EHLO, STARTTLS, AUTH, MAIL, RSET */
+#define T_RCPT	   c->t.rcpt
+#define T_DATA	   c->t.data	/* DATA's 354 */
+#define T_BLOCK	   c->t.block	/* each block of the data */
+#define T_END	   c->t.end	/* the reply to the end of the data */
 #define T_QUIT	   10		/* nothing depends on it */
 
 /* extensions the relay announced in its EHLO reply */
@@ -92,6 +93,7 @@ struct smtp_client {
 	char *auth_user;
 	char *auth_password_file;
 	char *helo;
+	struct cfg_relay_timeouts t;
 	struct smtp_hooks hooks;
 };
 
@@ -616,7 +618,7 @@ static int session_start(struct smtp_client *c, struct smtp_reply *r)
 	c->transactions = 0;
 	c->in_off = c->in_len = 0;
 	r->stage = SMTP_AT_SESSION;
-	if ((fd = tcp_connect(c->host, c->port, CONNECT_TIMEOUT, &h, why, sizeof(why))) < 0) {
+	if ((fd = tcp_connect(c->host, c->port, c->t.connect, &h, why, sizeof(why))) < 0) {
 		say(r, 0, "%s", why);
 		return -1;
 	}
@@ -656,6 +658,9 @@ struct smtp_client *smtp_client_open(const struct cfg_relay *relay, const char *
 	c->auth_user = dup_opt(relay->auth_user);
 	c->auth_password_file = dup_opt(relay->auth_password_file);
 	c->helo = xstrdup(helo != NULL && *helo != '\0' ? helo : "localhost");
+	c->t = relay->timeouts;
+	if (c->t.connect <= 0)	/* a relay not completed by config_load */
+		c->t = (struct cfg_relay_timeouts){30, 300, 300, 300, 120, 180, 600};
 	if (hooks != NULL)
 		c->hooks = *hooks;
 	if (session_start(c, reply) < 0) {
@@ -734,7 +739,7 @@ static int start_read(struct smtp_client *c, struct smtp_copy *v)
 	memset(&d, 0, sizeof(d));
 	reply(c, T_COMMAND, "MAIL FROM", 2, &m, NULL);
 	if (!c->broken)
-		reply(c, T_COMMAND, "RCPT TO", 2, &t, NULL);
+		reply(c, T_RCPT, "RCPT TO", 2, &t, NULL);
 	if (!c->broken)
 		reply(c, T_DATA, "DATA", 3, &d, NULL);
 	if (m.code / 100 != 2 || t.code / 100 != 2) {
@@ -788,7 +793,7 @@ static enum smtp_outcome transaction(struct smtp_client *c, const char *from, co
 		return decide(r, &m, SMTP_AT_MAIL);
 	if (put(c, "RCPT TO:<%s>\r\n", to) < 0 || flush(c, "RCPT TO", r) < 0)
 		return SMTP_DEFER;
-	if (reply(c, T_COMMAND, "RCPT TO", 2, &t, NULL) / 100 != 2)
+	if (reply(c, T_RCPT, "RCPT TO", 2, &t, NULL) / 100 != 2)
 		return decide(r, &t, SMTP_AT_RCPT);
 	if (put(c, "DATA\r\n") < 0 || flush(c, "DATA", r) < 0)
 		return SMTP_DEFER;
@@ -920,6 +925,146 @@ size_t smtp_client_send_batch(struct smtp_client *c, struct smtp_copy *v, size_t
 	return sent;
 }
 
+/* rcpts_put: MAIL, the RCPT of each recipient of V not in SKIP, and (if
+ * DATA) DATA, buffered; after each, with WAIT (no PIPELINING), flushed and
+ * its reply read into M, T[i] or D (reading stops at a refused MAIL). 0, or
+ * -1 if the session broke while writing. */
+static int rcpts_put(struct smtp_client *c, const struct smtp_copy *v, size_t n,
+		     const unsigned char *skip, int wait, struct smtp_reply *m, struct smtp_reply *t)
+{
+	char size[32] = "";
+	struct smtp_reply r;
+	size_t i;
+
+	if (c->ext & EXT_SIZE)
+		snprintf(size, sizeof(size), " SIZE=%zu", v[0].len);
+	if (put(c, "MAIL FROM:<%s>%s\r\n", v[0].from, size) < 0)
+		return -1;
+	if (wait && (flush(c, "MAIL FROM", &r) < 0 ||
+		     reply(c, T_COMMAND, "MAIL FROM", 2, m, NULL) / 100 != 2))
+		return c->broken ? -1 : 0;
+	for (i = 0; i < n; i++) {
+		if (skip[i])
+			continue;
+		if (put(c, "RCPT TO:<%s>\r\n", v[i].to) < 0)
+			return -1;
+		if (wait && (flush(c, "RCPT TO", &r) < 0 ||
+			     reply(c, T_RCPT, "RCPT TO", 2, &t[i], NULL) == 0))
+			return -1;
+	}
+	return 0;
+}
+
+/* rcpts_end: after the 354, the data and the reply to its end, for the
+ * recipients of V that RCPT accepted (OK[i]). */
+static void rcpts_end(struct smtp_client *c, struct smtp_copy *v, size_t n,
+		      const unsigned char *ok)
+{
+	struct smtp_reply e, r;
+	enum smtp_outcome o;
+	size_t i;
+
+	memset(&e, 0, sizeof(e));
+	if (put_body(c, v[0].msg, v[0].len) < 0 || flush(c, "the data", &r) < 0) {
+		for (i = 0; i < n; i++)
+			if (ok[i])
+				lost(c, &v[i], SMTP_AT_END);
+		return;
+	}
+	o = reply(c, T_END, "end of DATA", 2, &e, NULL) / 100 == 2 ? SMTP_SENT : judged(e.code, SMTP_AT_END);
+	for (i = 0; i < n; i++) {
+		if (!ok[i])
+			continue;
+		v[i].reply = e;
+		v[i].reply.stage = SMTP_AT_END;
+		v[i].outcome = o;
+	}
+}
+
+size_t smtp_client_send_rcpts(struct smtp_client *c, struct smtp_copy *v, size_t n)
+{
+	struct smtp_reply m, d, *t = xcalloc(n + 1, sizeof(*t));
+	unsigned char *skip = xcalloc(n + 1, 1), *ok = xcalloc(n + 1, 1);
+	int pipe = (c->ext & EXT_PIPELINING) != 0;
+	size_t i, accepted = 0, sent = 0;
+
+	memset(&m, 0, sizeof(m));
+	memset(&d, 0, sizeof(d));
+	for (i = 0; i < n; i++) {
+		memset(&v[i].reply, 0, sizeof(v[i].reply));
+		v[i].outcome = SMTP_DEFER;
+		v[i].from = v[0].from;
+		skip[i] = (unsigned char)address_refused(&v[i]);
+	}
+	if (c->broken || c->stream == NULL) {
+		for (i = 0; i < n; i++)
+			if (!skip[i])
+				say(&v[i].reply, 0, "the session with %s:%d is closed", c->host, c->port);
+		goto out;
+	}
+	c->transactions++;
+	if (rcpts_put(c, v, n, skip, !pipe, &m, t) < 0 || (pipe && put(c, "DATA\r\n") < 0) ||
+	    (pipe && flush(c, "MAIL FROM", &m) < 0))
+		goto broken;
+	if (pipe) {
+		reply(c, T_COMMAND, "MAIL FROM", 2, &m, NULL);
+		for (i = 0; i < n && !c->broken; i++)
+			if (!skip[i])
+				reply(c, T_RCPT, "RCPT TO", 2, &t[i], NULL);
+		if (!c->broken)
+			reply(c, T_DATA, "DATA", 3, &d, NULL);
+	}
+	if (m.code / 100 != 2) {
+		if (d.code == 354)
+			end_empty(c);
+		for (i = 0; i < n; i++)
+			if (!skip[i])
+				v[i].outcome = decide(&v[i].reply, &m, SMTP_AT_MAIL);
+		goto reset;
+	}
+	for (i = 0; i < n; i++) {
+		if (skip[i])
+			continue;
+		if (t[i].code / 100 == 2)
+			ok[i] = 1, accepted++;
+		else
+			v[i].outcome = decide(&v[i].reply, &t[i], SMTP_AT_RCPT);
+	}
+	if (!pipe && accepted > 0 && !c->broken &&
+	    (put(c, "DATA\r\n") < 0 || flush(c, "DATA", &d) < 0 ||
+	     reply(c, T_DATA, "DATA", 3, &d, NULL) == 0))
+		goto broken;
+	if (accepted == 0) {
+		if (d.code == 354)
+			end_empty(c);
+		goto reset;
+	}
+	if (d.code != 354) {
+		for (i = 0; i < n; i++)
+			if (ok[i])
+				v[i].outcome = decide(&v[i].reply, &d, SMTP_AT_DATA);
+		goto reset;
+	}
+	rcpts_end(c, v, n, ok);
+	goto out;
+broken:
+	for (i = 0; i < n; i++)
+		if (!skip[i] && (ok[i] || t[i].code == 0 || t[i].code / 100 == 2))
+			lost(c, &v[i], SMTP_AT_MAIL);
+		else if (!skip[i])
+			v[i].outcome = decide(&v[i].reply, &t[i], SMTP_AT_RCPT);
+	goto out;
+reset:
+	reset(c);
+out:
+	for (i = 0; i < n; i++)
+		sent += v[i].outcome == SMTP_SENT;
+	free(t);
+	free(skip);
+	free(ok);
+	return sent;
+}
+
 enum smtp_outcome smtp_client_send(struct smtp_client *c, const char *from, const char *to,
 				   const char *msg, size_t len, struct smtp_reply *reply)
 {
@@ -963,12 +1108,19 @@ int smtp_client_usable(const struct smtp_client *c)
 	return c != NULL && !c->broken && c->stream != NULL;
 }
 
+int smtp_client_fd(const struct smtp_client *c)
+{
+	return c != NULL && c->stream != NULL ? mailstream_low_get_fd(mailstream_get_low(c->stream))
+					      : -1;
+}
+
 int smtp_client_matches(const struct smtp_client *c, const struct cfg_relay *relay)
 {
 	return strcmp(c->host, relay->host) == 0 && c->port == relay->port &&
 	       c->starttls == relay->starttls && c->tls_verify == relay->tls_verify &&
 	       same_opt(c->ca_file, relay->ca_file) && same_opt(c->auth_user, relay->auth_user) &&
-	       same_opt(c->auth_password_file, relay->auth_password_file);
+	       same_opt(c->auth_password_file, relay->auth_password_file) &&
+	       (relay->timeouts.connect <= 0 || memcmp(&c->t, &relay->timeouts, sizeof(c->t)) == 0);
 }
 
 void smtp_client_close(struct smtp_client *c)

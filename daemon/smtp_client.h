@@ -4,9 +4,11 @@
  * as relay.starttls says with the certificate checked by tls_verify, EHLO
  * again, AUTH (PLAIN, LOGIN or CRAM-MD5) when relay.auth_user is set; then
  * any number of transactions on the same session, each with exactly one
- * recipient, pipelined (RFC 2920: MAIL, RCPT and DATA in one write) when
+ * recipient (or many, for a batch-mode list: smtp_client_send_rcpts),
+ * pipelined (RFC 2920: MAIL, RCPT and DATA in one write) when
  * the relay offers PIPELINING. Each reply is read whole and strictly
- * (smtp_reply.h), each with the time RFC 5321 §4.5.3.2 gives it.
+ * (smtp_reply.h), each with the time relay.timeouts gives it (RFC 5321
+ * §4.5.3.2's by default).
  *
  * It only classifies results (sent, defer, fail, refused); what they mean
  * for the queue is delivery.c's business. It must never put an address
@@ -60,7 +62,7 @@ struct smtp_client;
 
 /*
  * smtp_client_open: a session with RELAY (host, port, starttls, tls_verify,
- * ca_file, auth_user, auth_password_file are used and copied; the password
+ * ca_file, auth_user, auth_password_file, timeouts are used and copied; the password
  * file is read now), ready for transactions; HELO is the name given in EHLO
  * (daemon.hostname). NULL if it could not be set up, with the reason in
  * REPLY: that is always a reason to defer, nothing was sent. HOOKS is
@@ -100,9 +102,23 @@ struct smtp_copy {
  */
 size_t smtp_client_send_batch(struct smtp_client *c, struct smtp_copy *v, size_t n);
 
+/*
+ * smtp_client_send_rcpts: one transaction with the N recipients V[i].to,
+ * all with V[0]'s from, msg and len (batch mode): MAIL, every RCPT and DATA
+ * (in one write when the relay offers PIPELINING), then the data once. Each
+ * V[i].outcome and reply: its own RCPT's refusal (5xx: SMTP_FAIL, 4xx:
+ * SMTP_DEFER), else what became of the transaction. A recipient whose
+ * address cannot go in a command is SMTP_FAIL and not sent. Returns how
+ * many the relay took.
+ */
+size_t smtp_client_send_rcpts(struct smtp_client *c, struct smtp_copy *v, size_t n);
+
 /* smtp_client_usable: 1 if C can carry another transaction, 0 if it must be
  * closed (connection lost, 421, a reset that failed). */
 int smtp_client_usable(const struct smtp_client *c);
+
+/* smtp_client_fd: the session's socket, or -1. */
+int smtp_client_fd(const struct smtp_client *c);
 
 /* smtp_client_matches: 1 if C was opened with the settings RELAY has now. */
 int smtp_client_matches(const struct smtp_client *c, const struct cfg_relay *relay);

@@ -49,6 +49,8 @@ enum ktype {
 	KT_ADDRESSV,	/* struct strv: normalised addr-specs */
 	KT_GROUP,	/* nested struct at off, described by sub */
 	KT_RELAY,	/* a KT_GROUP, or "maildir:/DIR" or "smtp:HOST[:PORT]" */
+	KT_URL,		/* struct cfg_relay's host and port from "smtp:HOST[:PORT]" */
+	KT_RELAYS,	/* cfg_daemon relays: a list of relay groups */
 	KT_AUTHORS	/* struct cfg_list authors */
 };
 
@@ -74,6 +76,7 @@ struct loader {
 static const char *const reply_policies[] = {"list", "author", "thread", "moderated", NULL};
 static const char *const outsider_modes[] = {"hold", "accept", "reject", NULL};
 static const char *const relay_tls_modes[] = {"no", "auto", "require", NULL};
+static const char *const list_deliveries[] = {"personal", "batch", NULL};
 static const char *const delimiters[] = {"+-=_", NULL};
 static const char *const from_rewrites[] = {"always", "dmarc", "never", NULL};
 static const char *const dkim_algs[] = {"rsa-sha256", "ed25519-sha256", "both", NULL};
@@ -99,6 +102,18 @@ static const struct kspec limits_spec[] = {
 	{"stop_grace", KT_INT, LIM(stop_grace), 1, 3600, NULL, NULL, 0, "seconds"},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
+#define TMO(field) offsetof(struct cfg_relay_timeouts, field)
+
+static const struct kspec timeouts_spec[] = {
+	{"connect", KT_INT, TMO(connect), 1, 3600, NULL, NULL, 0, "seconds"},
+	{"greeting", KT_INT, TMO(greeting), 1, 3600, NULL, NULL, 0, "seconds"},
+	{"mail", KT_INT, TMO(mail), 1, 3600, NULL, NULL, 0, "seconds"},
+	{"rcpt", KT_INT, TMO(rcpt), 1, 3600, NULL, NULL, 0, "seconds"},
+	{"data", KT_INT, TMO(data), 1, 3600, NULL, NULL, 0, "seconds"},
+	{"block", KT_INT, TMO(block), 1, 3600, NULL, NULL, 0, "seconds"},
+	{"end", KT_INT, TMO(end), 1, 3600, NULL, NULL, 0, "seconds"},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
 static const struct kspec relay_spec[] = {
 	{"host", KT_STRING, REL(host), 1, 255, NULL, NULL, 0, NULL},
 	{"port", KT_INT, REL(port), 1, 65535, NULL, NULL, 0, NULL},
@@ -109,6 +124,27 @@ static const struct kspec relay_spec[] = {
 	{"auth_password_file", KT_PATH, REL(auth_password_file), 1, 4096, NULL, NULL, 0, NULL},
 	{"maildir", KT_PATH, REL(maildir), 1, 4096, NULL, NULL, 0, NULL},
 	{"retry", KT_INTV, REL(retry), 1, 86400, NULL, NULL, 0, "seconds"},
+	{"max_connections", KT_INT, REL(max_connections), 0, 10000, NULL, NULL, 0, NULL},
+	{"rate", KT_INT, REL(rate), 0, 1000000, NULL, NULL, 0, "copies per second"},
+	{"max_per_connection", KT_INT, REL(max_per_connection), 0, 100000000, NULL, NULL, 0, NULL},
+	{"timeouts", KT_GROUP, REL(timeouts), 0, 0, NULL, timeouts_spec, 0, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+/* One entry of daemon.relays. */
+static const struct kspec relays_spec[] = {
+	{"url", KT_URL, 0, 0, 0, NULL, NULL, 0, NULL},
+	{"host", KT_STRING, REL(host), 1, 255, NULL, NULL, 0, NULL},
+	{"port", KT_INT, REL(port), 1, 65535, NULL, NULL, 0, NULL},
+	{"weight", KT_INT, REL(weight), 1, 1000, NULL, NULL, 0, NULL},
+	{"max_connections", KT_INT, REL(max_connections), 0, 10000, NULL, NULL, 0, NULL},
+	{"rate", KT_INT, REL(rate), 0, 1000000, NULL, NULL, 0, "copies per second"},
+	{"max_per_connection", KT_INT, REL(max_per_connection), 0, 100000000, NULL, NULL, 0, NULL},
+	{"starttls", KT_CHOICE, REL(starttls), 0, 0, relay_tls_modes, NULL, 0, NULL},
+	{"tls_verify", KT_BOOL, REL(tls_verify), 0, 0, NULL, NULL, 0, NULL},
+	{"ca_file", KT_PATH, REL(ca_file), 1, 4096, NULL, NULL, 0, NULL},
+	{"auth_user", KT_STRING, REL(auth_user), 1, 255, NULL, NULL, 0, NULL},
+	{"auth_password_file", KT_PATH, REL(auth_password_file), 1, 4096, NULL, NULL, 0, NULL},
+	{"timeouts", KT_GROUP, REL(timeouts), 0, 0, NULL, timeouts_spec, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 #define DK(field) offsetof(struct cfg_dkim, field)
@@ -163,6 +199,8 @@ static const struct kspec daemon_spec[] = {
 	{"http", KT_GROUP, D(http_listen), 0, 0, NULL, http_spec, 0, NULL},
 	{"tls", KT_GROUP, D(tls_cert), 0, 0, NULL, tls_spec, 0, NULL},
 	{"relay", KT_RELAY, D(relay), 0, 0, NULL, relay_spec, 0, NULL},
+	{"relays", KT_RELAYS, 0, 0, 0, NULL, relays_spec, 0, NULL},
+	{"relay_timeouts", KT_GROUP, D(relay_timeouts), 0, 0, NULL, timeouts_spec, 0, NULL},
 	{"workers", KT_INT, D(workers), 1, 256, NULL, NULL, 0, NULL},
 	{"queue_lifetime", KT_INT, D(queue_lifetime), 60, 60 * 86400, NULL, NULL, 0, "seconds"},
 	{"secret_file", KT_PATH, D(secret_file), 1, 4096, NULL, NULL, 0, NULL},
@@ -192,6 +230,8 @@ static const struct kspec list_spec[] = {
 	{"bounce_threshold", KT_REAL, LST(bounce_threshold), 1, 1000, NULL, NULL, 0, NULL},
 	{"from_rewrite", KT_CHOICE, LST(from_rewrite), 0, 0, from_rewrites, NULL, 0, NULL},
 	{"dkim", KT_GROUP, LST(dkim), 0, 0, NULL, dkim_spec, 0, NULL},
+	{"delivery", KT_CHOICE, LST(delivery), 0, 0, list_deliveries, NULL, 0, NULL},
+	{"batch_recipients", KT_INT, LST(batch_recipients), 1, 1000, NULL, NULL, 0, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct kspec author_spec[] = {
@@ -636,14 +676,15 @@ static int load_group(struct loader *ld, const config_setting_t *grp, const stru
 /* load_relay_uri: daemon.relay written as "maildir:/DIR" (the Maildir
  * sink) or "smtp:HOST[:PORT]" (HOST may be an [IPv6] literal; port 25 by
  * default), the short forms of the relay group. */
-static int load_relay_uri(struct loader *ld, const config_setting_t *s, struct cfg_relay *r)
+static int load_relay_uri(struct loader *ld, const config_setting_t *s, struct cfg_relay *r,
+			  int smtp_only)
 {
 	const char *v = config_setting_get_string(s), *host, *colon;
-	char *end;
+	char *end, p[256];
 	long port = 25;
 	size_t hlen;
 
-	if (strncmp(v, "maildir:", 8) == 0 && v[8] == '/' && strchr(v, '\n') == NULL) {
+	if (!smtp_only && strncmp(v, "maildir:", 8) == 0 && v[8] == '/' && strchr(v, '\n') == NULL) {
 		free(r->maildir);
 		r->maildir = xstrdup(v + 8);
 		return 0;
@@ -672,8 +713,13 @@ static int load_relay_uri(struct loader *ld, const config_setting_t *s, struct c
 			return 0;
 		}
 	}
-	err_at(ld, s, "daemon.relay: \"%s\" is not \"maildir:/DIR\" (an absolute path) or "
-		      "\"smtp:HOST[:PORT]\" (port 1 to 65535)", v);
+	if (smtp_only) {
+		path_of(s, p, sizeof(p));
+		err_at(ld, s, "%s: \"%s\" is not \"smtp:HOST[:PORT]\" (port 1 to 65535)", p, v);
+	} else {
+		err_at(ld, s, "daemon.relay: \"%s\" is not \"maildir:/DIR\" (an absolute path) or "
+			      "\"smtp:HOST[:PORT]\" (port 1 to 65535)", v);
+	}
 	return -1;
 }
 
@@ -696,6 +742,47 @@ static int load_real(struct loader *ld, const config_setting_t *s, const struct 
 	}
 	*dst = v;
 	return 0;
+}
+
+static void relay_entry_defaults(struct cfg_relay *r, int line)
+{
+	memset(r, 0, sizeof(*r));
+	r->port = 25;
+	r->starttls = RELAY_TLS_AUTO;
+	r->tls_verify = -1;	/* unset: decided by check_relay */
+	r->weight = 1;
+	r->line = line;
+}
+
+/* load_relays: daemon.relays = ( { url = "smtp:HOST:PORT"; weight = 2; ... }, ... ). */
+static int load_relays(struct loader *ld, const config_setting_t *s, const struct kspec *k,
+		       struct cfg_daemon *d)
+{
+	int i, n, rc = 0;
+
+	if (expect_type(ld, s, CONFIG_TYPE_LIST, "a list of groups ( { url = \"smtp:HOST:PORT\"; }, ... )") < 0)
+		return -1;
+	n = config_setting_length(s);
+	if (n < 1 || n > CONFIG_RELAYS_MAX) {
+		err_at(ld, s, "daemon.relays: give 1 to %d relays, not %d", CONFIG_RELAYS_MAX, n);
+		return -1;
+	}
+	d->relays = xcalloc((size_t)n, sizeof(*d->relays));
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct cfg_relay *r = &d->relays[d->nrelays++];
+		relay_entry_defaults(r, config_setting_source_line(e));
+		if (expect_type(ld, e, CONFIG_TYPE_GROUP, "a group { url = \"smtp:HOST:PORT\"; }") < 0 ||
+		    load_group(ld, e, k->sub, r) < 0) {
+			rc = -1;
+			continue;
+		}
+		if (r->host == NULL) {
+			err_at(ld, e, "daemon.relays[%d]: required setting 'url' (or 'host') is missing", i);
+			rc = -1;
+		}
+	}
+	return rc;
 }
 
 static int load_value(struct loader *ld, const config_setting_t *s, const struct kspec *k,
@@ -735,9 +822,15 @@ static int load_value(struct loader *ld, const config_setting_t *s, const struct
 		return load_group(ld, s, k->sub, dst);
 	case KT_AUTHORS:
 		return load_authors(ld, s, base);
+	case KT_URL:
+		if (expect_type(ld, s, CONFIG_TYPE_STRING, "\"smtp:HOST[:PORT]\"") < 0)
+			return -1;
+		return load_relay_uri(ld, s, base, 1);
+	case KT_RELAYS:
+		return load_relays(ld, s, k, base);
 	case KT_RELAY:
 		if (config_setting_type(s) == CONFIG_TYPE_STRING)
-			return load_relay_uri(ld, s, dst);
+			return load_relay_uri(ld, s, dst, 0);
 		if (expect_type(ld, s, CONFIG_TYPE_GROUP, "a group { ... } or \"smtp:HOST[:PORT]\"") < 0)
 			return -1;
 		return load_group(ld, s, k->sub, dst);
@@ -849,6 +942,8 @@ static void config_defaults(struct config *cfg)
 	d->secret_file = xstrdup("/var/lib/parley/secret");
 	d->confirm_lifetime = 7 * 86400;
 	d->relay.tls_verify = -1; /* unset: decided by check_daemon */
+	d->relay.weight = 1;
+	d->relay_timeouts = (struct cfg_relay_timeouts){30, 300, 300, 300, 120, 180, 600};
 	{
 		static const int retry[] = {60, 300, 900, 3600, 14400};
 		d->relay.retry.v = xcalloc(5, sizeof(int));
@@ -1012,6 +1107,96 @@ static void check_readable(struct loader *ld, const config_t *c, const char *pat
 		err_at(ld, lookup(c, path), "%s: cannot read %s: %s", path, file, strerror(errno));
 }
 
+/* timeouts_inherit: T's unset (0) entries from DEF. */
+static void timeouts_inherit(struct cfg_relay_timeouts *t, const struct cfg_relay_timeouts *def)
+{
+	int *v = &t->connect;
+	const int *w = &def->connect;
+
+	_Static_assert(sizeof(*t) == 7 * sizeof(int), "cfg_relay_timeouts is seven ints");
+	for (size_t i = 0; i < 7; i++)
+		if (v[i] == 0)
+			v[i] = w[i];
+}
+
+/* check_relay: relay R (at PATH): auth both or neither, readable password,
+ * tls_verify's default, timeouts completed from DEF. */
+static void check_relay(struct loader *ld, const config_t *c, const char *path,
+			struct cfg_relay *r, const struct cfg_relay_timeouts *def)
+{
+	char key[96], name[96];
+	const char *dot = strstr(path, ".[");
+
+	/* "daemon.relays.[2]" for libconfig, "daemon.relays[2]" for people */
+	snprintf(name, sizeof(name), "%.*s%s", dot ? (int)(dot - path) : (int)strlen(path), path,
+		 dot ? dot + 1 : "");
+	if ((r->auth_user == NULL) != (r->auth_password_file == NULL))
+		err_at(ld, lookup(c, path), "%s: set both auth_user and auth_password_file, or neither",
+		       name);
+	snprintf(key, sizeof(key), "%s.auth_password_file", path);
+	if ((ld->flags & CONFIG_CHECK_FILES) && r->auth_password_file != NULL &&
+	    access(r->auth_password_file, R_OK) != 0)
+		err_at(ld, lookup(c, key), "%s.auth_password_file: cannot read %s: %s", name,
+		       r->auth_password_file, strerror(errno));
+	if (r->tls_verify < 0)
+		r->tls_verify = r->ca_file != NULL || r->host == NULL ||
+				!address_host_is_loopback(r->host);
+	timeouts_inherit(&r->timeouts, def);
+}
+
+static char *dup_opt(const char *s);
+
+/* relay_copy: DST becomes an independent copy of the SMTP settings of SRC
+ * (not its retry or maildir, which stay daemon.relay's). */
+static void relay_copy(struct cfg_relay *dst, const struct cfg_relay *src)
+{
+	*dst = *src;
+	dst->host = dup_opt(src->host);
+	dst->ca_file = dup_opt(src->ca_file);
+	dst->auth_user = dup_opt(src->auth_user);
+	dst->auth_password_file = dup_opt(src->auth_password_file);
+	dst->maildir = NULL;
+	dst->retry.v = NULL;
+	dst->retry.n = 0;
+}
+
+/* check_relays: each of daemon.relays checked, two the same refused;
+ * without daemon.relays, daemon.relay is the one relay, of weight 1. */
+static void check_relays(struct loader *ld, const config_t *c, struct cfg_daemon *d)
+{
+	const config_setting_t *rs = lookup(c, "daemon.relays");
+	char path[48];
+	size_t i, j;
+
+	if (d->nrelays == 0) {
+		if (rs != NULL)
+			return;	/* refused already */
+		d->relays = xcalloc(1, sizeof(*d->relays));
+		relay_copy(&d->relays[0], &d->relay);
+		d->relays[0].weight = 1;
+		d->nrelays = 1;
+		return;
+	}
+	if (lookup(c, "daemon.relay.host") != NULL || lookup(c, "daemon.relay.port") != NULL ||
+	    (lookup(c, "daemon.relay") != NULL &&
+	     config_setting_type(lookup(c, "daemon.relay")) == CONFIG_TYPE_STRING &&
+	     d->relay.maildir == NULL))
+		err_at(ld, lookup(c, "daemon.relay"),
+		       "daemon.relay: name the relay here or in daemon.relays, not both (daemon.relay "
+		       "keeps retry and maildir)");
+	for (i = 0; i < d->nrelays; i++) {
+		struct cfg_relay *r = &d->relays[i];
+		const config_setting_t *e = config_setting_get_elem(rs, (unsigned)i);
+		snprintf(path, sizeof(path), "daemon.relays.[%zu]", i);
+		check_relay(ld, c, path, r, &d->relay_timeouts);
+		for (j = 0; j < i; j++)
+			if (r->host && d->relays[j].host && strcasecmp(r->host, d->relays[j].host) == 0 &&
+			    r->port == d->relays[j].port)
+				err_at(ld, e, "daemon.relays: %s:%d is already listed at line %d", r->host,
+				       r->port, d->relays[j].line);
+	}
+}
+
 static void check_daemon(struct loader *ld, const config_t *c, struct config *cfg)
 {
 	struct cfg_daemon *d = &cfg->daemon;
@@ -1023,13 +1208,8 @@ static void check_daemon(struct loader *ld, const config_t *c, struct config *cf
 		err_at(ld, lookup(c, "daemon.tls"), "daemon.tls: set both cert and key, or neither");
 	check_readable(ld, c, "daemon.tls.cert", d->tls_cert);
 	check_readable(ld, c, "daemon.tls.key", d->tls_key);
-	if ((d->relay.auth_user == NULL) != (d->relay.auth_password_file == NULL))
-		err_at(ld, lookup(c, "daemon.relay"),
-		       "daemon.relay: set both auth_user and auth_password_file, or neither");
-	check_readable(ld, c, "daemon.relay.auth_password_file", d->relay.auth_password_file);
-	if (d->relay.tls_verify < 0)
-		d->relay.tls_verify =
-			d->relay.ca_file != NULL || !address_host_is_loopback(d->relay.host);
+	check_relay(ld, c, "daemon.relay", &d->relay, &d->relay_timeouts);
+	check_relays(ld, c, d);
 }
 
 /* selector_ok: DNS labels of letters, digits and hyphens joined by dots
@@ -1245,6 +1425,7 @@ static int load_lists(struct loader *ld, const config_setting_t *s, struct confi
 		l->line = config_setting_source_line(e);
 		l->subject_window = 30;
 		l->bounce_threshold = BOUNCE_THRESHOLD_DEFAULT;
+		l->batch_recipients = 100;
 		if (expect_type(ld, e, CONFIG_TYPE_GROUP, "a group { name = ...; address = ...; }") < 0 ||
 		    load_group(ld, e, list_spec, l) < 0)
 			rc = -1;
@@ -1417,6 +1598,13 @@ void config_free(struct config *cfg)
 	free(d->relay.ca_file);
 	free(d->relay.maildir);
 	free(d->relay.retry.v);
+	for (i = 0; i < d->nrelays; i++) {
+		free(d->relays[i].host);
+		free(d->relays[i].auth_user);
+		free(d->relays[i].auth_password_file);
+		free(d->relays[i].ca_file);
+	}
+	free(d->relays);
 	free(d->secret_file);
 	strv_free(&d->authserv_ids);
 	dkim_clear(&d->dkim);

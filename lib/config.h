@@ -41,6 +41,8 @@ struct cfg_dkim {
 	int arc;			/* also ARC-seal copies (RFC 8617) with the RSA key */
 };
 
+enum list_delivery { DELIVERY_PERSONAL, DELIVERY_BATCH };
+
 /* How an author may prove a post without the secret address (authres.h). */
 #define PROOF_DKIM 1		/* "dkim": header.d is the author's domain */
 #define PROOF_DKIM_ALIGNED 2	/* "dkim-aligned": or a parent or child of it */
@@ -81,6 +83,8 @@ struct cfg_list {
 	struct dkim_key *dkim_keys[CONFIG_DKIM_KEYS_MAX];
 	size_t ndkim_keys;
 	const struct dkim_key *arc_key;	/* the RSA one of them when arc is on; NULL: no ARC */
+	enum list_delivery delivery;	/* "personal" (VERP, tokens) or "batch" */
+	int batch_recipients;		/* RCPTs per transaction in batch mode */
 	int line;			/* where it was declared */
 };
 
@@ -105,6 +109,20 @@ struct intv {
 	size_t n;
 };
 
+/* Seconds the relay client waits (RFC 5321 §4.5.3.2 by default); 0 in a
+ * relay's own group: daemon.relay_timeouts'. */
+struct cfg_relay_timeouts {
+	int connect;			/* the TCP handshake (30) */
+	int greeting;			/* the 220 (300) */
+	int mail;			/* MAIL, and EHLO, STARTTLS, AUTH, RSET (300) */
+	int rcpt;			/* each RCPT (300) */
+	int data;			/* DATA's 354 (120) */
+	int block;			/* each block of the data written (180) */
+	int end;			/* the reply to the end of the data (600) */
+};
+
+#define CONFIG_RELAYS_MAX 32
+
 struct cfg_relay {
 	char *host;
 	int port;
@@ -115,6 +133,13 @@ struct cfg_relay {
 	char *auth_password_file;
 	char *maildir;			/* set: deliver into MAILDIR/<recipient>/new instead */
 	struct intv retry;		/* seconds between attempts; the last one repeats */
+	/* one relay of daemon.relays (daemon.relay is one of weight 1) */
+	int weight;			/* its share of the copies, 1..1000 */
+	int max_connections;		/* sessions open to it from all workers; 0: no limit */
+	int rate;			/* copies per second to it; 0: no limit */
+	int max_per_connection;		/* copies before a new session; 0: no limit */
+	struct cfg_relay_timeouts timeouts;
+	int line;			/* where it was declared (0: the default) */
 };
 
 /* daemon.http.metrics: who may read /metrics on the HTTP listener */
@@ -137,7 +162,10 @@ struct cfg_daemon {
 	enum http_metrics http_metrics;	/* who may read /metrics there */
 	char *tls_cert;
 	char *tls_key;
-	struct cfg_relay relay;
+	struct cfg_relay relay;		/* retry and maildir for all; the relay if no relays */
+	struct cfg_relay *relays;	/* daemon.relays, or one copy of daemon.relay */
+	size_t nrelays;			/* 1..CONFIG_RELAYS_MAX */
+	struct cfg_relay_timeouts relay_timeouts;
 	int workers;
 	int queue_lifetime;		/* seconds */
 	char *secret_file;		/* HMAC key of the tokens; created if missing */

@@ -444,6 +444,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE notices_v9 RENAME TO notices;"
 	"CREATE INDEX notices_list ON notices(list_id, kind, created_at);"
 	DELIVERY_COUNT_TRIGGER,
+	/* 9 -> 10 (relays): the relay each copy was last handed to, "host:port"
+	 * or "maildir:/DIR" (several relays share the copies, issue 10). */
+	"ALTER TABLE deliveries ADD COLUMN relay TEXT;",
 };
 
 /* Each connection's page cache: parleyd opens one per worker, ingest and

@@ -16,7 +16,7 @@
 #include <sqlite3.h>
 
 /* The schema version this program writes; see migrations[] in store.c. */
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 
 /* Identifiers of cached statements: one per SQL text in the program. */
 enum store_stmt {
@@ -48,6 +48,7 @@ enum store_stmt {
 	STMT_ARCHIVE_ADD,
 	STMT_DELIVERIES_CREATE,
 	STMT_DELIVERY_DUE,
+	STMT_DELIVERY_DUE_ARCHIVE,
 	STMT_DELIVERY_MARK,
 	STMT_DELIVERY_RESULT,
 	STMT_DELIVERY_REQUEUE,

@@ -164,28 +164,28 @@ long long store_deliveries_create(struct store *st, long long archive_id, long l
 	return sqlite3_changes(store_db(st));
 }
 
-int store_delivery_claim(struct store *st, long long now, struct delivery *out, int max)
+/* The columns of a claimed copy (claim_rows): its list, and its
+ * subscriber's status read in the same query ('muted' when active but
+ * muting the thread, 'gone' when deleted, '' for no subscriber). */
+#define CLAIM_COLUMNS                                                                          \
+	"id, COALESCE(archive_id, 0), COALESCE(subscriber_id, 0), address, attempts,"          \
+	" created_at, COALESCE(notice_id, 0),"                                                 \
+	" COALESCE((SELECT list_id FROM archive a WHERE a.id = archive_id),"                   \
+	" (SELECT list_id FROM notices n WHERE n.id = notice_id), 0),"                         \
+	" CASE WHEN subscriber_id IS NULL THEN ''"                                             \
+	" ELSE COALESCE((SELECT CASE WHEN s.status = 'active' AND EXISTS (SELECT 1"            \
+	" FROM thread_prefs p JOIN archive a ON a.thread_id = p.thread_id"                     \
+	" WHERE a.id = archive_id AND p.subscriber_id = s.id AND p.pref = 'mute')"             \
+	" THEN 'muted' ELSE s.status END FROM subscribers s WHERE s.id = subscriber_id),"      \
+	" 'gone') END"
+
+/* claim_rows: the rows of the due-copies query S (bound, ?1 now) marked
+ * 'sending' into OUT, up to MAX; the count or -1. */
+static int claim_rows(struct store *st, sqlite3_stmt *s, long long now, struct delivery *out,
+		      int max)
 {
-	sqlite3_stmt *s = store_prepare(
-		st, STMT_DELIVERY_DUE,
-		"SELECT id, COALESCE(archive_id, 0), COALESCE(subscriber_id, 0), address, attempts,"
-		" created_at, COALESCE(notice_id, 0),"
-		" COALESCE((SELECT list_id FROM archive a WHERE a.id = archive_id),"
-		" (SELECT list_id FROM notices n WHERE n.id = notice_id), 0),"
-		" CASE WHEN subscriber_id IS NULL THEN ''"
-		" ELSE COALESCE((SELECT CASE WHEN s.status = 'active' AND EXISTS (SELECT 1"
-		" FROM thread_prefs p JOIN archive a ON a.thread_id = p.thread_id"
-		" WHERE a.id = archive_id AND p.subscriber_id = s.id AND p.pref = 'mute')"
-		" THEN 'muted' ELSE s.status END FROM subscribers s WHERE s.id = subscriber_id),"
-		" 'gone') END FROM deliveries"
-		" WHERE status IN ('queued', 'deferred') AND next_at <= ?1"	/* deliveries_due */
-		" ORDER BY next_at, id LIMIT ?2");
 	int n = 0, rc = SQLITE_DONE, i;
 
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_int(s, 2, max);
 	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const unsigned char *addr = sqlite3_column_text(s, 3);
 		out[n].id = sqlite3_column_int64(s, 0);
@@ -218,12 +218,45 @@ int store_delivery_claim(struct store *st, long long now, struct delivery *out, 
 	return n;
 }
 
+int store_delivery_claim(struct store *st, long long now, struct delivery *out, int max)
+{
+	sqlite3_stmt *s = store_prepare(
+		st, STMT_DELIVERY_DUE,
+		"SELECT " CLAIM_COLUMNS " FROM deliveries"
+		" WHERE status IN ('queued', 'deferred') AND next_at <= ?1"	/* deliveries_due */
+		" ORDER BY next_at, id LIMIT ?2");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int(s, 2, max);
+	return claim_rows(st, s, now, out, max);
+}
+
+int store_delivery_claim_archive(struct store *st, long long now, long long archive_id,
+				 struct delivery *out, int max)
+{
+	sqlite3_stmt *s = store_prepare(
+		st, STMT_DELIVERY_DUE_ARCHIVE,
+		"SELECT " CLAIM_COLUMNS " FROM deliveries"
+		" WHERE archive_id = ?3 AND status IN ('queued', 'deferred') AND next_at <= ?1"
+		" ORDER BY next_at, id LIMIT ?2");
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int(s, 2, max);
+	sqlite3_bind_int64(s, 3, archive_id);
+	return claim_rows(st, s, now, out, max);
+}
+
 int store_delivery_result(struct store *st, long long id, const char *status, long long next_at,
-			  const char *error, long long now)
+			  const char *error, const char *relay, long long now)
 {
 	sqlite3_stmt *s = store_prepare(st, STMT_DELIVERY_RESULT,
 					"UPDATE deliveries SET status = ?2, next_at = ?3, last_error = ?4,"
-					" updated_at = ?5 WHERE id = ?1 AND status = 'sending'");
+					" updated_at = ?5, relay = COALESCE(?6, relay)"
+					" WHERE id = ?1 AND status = 'sending'");
 
 	if (s == NULL)
 		return -1;
@@ -232,6 +265,7 @@ int store_delivery_result(struct store *st, long long id, const char *status, lo
 	sqlite3_bind_int64(s, 3, next_at);
 	bind_opt(s, 4, error);
 	sqlite3_bind_int64(s, 5, now);
+	bind_opt(s, 6, relay);
 	if (store_step_done(st, s) < 0)
 		return -1;
 	return sqlite3_changes(store_db(st)) > 0;

@@ -142,12 +142,19 @@ struct delivery {
  * query. The count, or -1. */
 int store_delivery_claim(struct store *st, long long now, struct delivery *out, int max);
 
+/* store_delivery_claim_archive: the same, only copies of ARCHIVE_ID (a
+ * batch-mode list's transaction is topped up with them). */
+int store_delivery_claim_archive(struct store *st, long long now, long long archive_id,
+				 struct delivery *out, int max);
+
 /* store_delivery_result: record one attempt's outcome of a copy in
  * 'sending': "sent", "deferred" (with NEXT_AT), "failed" or "cancelled";
- * ERROR is the relay's reply or NULL. A copy no longer 'sending' is left
- * as it is. 1 if the copy's row changed, 0 if not, -1 on error. */
+ * ERROR is the relay's reply or NULL; RELAY the relay it was handed to
+ * ("host:port"), or NULL to keep the one recorded. A copy no longer
+ * 'sending' is left as it is. 1 if the copy's row changed, 0 if not, -1 on
+ * error. */
 int store_delivery_result(struct store *st, long long id, const char *status, long long next_at,
-			  const char *error, long long now);
+			  const char *error, const char *relay, long long now);
 
 /* store_delivery_requeue_sending: at start, copies left 'sending' by a
  * crash become queued again. The count, or -1. */

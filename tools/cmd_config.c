@@ -100,11 +100,17 @@ static void text_out(const struct config *cfg)
 				    : d->http_metrics == HTTP_METRICS_OFF ? "off"
 									  : "local");
 	cli_printf("  tls        %s\n", d->tls_cert ? d->tls_cert : "(no certificate: no STARTTLS)");
-	cli_printf("  relay      %s:%d starttls=%s%s%s%s\n", d->relay.host, d->relay.port,
-	       config_relay_tls_name(d->relay.starttls),
-	       d->relay.starttls != RELAY_TLS_NO && !d->relay.tls_verify ? " (unverified)" : "",
-	       d->relay.auth_user ? " auth=" : "",
-	       d->relay.auth_user ? d->relay.auth_user : "");
+	for (i = 0; i < d->nrelays; i++) {
+		const struct cfg_relay *r = &d->relays[i];
+		cli_printf("  relay      %s:%d starttls=%s%s%s%s", r->host, r->port,
+		       config_relay_tls_name(r->starttls),
+		       r->starttls != RELAY_TLS_NO && !r->tls_verify ? " (unverified)" : "",
+		       r->auth_user ? " auth=" : "", r->auth_user ? r->auth_user : "");
+		if (d->nrelays > 1 || r->max_connections || r->rate || r->max_per_connection)
+			cli_printf(" weight=%d max_connections=%d rate=%d max_per_connection=%d",
+				   r->weight, r->max_connections, r->rate, r->max_per_connection);
+		cli_printf("\n");
+	}
 	cli_printf("  workers    %d\n", d->workers);
 	cli_printf("  max size   %lld bytes\n", d->limits.message_size);
 	cli_printf("%zu list%s\n", cfg->nlists, cfg->nlists == 1 ? "" : "s");
@@ -149,6 +155,19 @@ static void json_out(const struct config *cfg)
 	json_str(&j, "relay", d->relay.host);
 	json_int(&j, "relay_port", d->relay.port);
 	json_bool(&j, "relay_tls_verify", d->relay.tls_verify);
+	json_array_open(&j, "relays");
+	for (i = 0; i < d->nrelays; i++) {
+		json_object_open(&j, NULL);
+		json_str(&j, "host", d->relays[i].host);
+		json_int(&j, "port", d->relays[i].port);
+		json_int(&j, "weight", d->relays[i].weight);
+		json_int(&j, "max_connections", d->relays[i].max_connections);
+		json_int(&j, "rate", d->relays[i].rate);
+		json_int(&j, "max_per_connection", d->relays[i].max_per_connection);
+		json_bool(&j, "tls_verify", d->relays[i].tls_verify);
+		json_object_close(&j);
+	}
+	json_array_close(&j);
 	json_int(&j, "message_size", d->limits.message_size);
 	json_object_close(&j);
 	json_array_open(&j, "lists");

@@ -1,7 +1,8 @@
 /*
  * cmd_queue.c - `parley queue ls|retry|flush`: the delivery queue, one row
  * per copy (message or notice x recipient). ls shows the copies not yet
- * sent or cancelled (--all: every copy); retry puts failed or deferred copies (all, or the given ids)
+ * sent or cancelled (--all: every copy), each with the relay it was last
+ * handed to; retry puts failed or deferred copies (all, or the given ids)
  * back in the queue now; flush makes every deferred copy due now (--wait:
  * then shows what was sent until nothing is due). parleyd's workers pick
  * them up within a second. Never marks a copy sent.
@@ -25,7 +26,7 @@
 
 #define QUEUE_LS_SQL                                                                          \
 	"SELECT d.id, COALESCE(l.name, '-'), COALESCE(a.list_msgid, '(' || n.kind || ' notice)'), d.address," \
-	" d.status, d.attempts, d.next_at, d.last_error, d.created_at FROM deliveries d"      \
+	" d.status, d.attempts, d.next_at, d.last_error, d.created_at, d.relay FROM deliveries d" \
 	" LEFT JOIN archive a ON a.id = d.archive_id LEFT JOIN notices n ON n.id = d.notice_id" \
 	" LEFT JOIN lists l ON l.id = COALESCE(a.list_id, n.list_id)"                         \
 	" WHERE ?1 OR (d.status <> 'sent' AND d.status <> 'cancelled') ORDER BY d.id"
@@ -44,6 +45,7 @@ static void queue_row_json(struct json *j, sqlite3_stmt *s)
 	json_str(j, "next", cli_time(sqlite3_column_int64(s, 6), t, sizeof(t)));
 	json_str(j, "last_error", (const char *)sqlite3_column_text(s, 7));
 	json_str(j, "queued", cli_time(sqlite3_column_int64(s, 8), t, sizeof(t)));
+	json_str(j, "relay", (const char *)sqlite3_column_text(s, 9));
 	json_object_close(j);
 }
 
@@ -72,14 +74,16 @@ static int queue_ls(struct cli *cli, int argc, char **argv)
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *err = (const char *)sqlite3_column_text(s, 7);
+		const char *relay = (const char *)sqlite3_column_text(s, 9);
 		if (cli->json) {
 			queue_row_json(&j, s);
 			continue;
 		}
-		cli_printf("%-7lld %-10s %-8s %2lld  next %s  %s  %s\n", sqlite3_column_int64(s, 0),
+		cli_printf("%-7lld %-10s %-8s %2lld  next %s  %s  %s%s%s\n", sqlite3_column_int64(s, 0),
 		       (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 4),
 		       sqlite3_column_int64(s, 5), cli_time(sqlite3_column_int64(s, 6), t, sizeof(t)),
-		       (const char *)sqlite3_column_text(s, 3), (const char *)sqlite3_column_text(s, 2));
+		       (const char *)sqlite3_column_text(s, 3), (const char *)sqlite3_column_text(s, 2),
+		       relay ? "  via " : "", relay ? relay : "");
 		if (err != NULL)
 			cli_printf("        %s\n", err);
 	}

@@ -14,6 +14,14 @@ and answers as each case wants.
   end_close                    after the data: "250-" and close (no whole reply)
   end_lines                    the end-of-data reply in that many lines
   delay                        seconds before the end-of-data reply
+  greeting=(code, text)        the first reply instead of 220 (a 421: then closes)
+  stall(stage, addr)           True: no reply at that stage ("greeting", "rcpt"
+                               with the address, "end" with the first RCPT), the
+                               session held open until the client gives up
+  stop()                       closes the port and cuts every open session (a
+                               relay that goes away in the middle)
+It also notes when each copy was taken (msgs[i]["t"]) and the most sessions
+open at once (max_open).
 
 It is a test fixture: it never relays anything anywhere."""
 import base64
@@ -54,16 +62,20 @@ class Lines:
 class Relay:
     def __init__(self, port=None, tls=None, auth=None, rcpt=None, delay=0.0, ehlo=True,
                  pipelining=True, mechs="PLAIN LOGIN", mail_reply=None, end_reply=None,
-                 end_close=False, end_lines=1):
+                 end_close=False, end_lines=1, greeting=None, stall=None):
         self.port = port or free_port()
         self.tls, self.auth, self.rcpt, self.delay, self.ehlo = tls, auth, rcpt, delay, ehlo
         self.pipelining, self.mechs = pipelining, mechs
         self.mail_reply, self.end_reply, self.end_close = mail_reply, end_reply, end_close
         self.end_lines = end_lines
+        self.greeting, self.stall = greeting, stall
+        self.stalled = 0
         self.lock = threading.Lock()
         self.msgs = []
         self.conns = 0
         self.open = 0
+        self.max_open = 0
+        self.clients = []
         self.auth_fail = 0
         self.helos = []
         self.sock = socket.socket()
@@ -82,6 +94,8 @@ class Relay:
             with self.lock:
                 self.conns += 1
                 self.open += 1
+                self.max_open = max(self.max_open, self.open)
+                self.clients.append(c)
                 n = self.conns
             threading.Thread(target=self.session, args=(c, n), daemon=True).start()
 
@@ -91,6 +105,16 @@ class Relay:
             self.sock.close()
         except OSError:
             pass
+
+    def stop(self):
+        self.close()
+        with self.lock:
+            clients = list(self.clients)
+        for c in clients:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def count(self):
         with self.lock:
@@ -111,7 +135,8 @@ class Relay:
             pass
         finally:
             with self.lock:
-                self.open -= 1
+                if n not in getattr(self, "quit", set()):
+                    self.open -= 1
             try:
                 c.close()
             except OSError:
@@ -176,9 +201,27 @@ class Relay:
                           for i, l in enumerate(lines)).encode())
         return True
 
+    def hold(self, f):
+        """Stall: read and drop what comes until the client closes."""
+        with self.lock:
+            self.stalled += 1
+        for _ in range(100000):
+            if not f.readline():
+                return
+
+    def stalls(self, stage, addr=""):
+        return self.stall is not None and self.stall(stage, addr)
+
     def talk(self, c, n):
         f = Lines(c)
-        c.sendall(b"220 relay.test ESMTP test relay\r\n")
+        if self.stalls("greeting"):
+            return self.hold(f)
+        if self.greeting:
+            c.sendall(("%d %s\r\n" % self.greeting).encode())
+            if self.greeting[0] != 220:
+                return
+        else:
+            c.sendall(b"220 relay.test ESMTP test relay\r\n")
         tx = None
         state = {"tls": False, "user": None}
         while True:
@@ -227,6 +270,8 @@ class Relay:
                 c.sendall(b"250 2.1.0 ok\r\n")
             elif verb == "RCPT" and tx is not None:
                 addr = cmd[cmd.find("<") + 1:cmd.find(">")] if "<" in cmd else ""
+                if self.stalls("rcpt", addr):
+                    return self.hold(f)
                 code, text = self.rcpt(addr) if self.rcpt else (250, "2.1.5 ok")
                 if code == 250:
                     tx["rcpts"].append(addr)
@@ -246,9 +291,14 @@ class Relay:
                 tx["then_mail"] = b"MAIL FROM:" in f.pending()[:300].upper()
                 if self.delay:
                     time.sleep(self.delay)
+                if self.stalls("end", tx["rcpts"][0]):
+                    with self.lock:
+                        self.msgs.append(dict(tx, t=time.time(), unanswered=True))
+                    return self.hold(f)
                 code = (self.end_reply or (250,))[0]
                 with self.lock:
                     if code == 250 and not self.end_close:
+                        tx["t"] = time.time()
                         self.msgs.append(tx)
                     k = len(self.msgs)
                 if not self.end_of_data(c, k):
@@ -262,6 +312,9 @@ class Relay:
             elif verb == "NOOP":
                 c.sendall(b"250 2.0.0 ok\r\n")
             elif verb == "QUIT":
+                with self.lock:
+                    self.open -= 1  # over before the client can see the 221
+                    self.quit = getattr(self, "quit", set()) | {n}
                 c.sendall(b"221 2.0.0 bye\r\n")
                 return
             else:

@@ -30,6 +30,8 @@ case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
 case ":$PATH:" in *:/sbin:*) ;; *) PATH=$PATH:/sbin ;; esac
 SRV_PYTHON3=${PYTHON3:-python3}
 [ -n "$SRV_PYTHON3" ] || SRV_PYTHON3=python3
+# SRV_DOVECOT_EXTRA and SRV_POSTFIX_EXTRA, if set, are appended to dovecot.conf
+# and main.cf (a test that pushes thousands of messages through turns fsync off).
 # Bounds for start-up waits (seconds); stop waits are bounded by SRV_STOP_WAIT.
 SRV_START_WAIT=${SRV_START_WAIT:-10}
 SRV_STOP_WAIT=${SRV_STOP_WAIT:-10}
@@ -234,6 +236,7 @@ service lmtp {
     port = $_srv_lmtp
   }
 }
+${SRV_DOVECOT_EXTRA:-}
 EOF
 	if ! dovecot -c "$_srv_d/dovecot.conf" 2>> "$_srv_d/dovecot.log"; then
 		_srv_err "dovecot -c $_srv_d/dovecot.conf failed"
@@ -377,6 +380,7 @@ queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 delay_warning_time = 0h
+${SRV_POSTFIX_EXTRA:-}
 EOF
 	: > "$_srv_d/maillog"
 	if ! postfix -c "$_srv_d/etc" start >> "$_srv_d/maillog" 2>&1; then

@@ -401,6 +401,144 @@ static void check_includes(void)
 	rmdir(dir);
 }
 
+/* load_daemon: a config whose daemon group is DAEMON (from line 2 on);
+ * the config, or NULL with the first error (from ":LINE:" on) in ERR. */
+static struct config *load_daemon(const char *daemon, char *err, size_t len)
+{
+	char path[] = "/tmp/parley-test-config-XXXXXX";
+	struct config_errors errs = {NULL, 0};
+	struct config *cfg;
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	snprintf(err, len, "(no file)");
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "daemon = {\n%s\n};\n"
+		   "lists = ( { name = \"dev\"; address = \"dev@lists.example.org\"; } );\n",
+		daemon);
+	fclose(f);
+	cfg = config_load(path, 0, &errs);
+	if (cfg == NULL && errs.n > 0)
+		snprintf(err, len, "%s", strchr(errs.v[0], ':') ? strchr(errs.v[0], ':') : errs.v[0]);
+	config_errors_free(&errs);
+	unlink(path);
+	return cfg;
+}
+
+/* load_lists: a config with only LISTS (the text inside "lists = ( )");
+ * as load_daemon. */
+static struct config *load_lists(const char *lists, char *err, size_t len)
+{
+	char path[] = "/tmp/parley-test-config-XXXXXX";
+	struct config_errors errs = {NULL, 0};
+	struct config *cfg;
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	snprintf(err, len, "(no file)");
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "lists = ( %s );\n", lists);
+	fclose(f);
+	cfg = config_load(path, 0, &errs);
+	if (cfg == NULL && errs.n > 0)
+		snprintf(err, len, "%s", errs.v[0]);
+	config_errors_free(&errs);
+	unlink(path);
+	return cfg;
+}
+
+static void check_list_delivery(void)
+{
+	struct config *cfg;
+	char err[512];
+
+	cfg = load_lists("{ name = \"a\"; address = \"a@example.org\"; delivery = \"batch\";"
+			 " batch_recipients = 40; }, { name = \"b\"; address = \"b@example.org\"; }",
+			 err, sizeof(err));
+	ok(cfg != NULL && cfg->lists[0].delivery == DELIVERY_BATCH &&
+	   cfg->lists[0].batch_recipients == 40 && cfg->lists[1].delivery == DELIVERY_PERSONAL &&
+	   cfg->lists[1].batch_recipients == 100,
+	   "delivery = \"batch\" with batch_recipients; \"personal\" and 100 by default (%s)", err);
+	config_free(cfg);
+	ok(load_lists("{ name = \"a\"; address = \"a@example.org\"; delivery = \"bulk\"; }", err,
+		      sizeof(err)) == NULL &&
+	   strstr(err, "delivery: \"bulk\" is not one of \"personal\", \"batch\"") != NULL,
+	   "another delivery is refused (%s)", err);
+	ok(load_lists("{ name = \"a\"; address = \"a@example.org\"; batch_recipients = 0; }", err,
+		      sizeof(err)) == NULL && strstr(err, "batch_recipients: 0 is outside 1..1000") != NULL,
+	   "batch_recipients 0 is refused (%s)", err);
+}
+
+/* daemon.relays, daemon.relay as one relay of weight 1, the timeouts. */
+static void check_relays(void)
+{
+	struct config *cfg;
+	char err[512];
+
+	cfg = load_daemon("  relay = \"smtp:mx.example.net:2525\";", err, sizeof(err));
+	if (ok(cfg != NULL, "one relay (%s)", err)) {
+		is_int(cfg->daemon.nrelays, 1, "daemon.relay is one relay");
+		is_str(cfg->daemon.relays[0].host, "mx.example.net", "its host");
+		is_int(cfg->daemon.relays[0].port, 2525, "its port");
+		is_int(cfg->daemon.relays[0].weight, 1, "of weight 1");
+		is_int(cfg->daemon.relays[0].timeouts.end, 600, "end of data: 600 s (RFC 5321)");
+		is_int(cfg->daemon.relays[0].timeouts.data, 120, "DATA: 120 s");
+		is_int(cfg->daemon.relays[0].timeouts.connect, 30, "connect: 30 s");
+	}
+	config_free(cfg);
+	cfg = load_daemon("  relay_timeouts = { end = 5; rcpt = 7; };\n"
+			  "  relays = (\n"
+			  "    { url = \"smtp:127.0.0.1:2601\"; weight = 2; max_connections = 3; },\n"
+			  "    { url = \"smtp:[::1]:2602\"; rate = 10; max_per_connection = 50;\n"
+			  "      timeouts = { end = 9; }; starttls = \"no\"; }\n"
+			  "  );",
+			  err, sizeof(err));
+	if (ok(cfg != NULL, "two relays (%s)", err)) {
+		is_int(cfg->daemon.nrelays, 2, "daemon.relays: two");
+		is_int(cfg->daemon.relays[0].weight, 2, "weight 2");
+		is_int(cfg->daemon.relays[0].max_connections, 3, "max_connections 3");
+		is_int(cfg->daemon.relays[0].timeouts.end, 5, "relay_timeouts.end for all");
+		is_int(cfg->daemon.relays[0].timeouts.rcpt, 7, "relay_timeouts.rcpt for all");
+		is_int(cfg->daemon.relays[0].timeouts.mail, 300, "unset: the RFC's");
+		is_str(cfg->daemon.relays[1].host, "::1", "an IPv6 literal");
+		is_int(cfg->daemon.relays[1].weight, 1, "weight 1 by default");
+		is_int(cfg->daemon.relays[1].rate, 10, "rate 10");
+		is_int(cfg->daemon.relays[1].max_per_connection, 50, "max_per_connection 50");
+		is_int(cfg->daemon.relays[1].timeouts.end, 9, "a relay's own timeout wins");
+		is_int(cfg->daemon.relays[1].timeouts.rcpt, 7, "and the others are inherited");
+		is_int(cfg->daemon.relays[1].tls_verify, 0, "loopback: not verified by default");
+	}
+	config_free(cfg);
+	ok(load_daemon("  relays = (\n    { url = \"ftp:x\"; }\n  );", err, sizeof(err)) == NULL &&
+	   strncmp(err, ":3: daemon.relays[0].url: \"ftp:x\"", 33) == 0,
+	   "a bad url: FILE:LINE (%s)", err);
+	ok(load_daemon("  relays = (\n    { weight = 2; }\n  );", err, sizeof(err)) == NULL &&
+	   strstr(err, ":3: daemon.relays[0]: required setting 'url'") == err,
+	   "no url: FILE:LINE (%s)", err);
+	ok(load_daemon("  relays = (\n    { url = \"smtp:a:25\"; weight = 0; }\n  );", err,
+		       sizeof(err)) == NULL &&
+	   strstr(err, ":3: daemon.relays[0].weight: 0 is outside 1..1000") == err,
+	   "weight 0: FILE:LINE (%s)", err);
+	ok(load_daemon("  relays = (\n    { url = \"smtp:a:25\"; },\n    { url = \"smtp:a:25\"; }\n  );",
+		       err, sizeof(err)) == NULL &&
+	   strstr(err, ":4: daemon.relays: a:25 is already listed at line 3") == err,
+	   "the same relay twice: FILE:LINE (%s)", err);
+	ok(load_daemon("  relay = \"smtp:b:25\";\n  relays = ( { url = \"smtp:a:25\"; } );", err,
+		       sizeof(err)) == NULL &&
+	   strstr(err, ":2: daemon.relay: name the relay here or in daemon.relays") == err,
+	   "daemon.relay and daemon.relays both naming relays: refused (%s)", err);
+	ok(load_daemon("  relays = (\n    { url = \"smtp:a:25\"; tmeouts = { end = 1; }; }\n  );", err,
+		       sizeof(err)) == NULL && strstr(err, "did you mean 'timeouts'") != NULL,
+	   "a misspelt key in a relay: named (%s)", err);
+	cfg = load_daemon("  relay = { retry = [ 5 ]; };\n  relays = ( { url = \"smtp:a:25\"; } );", err,
+			  sizeof(err));
+	ok(cfg != NULL && cfg->daemon.relay.retry.v[0] == 5 && cfg->daemon.nrelays == 1,
+	   "daemon.relay keeps retry beside daemon.relays (%s)", err);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	check_fixtures();
@@ -409,6 +547,8 @@ int main(void)
 	check_unreadable();
 	check_relay_verify_default();
 	check_relay_uri();
+	check_relays();
+	check_list_delivery();
 	check_includes();
 	return tap_done();
 }

@@ -400,6 +400,12 @@ static void test_claim_error(void)
 	ok(query_int(store_db(st), "SELECT count(*) FROM deliveries WHERE status = 'queued'") == 2,
 	   "and nothing was marked");
 	ok(store_delivery_claim(st, 100, d, 4) == 2, "once the store works: both claimed");
+	ok(store_delivery_result(st, d[0].id, "deferred", 200, "451 later", "mx1:25", 101) == 1 &&
+	   store_delivery_result(st, d[1].id, "cancelled", 200, "gone", NULL, 101) == 1,
+	   "results recorded (each changed its row), one with its relay (schema v10)");
+	ok(query_int(store_db(st), "SELECT count(*) FROM deliveries WHERE relay = 'mx1:25'") == 1 &&
+	   query_int(store_db(st), "SELECT count(*) FROM deliveries WHERE relay IS NULL") == 1,
+	   "the relay a copy went to is kept; none for a copy that went nowhere");
 	store_close(st);
 }
 
