@@ -33,6 +33,7 @@
 #include "privilege.h"
 #include "runtime.h"
 #include "spool.h"
+#include "spool_watch.h"
 #include "store.h"
 #include "token.h"
 #include "xalloc.h"
@@ -189,7 +190,8 @@ static int startup(const struct config *cfg, struct listener **lst)
 }
 
 /* ingest_main: the ingest thread: scan the spool whenever a message was
- * spooled, and at least every second (for `parley inject` and leftovers). */
+ * spooled (the listeners and the spool watch ring), and at least every
+ * second; once messages were stored, ring for the delivery workers. */
 static void *ingest_main(void *arg)
 {
 	struct runtime *rt = arg;
@@ -199,6 +201,7 @@ static void *ingest_main(void *arg)
 	int have_key = token_key_load(g->cfg->daemon.secret_file, key) == 0;
 	unsigned long seen = 0;
 	time_t next_expire = 0;
+	int n;
 
 	if (!have_key)
 		log_error("ingest: no token key in %s: posts that need a confirmation are held for "
@@ -212,8 +215,10 @@ static void *ingest_main(void *arg)
 	}
 	while (!runtime_stopping(rt)) {
 		g = runtime_hold(rt);
-		if (ingest_scan(st, g->cfg, have_key ? key : NULL) < 0)
+		if ((n = ingest_scan(st, g->cfg, have_key ? key : NULL)) < 0)
 			log_warn("ingest: cannot read the spool");
+		else if (n > 0)
+			runtime_ring(rt);	/* the workers: copies may be due */
 		if (time(NULL) >= next_expire) {
 			ingest_expire(st);
 			next_expire = time(NULL) + EXPIRE_EVERY;
@@ -284,6 +289,7 @@ int main(int argc, char **argv)
 	struct listener *lst = NULL;
 	struct imap_poller *pollers;
 	struct delivery_pool *delivery;
+	struct spool_watch *watch;
 	int ch, foreground = 0, pidfd, stuck;
 
 	if (path == NULL || path[0] == '\0')
@@ -354,6 +360,7 @@ int main(int argc, char **argv)
 	if (pthread_create(&ingest_thread, NULL, ingest_main, &rt) != 0 ||
 	    listener_start(lst, &rt) < 0)
 		log_fatal("cannot start the daemon's threads");
+	watch = spool_watch_start(&rt, cfg->daemon.spool);	/* `parley inject` rings */
 	pollers = imap_poller_start(&rt);	/* one thread per imap mailbox */
 	delivery = delivery_start(&rt);		/* daemon.workers threads to the relay */
 	log_info("started: %s, %zu lists, database %s", path, cfg->nlists, cfg->daemon.database);
@@ -376,6 +383,7 @@ int main(int argc, char **argv)
 	stuck = listener_stop(lst) < 0;	/* bounded: limits.stop_grace, then cut */
 	delivery_stop(delivery);	/* the copies in flight finish first */
 	pthread_join(ingest_thread, NULL);
+	spool_watch_stop(watch);
 	log_info("stopped");
 	if (!stuck)	/* else a session may still hold the configuration */
 		runtime_destroy(&rt);
