@@ -21,7 +21,8 @@
  * empty b=, like the DKIM field's own hash.
  *
  * Must never: read past a length it was given, keep state between calls
- * (a key is read-only once loaded), write a field whose hashed form differs
+ * other than in the caller's body hash cache (a key is read-only once
+ * loaded), write a field whose hashed form differs
  * from what it appends, sign without From, accept an RSA key under 1024
  * bits, or leave the key file's bytes in memory it frees.
  */
@@ -193,35 +194,58 @@ static size_t line_break(const char *p, size_t n, size_t i)
  * canon_body: relaxed body canonicalisation in one pass. WSP seen in a line
  * is written as one SP only when something follows it in the line; an empty
  * line (once its WSP is dropped) is held back, and written only when a line
- * with content follows, so that empty lines at the end disappear.
+ * with content follows, so that empty lines at the end disappear. It can
+ * stop at any line start and go on later from the same state (struct
+ * canon): the body hash cache resumes it from a mark (see below).
  */
-static void canon_body(struct sink *s, const char *p, size_t n)
+struct canon {
+	size_t held;		/* empty lines held back */
+	int wsp, content;	/* in the current line */
+	/* at the start of each line, if set (the marks of the cache) */
+	void (*line)(void *arg, struct sink *s, const struct canon *st, size_t at);
+	void *arg;
+};
+
+static void canon_run(struct sink *s, struct canon *st, const char *p, size_t n, size_t base)
 {
-	size_t i, held = 0, br;
-	int wsp = 0, content = 0;
+	size_t i, br;
 
 	for (i = 0; i < n; i++) {
 		if ((br = line_break(p, n, i)) > 0) {
-			if (content)
+			if (st->content)
 				sink_crlf(s);
 			else
-				held++;
+				st->held++;
 			i += br - 1;
-			wsp = content = 0;
+			st->wsp = st->content = 0;
+			if (st->line != NULL && i + 1 < n)
+				st->line(st->arg, s, st, base + i + 1);
 		} else if (is_wsp(p[i])) {
-			wsp = 1;
+			st->wsp = 1;
 		} else {
-			for (; !content && held > 0; held--)
+			for (; !st->content && st->held > 0; st->held--)
 				sink_crlf(s);
-			if (wsp)
+			if (st->wsp)
 				sink_put(s, ' ');
 			sink_put(s, p[i]);
-			wsp = 0;
-			content = 1;
+			st->wsp = 0;
+			st->content = 1;
 		}
 	}
-	if (content)
+}
+
+static void canon_end(struct sink *s, const struct canon *st)
+{
+	if (st->content)
 		sink_crlf(s);
+}
+
+static void canon_body(struct sink *s, const char *p, size_t n)
+{
+	struct canon st = {0};
+
+	canon_run(s, &st, p, n, 0);
+	canon_end(s, &st);
 }
 
 /*
@@ -462,6 +486,168 @@ int dkim_body_hash(const char *body, size_t len, char out[DKIM_BH_MAX])
 		return -1;
 	}
 	EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
+	return 0;
+}
+
+/* ---- the body hash cache ---- */
+
+/*
+ * The copies of one post differ in their body only where the footer has
+ * their personal addresses, near the end. The cache keeps the body it last
+ * hashed in full (the reference) and, every BH_GAP octets or more, a mark at
+ * a line start: the SHA-256 state and the canonicaliser's state there. For
+ * the next body it finds where it first differs from the reference and goes
+ * on from the last mark before that point: the octets before a mark are the
+ * same, so the state there is too. Nothing is trusted that memcmp did not
+ * check.
+ */
+#define BH_MARKS 64	/* marks per reference */
+#define BH_GAP	 256	/* octets at least between two marks */
+
+struct bh_mark {
+	size_t at;	/* offset in the body of the line start */
+	size_t held;	/* the canonicaliser's empty lines held back there */
+	EVP_MD_CTX *ctx;
+};
+
+struct dkim_bh_cache {
+	EVP_MD *sha256;
+	char *ref;	/* the reference body, or NULL */
+	size_t ref_len;
+	struct bh_mark m[BH_MARKS];
+	size_t n, gap;	/* marks made; octets between them for this reference */
+	int failed;	/* a mark could not be made */
+};
+
+struct dkim_bh_cache *dkim_bh_cache_new(void)
+{
+	struct dkim_bh_cache *c = xcalloc(1, sizeof(*c));
+
+	if ((c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+		ERR_clear_error();
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void bh_forget(struct dkim_bh_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		EVP_MD_CTX_free(c->m[i].ctx);
+	c->n = 0;
+	free(c->ref);
+	c->ref = NULL;
+	c->ref_len = 0;
+}
+
+void dkim_bh_cache_free(struct dkim_bh_cache *c)
+{
+	if (c == NULL)
+		return;
+	bh_forget(c);
+	EVP_MD_free(c->sha256);
+	free(c);
+}
+
+/* bh_mark_line: at the line start AT of the reference, a mark if the last
+ * one is far enough behind (the sink flushed first: the state is the
+ * digest's alone). */
+static void bh_mark_line(void *arg, struct sink *s, const struct canon *st, size_t at)
+{
+	struct dkim_bh_cache *c = arg;
+	struct bh_mark *m;
+
+	if (c->n == BH_MARKS || c->failed || at < (c->n ? c->m[c->n - 1].at : 0) + c->gap)
+		return;
+	if (sink_flush(s) < 0)
+		return;
+	m = &c->m[c->n];
+	if ((m->ctx = EVP_MD_CTX_new()) == NULL || EVP_MD_CTX_copy_ex(m->ctx, s->arg) != 1) {
+		EVP_MD_CTX_free(m->ctx);
+		ERR_clear_error();
+		c->failed = 1;
+		return;
+	}
+	m->at = at;
+	m->held = st->held;
+	c->n++;
+}
+
+/* bh_resume: the mark to go on from for BODY[0..LEN), or NULL: the last one
+ * before the first octet where BODY and the reference differ, if it saves at
+ * least half the work. */
+static const struct bh_mark *bh_resume(const struct dkim_bh_cache *c, const char *body,
+				       size_t len)
+{
+	size_t same = 0, k = c->ref_len < len ? c->ref_len : len, i;
+	const struct bh_mark *best = NULL;
+
+	if (c->ref == NULL)
+		return NULL;
+	while (same < k && body[same] == c->ref[same])
+		same++;
+	for (i = 0; i < c->n && c->m[i].at <= same; i++)
+		best = &c->m[i];
+	return best != NULL && best->at >= len / 2 ? best : NULL;
+}
+
+/* bh_final: the digest of CTX as base64 into OUT; 0 or -1. */
+static int bh_final(EVP_MD_CTX *ctx, char out[DKIM_BH_MAX])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
+		ERR_clear_error();
+		return -1;
+	}
+	EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
+	return 0;
+}
+
+int dkim_body_hash_cached(struct dkim_bh_cache *c, const char *body, size_t len,
+			  char out[DKIM_BH_MAX])
+{
+	const struct bh_mark *m;
+	struct canon st = {0};
+	EVP_MD_CTX *ctx;
+	struct sink s;
+	size_t from = 0;
+	int ok;
+
+	if (c == NULL || body == NULL || len == 0)
+		return dkim_body_hash(body, len, out);
+	out[0] = '\0';
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if ((m = bh_resume(c, body, len)) != NULL) {
+		ok = EVP_MD_CTX_copy_ex(ctx, m->ctx) == 1;
+		from = m->at;
+		st.held = m->held;
+	} else {
+		bh_forget(c);
+		c->ref = xmalloc(len);
+		memcpy(c->ref, body, len);
+		c->ref_len = len;
+		c->gap = len / BH_MARKS > BH_GAP ? len / BH_MARKS : BH_GAP;
+		c->failed = 0;
+		st.line = bh_mark_line;
+		st.arg = c;
+		ok = EVP_DigestInit_ex(ctx, c->sha256, NULL) == 1;
+	}
+	sink_init(&s, flush_digest, ctx);
+	if (ok) {
+		canon_run(&s, &st, body + from, len - from, from);
+		canon_end(&s, &st);
+	}
+	ok = ok && sink_flush(&s) == 0 && bh_final(ctx, out) == 0;
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		ERR_clear_error();
+		out[0] = '\0';
+		return -1;
+	}
 	return 0;
 }
 

@@ -3,9 +3,10 @@
  * and ed25519-sha256 (RFC 8463), relaxed/relaxed canonicalisation, the whole
  * body (never an l= tag, RFC 6376 §8.2); and ARC sets (RFC 8617).
  *
- * The delivery path loads the key once (dkim_key_load), hashes the body
- * once per post (dkim_body_hash: every copy of a post has the same body),
- * then signs each copy's header section (dkim_sign). A loaded key is never
+ * The delivery path loads the key once (dkim_key_load), hashes each copy's
+ * body (dkim_body_hash_cached: the copies of a post differ only in their
+ * footer, so each worker's cache hashes little more than that), then signs
+ * each copy's header section (dkim_sign). A loaded key is never
  * changed again: any number of threads may call dkim_sign with the same key
  * at once (each call has its own OpenSSL contexts; OpenSSL 3 shares an
  * EVP_PKEY for signing). No function here keeps global state, does I/O
@@ -78,6 +79,21 @@ int dkim_key_bits(const struct dkim_key *key);
  * 0, or -1 if OpenSSL fails (OUT is then "").
  */
 int dkim_body_hash(const char *body, size_t len, char out[DKIM_BH_MAX]);
+
+/*
+ * A body hash cache, for one thread: dkim_body_hash_cached gives what
+ * dkim_body_hash gives, but goes on from the state it kept of the last body
+ * it hashed in full, up to the first octet where the two differ (checked
+ * with memcmp on every call; the cache holds a copy of that body). Bodies
+ * that share less than half their length are hashed in full and become the
+ * reference. NULL from _new if OpenSSL cannot give SHA-256; a NULL cache
+ * hashes in full.
+ */
+struct dkim_bh_cache;
+struct dkim_bh_cache *dkim_bh_cache_new(void);
+void dkim_bh_cache_free(struct dkim_bh_cache *c);
+int dkim_body_hash_cached(struct dkim_bh_cache *c, const char *body, size_t len,
+			  char out[DKIM_BH_MAX]);
 
 /*
  * dkim_sign: a DKIM-Signature field for one copy, appended to OUT_FIELD

@@ -231,8 +231,9 @@ static int arc_seal(const struct config *cfg, const struct cfg_list *list, const
 	return rc;
 }
 
-int sign_copy(const struct config *cfg, const struct cfg_list *list, const char *inbound,
-	      size_t inlen, char **msg, size_t *len, long long now, char *err, size_t errlen)
+int sign_copy(const struct config *cfg, const struct cfg_list *list, struct dkim_bh_cache *bhc,
+	      const char *inbound, size_t inlen, char **msg, size_t *len, long long now, char *err,
+	      size_t errlen)
 {
 	struct mbuf fields = {0};
 	char bh[DKIM_BH_MAX];
@@ -245,7 +246,7 @@ int sign_copy(const struct config *cfg, const struct cfg_list *list, const char 
 		snprintf(err, errlen, "DKIM: the copy has no header section");
 		return -1;
 	}
-	if (dkim_body_hash(*msg + body, *len - body, bh) < 0) {
+	if (dkim_body_hash_cached(bhc, *msg + body, *len - body, bh) < 0) {
 		snprintf(err, errlen, "DKIM: cannot hash the body");
 		return -1;
 	}

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "dkim.h"
 
 /*
  * sign_copy: MSG[0..*LEN) with a DKIM-Signature of each of LIST's keys
@@ -27,13 +28,15 @@
  * INBOUND has a whole ARC chain and that result says arc=pass, i=n+1,
  * cv=pass with the chain's sets put back into the copy. INBOUND is NULL for a
  * notice (parley's own mail has no inbound authentication to carry).
- * The body hash is computed once and used by every key. On success *MSG is
+ * The body hash is computed once and used by every key; BHC, if not NULL,
+ * is the calling thread's body hash cache (dkim_body_hash_cached). On success *MSG is
  * replaced by a new malloc'd copy (the old one freed) and *LEN updated; 0.
  * -1 with the reason in ERR and *MSG untouched: a copy without a header
  * section or a From field, or OpenSSL failing.
  */
-int sign_copy(const struct config *cfg, const struct cfg_list *list, const char *inbound,
-	      size_t inlen, char **msg, size_t *len, long long now, char *err, size_t errlen);
+int sign_copy(const struct config *cfg, const struct cfg_list *list, struct dkim_bh_cache *bhc,
+	      const char *inbound, size_t inlen, char **msg, size_t *len, long long now, char *err,
+	      size_t errlen);
 
 /* sign_split: the length of MSG's header section (fields only, up to and
  * including the line end before the blank line) and where its body starts

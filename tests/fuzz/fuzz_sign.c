@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((msg = malloc(n)) == NULL)
 		return 0;
 	memcpy(msg, copy, n);
-	if (sign_copy(&cfg, &list, (const char *)data + 1, size - 1, &msg, &n, 1800000000LL, err,
+	if (sign_copy(&cfg, &list, NULL, (const char *)data + 1, size - 1, &msg, &n, 1800000000LL, err,
 		      sizeof(err)) == 0 &&
 	    (n < sizeof(copy) - 1 || memcmp(msg + n - (sizeof(copy) - 1), copy, sizeof(copy) - 1) != 0))
 		abort();	/* the copy itself must end the signed message, unchanged */

@@ -289,6 +289,95 @@ static void test_body_hash(void)
 	   "body hash reads LEN octets, no more");
 }
 
+/* test_bh_cache: dkim_body_hash_cached gives dkim_body_hash's value for
+ * bodies that share a prefix with the last one hashed in full (copies of a
+ * post with their personal footers), for bodies that do not, and for the
+ * edge cases of the canonicaliser at a mark: empty lines held back, WSP at
+ * line ends, bare CR and bare LF, the first difference right after a CR. */
+static void bh_rand_body(char *b, size_t n, unsigned *seed)
+{
+	static const char alpha[] = "aaaaaaaaaabbbbc.  \t\t\r\n\n\n\n";
+
+	for (size_t i = 0; i < n; i++) {
+		*seed = *seed * 1103515245u + 12345u;
+		b[i] = alpha[(*seed >> 16) % (sizeof(alpha) - 1)];
+	}
+}
+
+static int bh_same(struct dkim_bh_cache *c, const char *b, size_t n)
+{
+	char want[DKIM_BH_MAX], got[DKIM_BH_MAX];
+
+	return dkim_body_hash(b, n, want) == 0 && dkim_body_hash_cached(c, b, n, got) == 0 &&
+	       strcmp(want, got) == 0;
+}
+
+static void test_bh_cache(void)
+{
+	struct dkim_bh_cache *c = dkim_bh_cache_new();
+	static char ref[20000], b[20000];
+	unsigned seed = 7;
+	int i, bad = 0, cases = 0;
+
+	if (c == NULL) {
+		ok(0, "a body hash cache is made");
+		return;
+	}
+	/* copies of one post: the same 4,000 octets, then a personal tail */
+	for (i = 0; i < 4000; i++)
+		ref[i] = "This line of the post is long enough.\r\n"[i % 39];
+	for (i = 0; i < 200; i++) {
+		size_t n = 4000;
+		n += (size_t)snprintf(ref + n, sizeof(ref) - n, "\r\n\r\n-- \r\nmailto:dev+u-%08d@x\r\n%s",
+				      i * 7919, i % 3 ? "\r\n\r\n" : "");
+		bad += !bh_same(c, ref, n);
+		cases++;
+	}
+	ok(bad == 0, "200 copies of a post with personal footers: the cached hash is the full one");
+	/* random bodies: a reference, then variants changed from a random
+	 * point on (cut, extended, rewritten), and unrelated bodies */
+	bad = 0;
+	for (i = 0; i < 3000; i++) {
+		size_t n, at, m;
+		seed = seed * 1103515245u + 12345u;
+		n = 1 + (seed >> 8) % 6000;
+		if (i % 50 == 0) {
+			bh_rand_body(ref, n, &seed);
+			memcpy(b, ref, n);
+			bad += !bh_same(c, ref, n);
+			cases++;
+			continue;
+		}
+		seed = seed * 1103515245u + 12345u;
+		at = n / 2 + (seed >> 8) % (n / 2 + 1);
+		memcpy(b, ref, n);
+		seed = seed * 1103515245u + 12345u;
+		m = at + (seed >> 8) % 800;
+		if (m > sizeof(b))
+			m = sizeof(b);
+		if (m > at)
+			bh_rand_body(b + at, m - at, &seed);
+		bad += !bh_same(c, b, m);
+		cases++;
+	}
+	ok(bad == 0, "%d random bodies, most sharing a prefix with the reference: the cached hash "
+	   "is the full one every time", cases);
+	/* the difference right after a CR: CR LF in one, CR x in the other */
+	strcpy(ref, "");
+	for (i = 0; i < 40; i++)
+		strcat(ref, "line of text with trailing space  \r\n\r\n");
+	ok(bh_same(c, ref, strlen(ref)), "a body of lines and empty lines");
+	strcpy(b, ref);
+	b[strlen(b) - 1] = 'x';
+	ok(bh_same(c, b, strlen(b)), "the same with its last LF turned into x after a CR");
+	b[strlen(b) - 2] = '\n';
+	ok(bh_same(c, b, strlen(b) - 1), "the same cut after a bare LF");
+	ok(bh_same(c, ref, strlen(ref) - 2) && bh_same(c, ref, 1) && bh_same(c, "", 0),
+	   "a body cut short, one octet, an empty body");
+	ok(bh_same(NULL, ref, strlen(ref)), "no cache: the full hash");
+	dkim_bh_cache_free(c);
+}
+
 static void test_header(void)
 {
 	static const struct {
@@ -851,6 +940,7 @@ int main(void)
 	test_rfc_example();
 	test_body();
 	test_body_hash();
+	test_bh_cache();
 	test_header();
 	make_keys();
 	if (!keys_made) {

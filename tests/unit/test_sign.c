@@ -57,7 +57,7 @@ static int seal_of(const struct config *cfg, const struct cfg_list *l, const cha
 	char cv[16] = "";
 
 	snprintf(out, len, "error");
-	if (sign_copy(cfg, l, inbound, strlen(inbound), &msg, &n, 1700000000, err, sizeof(err)) < 0) {
+	if (sign_copy(cfg, l, NULL, inbound, strlen(inbound), &msg, &n, 1700000000, err, sizeof(err)) < 0) {
 		printf("# %s\n", err);
 		free(msg);
 		return -1;
@@ -143,7 +143,7 @@ int main(void)
 		char *msg = strdup(copy), err[64];
 		size_t n = strlen(copy);
 		l.ndkim_keys = 0;
-		ok(sign_copy(&cfg, &l, NULL, 0, &msg, &n, 1, err, sizeof(err)) == 0 && n == strlen(copy) &&
+		ok(sign_copy(&cfg, &l, NULL, NULL, 0, &msg, &n, 1, err, sizeof(err)) == 0 && n == strlen(copy) &&
 			   strcmp(msg, copy) == 0,
 		   "a list without keys: the copy as it was");
 		free(msg);
