@@ -71,27 +71,23 @@ until grep -q "delivery: $W workers" "$T/parleyd.log"; do
 done
 
 now() { date +%s.%N; }
-rcpts() { LC_ALL=C grep -a -c '^smtp-sink: RCPT TO:' "$SLOG" 2> /dev/null || true; }
 cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$DPID/stat"; }
 # 56 lines joined by CR LF, no line end after the last: $(...) would cut its
 # LF and leave a bare CR, which makes the copies quoted-printable
 BODY=$(awk 'BEGIN { for (i = 0; i < 56; i++) printf "%s%s", (i ? "\r\n" : ""), "This line of the post is seventy characters long, give or take a few.." }')
 best=0
 for try in $(seq "${PAIRS:-2}"); do
-	b=$(rcpts); s=$(now)
+	s=$(now)
 	smtp-source -d -s "$W" -m "$N" -l 4096 -f ref@example.net -t ref@example.net "127.0.0.1:$KP" > /dev/null
 	e=$(now)
 	ref=$(awk -v n="$N" -v s="$s" -v e="$e" 'BEGIN { printf "%.0f", n / (e - s) }')
-	b=$(rcpts); c0=$(cpu); s=$(now)
+	off=$(stat -c %s "$SLOG"); c0=$(cpu); s=$(now)
 	printf 'From: Alice <alice@example.org>\r\nTo: dev@lists.example.org\r\nSubject: speed %s\r\nMessage-ID: <bench-sink-%s@example.org>\r\n\r\n%s\r\n' \
 		"$try" "$try" "$BODY" |
 		"$B"/tools/parley -c "$T/p.conf" inject -f alice@example.org -r dev+post-k3vq9t2mxw8rz5pa@lists.example.org > /dev/null
-	k=0
-	while [ $(($(rcpts) - b)) -lt "$N" ]; do
-		k=$((k + 1)); [ $k -lt 30000 ] || { echo "bench: copies not all at the sink after 10 minutes"; exit 1; }
-		sleep 0.02
-	done
-	e=$(now); c1=$(cpu)
+	e=$(python3 bench/sink_wait.py "$SLOG" "$off" "$N" 600) ||
+		{ echo "bench: copies not all at the sink after 10 minutes"; exit 1; }
+	c1=$(cpu)
 	rss=$(sed -n 's/^VmHWM: *//p' "/proc/$DPID/status")
 	rss="$rss (now: anonymous $(sed -n 's/^RssAnon: *//p' "/proc/$DPID/status"), files $(sed -n 's/^RssFile: *//p' "/proc/$DPID/status"))"
 	awk -v n="$N" -v w="$W" -v s="$s" -v e="$e" -v ref="$ref" -v c0="$c0" -v c1="$c1" -v rss="$rss" -v t="$try" 'BEGIN {

@@ -71,7 +71,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
-#include <math.h>
 #include <unistd.h>
 
 #include "bounce.h"
@@ -151,10 +150,7 @@ struct wstate {
 	struct dkim_bh_cache *bhc;	/* the last body's hash states (NULL: none) */
 	struct log_batch lines;	/* the log lines of a batch's results */
 	struct archived a;
-	double t_first, t_last, t_claim, t_prep, t_send, t_rec, t_lockw, t_idle, c_prep, c_send; long nb;
 };
-static double tcpu(void){struct timespec t;clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t);return t.tv_sec+t.tv_nsec/1e9;}
-static double pnow(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec/1e9;}
 
 /* One batch, with the configuration held. */
 struct batch {
@@ -279,7 +275,7 @@ static int archived_load(struct wstate *ws, long long id)
  * the workers in SQLite, rarely). */
 static int write_begin(struct wstate *ws)
 {
-	double t0=pnow(); pthread_mutex_lock(&ws->w->pool->write); ws->t_lockw += pnow()-t0;
+	pthread_mutex_lock(&ws->w->pool->write);
 	if (store_begin(ws->st) == 0)
 		return 0;
 	pthread_mutex_unlock(&ws->w->pool->write);
@@ -856,7 +852,6 @@ static void relay_batch(struct wstate *ws, struct batch *b, const struct deliver
 	size_t m, j;
 
 	memset(c, 0, sizeof(c));
-	double t0 = pnow(), u0 = tcpu();
 	for (i = 0; i < n; i++) {
 		if (prepare(ws, b, &d[i], &c[i], &r[i]) != 0)
 			continue;
@@ -866,7 +861,6 @@ static void relay_batch(struct wstate *ws, struct batch *b, const struct deliver
 		o->v[o->k].len = c[i].len;
 		idx[o->k++] = i;
 	}
-	double t1 = pnow(), u1 = tcpu(); ws->t_prep += t1 - t0; ws->c_prep += u1 - u0;
 	for (;;) {
 		for (m = 0, j = 0; j < o->k; j++)
 			if (o->state[j] != C_DONE)
@@ -880,7 +874,6 @@ static void relay_batch(struct wstate *ws, struct batch *b, const struct deliver
 		tried |= 1UL << ri;
 		send_to(ws, b, ri, slot, o, todo, m);
 	}
-	ws->t_send += pnow() - t1; ws->c_send += tcpu() - u1;
 	for (j = 0; j < o->k; j++) {
 		struct result *rr = &r[idx[j]];
 		if (o->state[j] == C_UNTRIED) {
@@ -1139,10 +1132,7 @@ static int run_batch(struct wstate *ws, const struct delivery *d, int n)
 		r[nk] = r[i];
 		keep[nk++] = d[i];
 	}
-	double t2 = pnow();
-	int frc = flush(ws, &b, keep, r, 0, nk);
-	ws->t_rec += pnow() - t2; ws->nb++; ws->t_last = pnow();
-	if (frc < 0) {
+	if (flush(ws, &b, keep, r, 0, nk) < 0) {
 		session_end(ws);
 		rc = -1;
 	}
@@ -1196,14 +1186,12 @@ static void *worker_main(void *arg)
 			runtime_wait_ring(rt, &seen, STORE_RETRY_MS);
 			continue;
 		}
-		double t3 = pnow(); n = claim(&ws, d, BATCH); ws.t_claim += pnow() - t3;
-		if (n > 0) { if (!ws.nb && ws.t_first == 0) ws.t_first = t3;
+		if ((n = claim(&ws, d, BATCH)) > 0) {
 			if (run_batch(&ws, d, n) < 0)	/* the store failed: a pause */
 				(void)nap_unless_stopping(rt, STORE_RETRY_MS);
 			continue;
 		}
 		sessions_idle(&ws);
-		if (ws.nb) { log_info("PROF w%d batches %ld claim %.3f prep %.3f send %.3f rec %.3f lockwait %.3f span %.3f first %.3f cpu prep %.3f send %.3f", w->id, ws.nb, ws.t_claim, ws.t_prep, ws.t_send, ws.t_rec, ws.t_lockw, ws.t_last - ws.t_first, fmod(ws.t_first, 100.0), ws.c_prep, ws.c_send); ws.c_prep = ws.c_send = 0; ws.t_first = 0; ws.nb=0; ws.t_claim=ws.t_prep=ws.t_send=ws.t_rec=ws.t_lockw=0; }
 		runtime_wait_ring(rt, &seen, WAKE_MS);
 	}
 	session_end(&ws);
