@@ -147,7 +147,7 @@ struct wstate {
 	struct session s[RELAYS_SLOTS];	/* by the relay's slot (relays.h) */
 	unsigned char have[RELAYS_SLOTS];	/* s[i].smtp != NULL */
 	struct token_mac *mac;	/* the pool's key, keyed once (NULL: token_make) */
-	struct dkim_bh_cache *bhc;	/* the last body's hash states (NULL: none) */
+	struct dkim_cache *dkim;	/* its signing contexts, the last body's hash (or NULL) */
 	struct log_batch lines;	/* the log lines of a batch's results */
 	struct archived a;
 };
@@ -598,7 +598,7 @@ static int prepare(struct wstate *ws, const struct batch *b, const struct delive
 
 	if (compose(ws, b, d, c, r) < 0)
 		return -1;
-	if (sign_copy(b->cfg, c->list, ws->bhc, d->notice_id == 0 ? ws->a.raw : NULL, ws->a.len, &c->msg,
+	if (sign_copy(b->cfg, c->list, ws->dkim, d->notice_id == 0 ? ws->a.raw : NULL, ws->a.len, &c->msg,
 		      &c->len, store_now(), err, sizeof(err)) < 0) {
 		snprintf(why, sizeof(why), "cannot sign the copy: %s", err);
 		later(b->cfg, d, why, r);
@@ -960,7 +960,7 @@ static int group_render(const struct config *cfg, struct wstate *ws, const struc
 		snprintf(why, len, "cannot render the copy: %s", err);
 		return -1;
 	}
-	if (sign_copy(cfg, l, ws->bhc, ws->a.raw, ws->a.len, &c->msg, &c->len, store_now(), err,
+	if (sign_copy(cfg, l, ws->dkim, ws->a.raw, ws->a.len, &c->msg, &c->len, store_now(), err,
 		      sizeof(err)) < 0) {
 		snprintf(why, len, "cannot sign the copy: %s", err);
 		free(c->msg);
@@ -1180,7 +1180,7 @@ static void *worker_main(void *arg)
 	memset(&ws, 0, sizeof(ws));
 	ws.w = w;
 	ws.mac = token_mac_new(w->pool->key);
-	ws.bhc = dkim_bh_cache_new();
+	ws.dkim = dkim_cache_new();
 	while (!runtime_stopping(rt)) {
 		if (ws.st == NULL && (ws.st = worker_store(w)) == NULL) {
 			runtime_wait_ring(rt, &seen, STORE_RETRY_MS);
@@ -1196,7 +1196,7 @@ static void *worker_main(void *arg)
 	}
 	session_end(&ws);
 	token_mac_free(ws.mac);
-	dkim_bh_cache_free(ws.bhc);
+	dkim_cache_free(ws.dkim);
 	archived_clear(&ws.a);
 	if (ws.st != NULL)
 		store_close(ws.st);

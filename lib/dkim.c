@@ -21,8 +21,8 @@
  * empty b=, like the DKIM field's own hash.
  *
  * Must never: read past a length it was given, keep state between calls
- * other than in the caller's body hash cache (a key is read-only once
- * loaded), write a field whose hashed form differs
+ * other than in the caller's cache (struct dkim_cache: a thread's signing
+ * contexts and body hash states; a key is read-only once loaded), write a field whose hashed form differs
  * from what it appends, sign without From, accept an RSA key under 1024
  * bits, or leave the key file's bytes in memory it frees.
  */
@@ -510,7 +510,22 @@ struct bh_mark {
 	EVP_MD_CTX *ctx;
 };
 
-struct dkim_bh_cache {
+/* A signing context of one key made once per thread (EVP_DigestSignInit
+ * fetches the algorithms and sets the key up, some 40 us for RSA) and
+ * copied for each signature. It holds a reference to the key's EVP_PKEY,
+ * so that a key freed by a reload cannot have its address reused by
+ * another while the template is kept. */
+#define SIGN_TEMPLATES 8
+
+struct sign_template {
+	EVP_PKEY *pkey;		/* referenced; NULL: a free entry */
+	EVP_MD_CTX *ctx;	/* EVP_DigestSignInit'ed for PKEY */
+	unsigned long used;	/* when last used (the cache's clock) */
+};
+
+struct dkim_cache {
+	struct sign_template t[SIGN_TEMPLATES];
+	unsigned long clock;
 	EVP_MD *sha256;
 	char *ref;	/* the reference body, or NULL */
 	size_t ref_len;
@@ -519,9 +534,9 @@ struct dkim_bh_cache {
 	int failed;	/* a mark could not be made */
 };
 
-struct dkim_bh_cache *dkim_bh_cache_new(void)
+struct dkim_cache *dkim_cache_new(void)
 {
-	struct dkim_bh_cache *c = xcalloc(1, sizeof(*c));
+	struct dkim_cache *c = xcalloc(1, sizeof(*c));
 
 	if ((c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
 		ERR_clear_error();
@@ -531,7 +546,7 @@ struct dkim_bh_cache *dkim_bh_cache_new(void)
 	return c;
 }
 
-static void bh_forget(struct dkim_bh_cache *c)
+static void bh_forget(struct dkim_cache *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		EVP_MD_CTX_free(c->m[i].ctx);
@@ -541,10 +556,19 @@ static void bh_forget(struct dkim_bh_cache *c)
 	c->ref_len = 0;
 }
 
-void dkim_bh_cache_free(struct dkim_bh_cache *c)
+static void template_clear(struct sign_template *t)
+{
+	EVP_MD_CTX_free(t->ctx);
+	EVP_PKEY_free(t->pkey);
+	memset(t, 0, sizeof(*t));
+}
+
+void dkim_cache_free(struct dkim_cache *c)
 {
 	if (c == NULL)
 		return;
+	for (size_t i = 0; i < SIGN_TEMPLATES; i++)
+		template_clear(&c->t[i]);
 	bh_forget(c);
 	EVP_MD_free(c->sha256);
 	free(c);
@@ -555,7 +579,7 @@ void dkim_bh_cache_free(struct dkim_bh_cache *c)
  * digest's alone). */
 static void bh_mark_line(void *arg, struct sink *s, const struct canon *st, size_t at)
 {
-	struct dkim_bh_cache *c = arg;
+	struct dkim_cache *c = arg;
 	struct bh_mark *m;
 
 	if (c->n == BH_MARKS || c->failed || at < (c->n ? c->m[c->n - 1].at : 0) + c->gap)
@@ -577,7 +601,7 @@ static void bh_mark_line(void *arg, struct sink *s, const struct canon *st, size
 /* bh_resume: the mark to go on from for BODY[0..LEN), or NULL: the last one
  * before the first octet where BODY and the reference differ, if it saves at
  * least half the work. */
-static const struct bh_mark *bh_resume(const struct dkim_bh_cache *c, const char *body,
+static const struct bh_mark *bh_resume(const struct dkim_cache *c, const char *body,
 				       size_t len)
 {
 	size_t same = 0, k = c->ref_len < len ? c->ref_len : len, i;
@@ -606,7 +630,7 @@ static int bh_final(EVP_MD_CTX *ctx, char out[DKIM_BH_MAX])
 	return 0;
 }
 
-int dkim_body_hash_cached(struct dkim_bh_cache *c, const char *body, size_t len,
+int dkim_body_hash_cached(struct dkim_cache *c, const char *body, size_t len,
 			  char out[DKIM_BH_MAX])
 {
 	const struct bh_mark *m;
@@ -654,21 +678,55 @@ int dkim_body_hash_cached(struct dkim_bh_cache *c, const char *body, size_t len,
 /* ---- signing ---- */
 
 /* A signature in the making: the canonical header goes into CTX (with the
- * key for RSA, plain SHA-256 for Ed25519). */
+ * key for RSA, plain SHA-256 for Ed25519); TMPL, if set, is the thread's
+ * signing context of the key, copied instead of set up again. */
 struct signer {
 	const struct dkim_key *key;
 	EVP_MD_CTX *ctx;
+	const EVP_MD_CTX *tmpl;
 };
 
-static int signer_begin(struct signer *sg, const struct dkim_key *key)
+/* sign_template: C's signing context for KEY, made if it has none (the
+ * least recently used one goes); NULL if OpenSSL fails. */
+static const EVP_MD_CTX *sign_template(struct dkim_cache *c, const struct dkim_key *key)
+{
+	struct sign_template *t = &c->t[0];
+	size_t i;
+
+	for (i = 0; i < SIGN_TEMPLATES; i++) {
+		if (c->t[i].pkey == key->pkey) {
+			c->t[i].used = ++c->clock;
+			return c->t[i].ctx;
+		}
+		if (c->t[i].used < t->used)
+			t = &c->t[i];
+	}
+	template_clear(t);
+	if ((t->ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(t->ctx, NULL, key->alg == DKIM_RSA_SHA256 ? key->sha256 : NULL,
+			       NULL, key->pkey) != 1 ||
+	    EVP_PKEY_up_ref(key->pkey) != 1) {
+		template_clear(t);
+		ERR_clear_error();
+		return NULL;
+	}
+	t->pkey = key->pkey;
+	t->used = ++c->clock;
+	return t->ctx;
+}
+
+static int signer_begin(struct signer *sg, const struct dkim_key *key, struct dkim_cache *c)
 {
 	int ok;
 
 	sg->key = key;
+	sg->tmpl = c != NULL ? sign_template(c, key) : NULL;
 	if ((sg->ctx = EVP_MD_CTX_new()) == NULL)
 		return -1;
 	if (key->alg == DKIM_RSA_SHA256)
-		ok = EVP_DigestSignInit(sg->ctx, NULL, key->sha256, NULL, key->pkey);
+		ok = sg->tmpl != NULL
+			 ? EVP_MD_CTX_copy_ex(sg->ctx, sg->tmpl)
+			 : EVP_DigestSignInit(sg->ctx, NULL, key->sha256, NULL, key->pkey);
 	else
 		ok = EVP_DigestInit_ex(sg->ctx, key->sha256, NULL);
 	return ok == 1 ? 0 : -1;
@@ -692,8 +750,11 @@ static int signer_end(struct signer *sg, unsigned char sig[SIG_MAX], size_t *sig
 	*siglen = SIG_MAX;
 	if (sg->key->alg == DKIM_RSA_SHA256)
 		return EVP_DigestSignFinal(sg->ctx, sig, siglen) == 1 ? 0 : -1;
-	if (EVP_DigestFinal_ex(sg->ctx, md, &mdlen) != 1 || EVP_MD_CTX_reset(sg->ctx) != 1 ||
-	    EVP_DigestSignInit(sg->ctx, NULL, NULL, NULL, sg->key->pkey) != 1)
+	if (EVP_DigestFinal_ex(sg->ctx, md, &mdlen) != 1)
+		return -1;
+	if (sg->tmpl != NULL ? EVP_MD_CTX_copy_ex(sg->ctx, sg->tmpl) != 1
+			     : (EVP_MD_CTX_reset(sg->ctx) != 1 ||
+				EVP_DigestSignInit(sg->ctx, NULL, NULL, NULL, sg->key->pkey) != 1))
 		return -1;
 	return EVP_DigestSign(sg->ctx, sig, siglen, md, mdlen) == 1 ? 0 : -1;
 }
@@ -836,9 +897,9 @@ static int bh_valid(const char *bh)
 }
 
 /* sign_as: dkim_sign for a field of KIND. */
-static int sign_as(const struct sigkind *kind, const struct dkim_key *key, const char *header,
-		   size_t hlen, const char *bh, long long timestamp, struct mbuf *out_field,
-		   char *err, size_t errlen)
+static int sign_as(const struct sigkind *kind, const struct dkim_key *key, struct dkim_cache *c,
+		   const char *header, size_t hlen, const char *bh, long long timestamp,
+		   struct mbuf *out_field, char *err, size_t errlen)
 {
 	struct picks pk;
 	struct signer sg = {0};
@@ -860,7 +921,7 @@ static int sign_as(const struct sigkind *kind, const struct dkim_key *key, const
 	}
 	if (pick_fields(header, hlen, &pk, err, errlen) < 0)
 		return -1;
-	if (signer_begin(&sg, key) < 0) {
+	if (signer_begin(&sg, key, c) < 0) {
 		seterr(err, errlen, "cannot start a signature: %s", ssl_reason());
 		signer_free(&sg);
 		return -1;
@@ -883,12 +944,19 @@ static int sign_as(const struct sigkind *kind, const struct dkim_key *key, const
 	return 0;
 }
 
+static const struct sigkind dkim_kind = {"DKIM-Signature:", "v=1;"};
+
 int dkim_sign(const struct dkim_key *key, const char *header, size_t hlen, const char *bh,
 	      long long timestamp, struct mbuf *out_field, char *err, size_t errlen)
 {
-	static const struct sigkind dkim = {"DKIM-Signature:", "v=1;"};
+	return sign_as(&dkim_kind, key, NULL, header, hlen, bh, timestamp, out_field, err, errlen);
+}
 
-	return sign_as(&dkim, key, header, hlen, bh, timestamp, out_field, err, errlen);
+int dkim_sign_cached(struct dkim_cache *c, const struct dkim_key *key, const char *header,
+		     size_t hlen, const char *bh, long long timestamp, struct mbuf *out_field,
+		     char *err, size_t errlen)
+{
+	return sign_as(&dkim_kind, key, c, header, hlen, bh, timestamp, out_field, err, errlen);
 }
 
 /* ---- ARC (RFC 8617) ---- */
@@ -949,7 +1017,7 @@ static int seal(const struct dkim_key *key, const struct dkim_arc *arc, const st
 	size_t start = out->n, siglen = 0;
 	int ok;
 
-	if (signer_begin(&sg, key) < 0) {
+	if (signer_begin(&sg, key, NULL) < 0) {
 		seterr(err, errlen, "cannot start a seal: %s", ssl_reason());
 		signer_free(&sg);
 		return -1;
@@ -1006,7 +1074,7 @@ int dkim_arc_seal(const struct dkim_key *key, const char *header, size_t hlen, c
 	v = xasprintf("i=%d; %s", arc->instance, results);
 	if (mailfmt_field(&aar, "ARC-Authentication-Results", v) < 0)
 		seterr(err, errlen, "ARC: the authentication results cannot be folded");
-	else if (sign_as(&ams_kind, key, header, hlen, bh, timestamp, &ams, err, errlen) == 0 &&
+	else if (sign_as(&ams_kind, key, NULL, header, hlen, bh, timestamp, &ams, err, errlen) == 0 &&
 		 seal(key, arc, &aar, &ams, timestamp, &as, err, errlen) == 0)
 		rc = 0;
 	if (rc == 0) {
@@ -1172,7 +1240,7 @@ static int self_test(const struct dkim_key *key)
 	unsigned int mdlen = 0;
 	size_t siglen = 0;
 	EVP_MD_CTX *v = EVP_MD_CTX_new();
-	int ok = v != NULL && signer_begin(&sg, key) == 0 &&
+	int ok = v != NULL && signer_begin(&sg, key, NULL) == 0 &&
 		 signer_update(&sg, SELFTEST_TEXT, strlen(SELFTEST_TEXT)) == 0 &&
 		 signer_end(&sg, sig, &siglen) == 0;
 

@@ -231,7 +231,7 @@ static int arc_seal(const struct config *cfg, const struct cfg_list *list, const
 	return rc;
 }
 
-int sign_copy(const struct config *cfg, const struct cfg_list *list, struct dkim_bh_cache *bhc,
+int sign_copy(const struct config *cfg, const struct cfg_list *list, struct dkim_cache *dc,
 	      const char *inbound, size_t inlen, char **msg, size_t *len, long long now, char *err,
 	      size_t errlen)
 {
@@ -246,7 +246,7 @@ int sign_copy(const struct config *cfg, const struct cfg_list *list, struct dkim
 		snprintf(err, errlen, "DKIM: the copy has no header section");
 		return -1;
 	}
-	if (dkim_body_hash_cached(bhc, *msg + body, *len - body, bh) < 0) {
+	if (dkim_body_hash_cached(dc, *msg + body, *len - body, bh) < 0) {
 		snprintf(err, errlen, "DKIM: cannot hash the body");
 		return -1;
 	}
@@ -257,8 +257,8 @@ int sign_copy(const struct config *cfg, const struct cfg_list *list, struct dkim
 		return -1;
 	}
 	for (i = 0; i < list->ndkim_keys; i++) {
-		if (dkim_sign(list->dkim_keys[i], *msg, (size_t)hlen, bh, now, &fields, err, errlen) <
-		    0) {
+		if (dkim_sign_cached(dc, list->dkim_keys[i], *msg, (size_t)hlen, bh, now, &fields,
+				     err, errlen) < 0) {
 			mbuf_free(&fields);
 			return -1;
 		}

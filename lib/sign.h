@@ -28,13 +28,14 @@
  * INBOUND has a whole ARC chain and that result says arc=pass, i=n+1,
  * cv=pass with the chain's sets put back into the copy. INBOUND is NULL for a
  * notice (parley's own mail has no inbound authentication to carry).
- * The body hash is computed once and used by every key; BHC, if not NULL,
- * is the calling thread's body hash cache (dkim_body_hash_cached). On success *MSG is
+ * The body hash is computed once and used by every key; DC, if not NULL,
+ * is the calling thread's DKIM cache (its signing contexts and the last
+ * body's hash states, dkim.h). On success *MSG is
  * replaced by a new malloc'd copy (the old one freed) and *LEN updated; 0.
  * -1 with the reason in ERR and *MSG untouched: a copy without a header
  * section or a From field, or OpenSSL failing.
  */
-int sign_copy(const struct config *cfg, const struct cfg_list *list, struct dkim_bh_cache *bhc,
+int sign_copy(const struct config *cfg, const struct cfg_list *list, struct dkim_cache *dc,
 	      const char *inbound, size_t inlen, char **msg, size_t *len, long long now, char *err,
 	      size_t errlen);
 

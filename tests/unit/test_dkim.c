@@ -304,7 +304,7 @@ static void bh_rand_body(char *b, size_t n, unsigned *seed)
 	}
 }
 
-static int bh_same(struct dkim_bh_cache *c, const char *b, size_t n)
+static int bh_same(struct dkim_cache *c, const char *b, size_t n)
 {
 	char want[DKIM_BH_MAX], got[DKIM_BH_MAX];
 
@@ -314,7 +314,7 @@ static int bh_same(struct dkim_bh_cache *c, const char *b, size_t n)
 
 static void test_bh_cache(void)
 {
-	struct dkim_bh_cache *c = dkim_bh_cache_new();
+	struct dkim_cache *c = dkim_cache_new();
 	static char ref[20000], b[20000];
 	unsigned seed = 7;
 	int i, bad = 0, cases = 0;
@@ -375,7 +375,7 @@ static void test_bh_cache(void)
 	ok(bh_same(c, ref, strlen(ref) - 2) && bh_same(c, ref, 1) && bh_same(c, "", 0),
 	   "a body cut short, one octet, an empty body");
 	ok(bh_same(NULL, ref, strlen(ref)), "no cache: the full hash");
-	dkim_bh_cache_free(c);
+	dkim_cache_free(c);
 }
 
 static void test_header(void)
@@ -915,6 +915,55 @@ static void cleanup(void)
 		printf("# rmdir %s: %s\n", tmpdir, strerror(errno));
 }
 
+/* test_sign_cached: dkim_sign_cached writes the same fields as dkim_sign
+ * (both algorithms are deterministic), for more keys than the cache keeps
+ * (the least recently used context goes), and for a key loaded again after
+ * its predecessor was freed (a reload: the cache must not take the new key
+ * for the old one). */
+static void test_sign_cached(void)
+{
+	static const char *const files[] = {"rsa2048.pem", "ed25519.pem"};
+	struct dkim_cache *c = dkim_cache_new();
+	struct dkim_key *k[10] = {0};
+	struct mbuf a = {0}, b = {0};
+	char err[300] = "", h[600];
+	int i, round, bad = 0, n = 0;
+
+	if (c == NULL) {
+		ok(0, "a DKIM cache is made");
+		return;
+	}
+	for (i = 0; i < 10; i++)
+		if ((k[i] = load(files[i % 2], err, sizeof(err))) == NULL)
+			bad++;
+	ok(bad == 0, "10 keys load (%s)", err);
+	for (round = 0; round < 3 && bad == 0; round++) {
+		for (i = 0; i < 10; i++) {
+			snprintf(h, sizeof(h), "From: a@example.org\r\nTo: r%d@example.net\r\n"
+				 "Subject: round %d\r\n", i, round);
+			a.n = b.n = 0;
+			if (dkim_sign(k[i], h, strlen(h), HI_BH, T0, &a, err, sizeof(err)) < 0 ||
+			    dkim_sign_cached(c, k[i], h, strlen(h), HI_BH, T0, &b, err, sizeof(err)) < 0 ||
+			    a.n != b.n || memcmp(a.p, b.p, a.n) != 0)
+				bad++;
+			n++;
+		}
+		/* a reload: the keys freed and loaded again, with the cache kept */
+		for (i = 0; i < 10; i++) {
+			dkim_key_free(k[i]);
+			k[i] = load(files[(i + round + 1) % 2], err, sizeof(err));
+			bad += k[i] == NULL;
+		}
+	}
+	ok(bad == 0 && n == 30, "%d signatures with the cache, over 10 keys and two reloads: each "
+	   "the same field as without it (%s)", n, err);
+	for (i = 0; i < 10; i++)
+		dkim_key_free(k[i]);
+	mbuf_free(&a);
+	mbuf_free(&b);
+	dkim_cache_free(c);
+}
+
 static struct dkim_key *selector_key(const char *name, const char *sel)
 {
 	char path[512], err[300];
@@ -957,6 +1006,7 @@ int main(void)
 		test_refused(ed);
 		test_threads(ed, "Ed25519", 200);
 		test_threads(rsa, "RSA 2048", 25);
+		test_sign_cached();
 	} else {
 		ok(0, "the RSA 2048 and Ed25519 keys load");
 	}
