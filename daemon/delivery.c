@@ -67,6 +67,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -116,6 +117,7 @@ struct delivery_pool {
 	struct dmarc_cache *dmarc;	/* the authors' DMARC policies (from_rewrite) */
 	struct worker *w;
 	size_t n;
+	int nice;		/* daemon.worker_nice, read at the start */
 };
 
 /* The archive row of the copies being sent (kept for the next ones). */
@@ -1168,6 +1170,26 @@ static void sessions_idle(struct wstate *ws)
 			session_close(ws, i);
 }
 
+/* worker_name_nice: the thread's name ("delivery N", for ps and top) and
+ * the pool's nice increment, for this thread alone (Linux threads have
+ * their own nice value; setpriority takes the thread id). */
+static void worker_name_nice(const struct worker *w)
+{
+	id_t tid = (id_t)gettid();
+	char name[16];
+	int now;
+
+	snprintf(name, sizeof(name), "delivery %d", w->id);
+	(void)pthread_setname_np(pthread_self(), name);
+	if (w->pool->nice == 0)
+		return;
+	errno = 0;
+	now = getpriority(PRIO_PROCESS, tid);	/* -1 is a value too */
+	if (errno != 0 || setpriority(PRIO_PROCESS, tid, now + w->pool->nice) < 0)
+		log_warn("delivery: worker %d: cannot lower its priority by %d: %s", w->id,
+			 w->pool->nice, strerror(errno));
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -1179,6 +1201,7 @@ static void *worker_main(void *arg)
 
 	memset(&ws, 0, sizeof(ws));
 	ws.w = w;
+	worker_name_nice(w);
 	ws.mac = token_mac_new(w->pool->key);
 	ws.dkim = dkim_cache_new();
 	while (!runtime_stopping(rt)) {
@@ -1293,6 +1316,7 @@ struct delivery_pool *delivery_start(struct runtime *rt)
 	char label[RELAYS_KEY_MAX * 4];
 	size_t n = (size_t)g->cfg->daemon.workers;
 
+	p->nice = g->cfg->daemon.worker_nice;
 	relays_label(g->cfg, label, sizeof(label));
 	runtime_release(rt, g);
 	p->rt = rt;

@@ -130,6 +130,10 @@ static struct config *reload(const char *path, const struct config *old)
 		log_warn("%s: daemon.workers changed: restart parleyd to use it", path);
 		d->workers = old->daemon.workers;
 	}
+	if (d->worker_nice != old->daemon.worker_nice) {
+		log_warn("%s: daemon.worker_nice changed: restart parleyd to use it", path);
+		d->worker_nice = old->daemon.worker_nice;
+	}
 	if (!strv_equal(&d->lmtp_listen, &old->daemon.lmtp_listen) ||
 	    !strv_equal(&d->smtp_listen, &old->daemon.smtp_listen) ||
 	    !strv_equal(&d->http_listen, &old->daemon.http_listen))

@@ -202,6 +202,7 @@ static const struct kspec daemon_spec[] = {
 	{"relays", KT_RELAYS, 0, 0, 0, NULL, relays_spec, 0, NULL},
 	{"relay_timeouts", KT_GROUP, D(relay_timeouts), 0, 0, NULL, timeouts_spec, 0, NULL},
 	{"workers", KT_INT, D(workers), 1, 256, NULL, NULL, 0, NULL},
+	{"worker_nice", KT_INT, D(worker_nice), 0, 19, NULL, NULL, 0, NULL},
 	{"queue_lifetime", KT_INT, D(queue_lifetime), 60, 60 * 86400, NULL, NULL, 0, "seconds"},
 	{"secret_file", KT_PATH, D(secret_file), 1, 4096, NULL, NULL, 0, NULL},
 	{"authserv_ids", KT_STRV, D(authserv_ids), 1, 255, NULL, NULL, 0, NULL},
@@ -938,6 +939,7 @@ static void config_defaults(struct config *cfg)
 	d->relay.port = 25;
 	d->relay.starttls = RELAY_TLS_AUTO;
 	d->workers = 4;
+	d->worker_nice = 5;
 	d->queue_lifetime = 5 * 86400;
 	d->secret_file = xstrdup("/var/lib/parley/secret");
 	d->confirm_lifetime = 7 * 86400;

@@ -167,6 +167,7 @@ struct cfg_daemon {
 	size_t nrelays;			/* 1..CONFIG_RELAYS_MAX */
 	struct cfg_relay_timeouts relay_timeouts;
 	int workers;
+	int worker_nice;		/* added to the delivery threads' nice value */
 	int queue_lifetime;		/* seconds */
 	char *secret_file;		/* HMAC key of the tokens; created if missing */
 	struct strv authserv_ids;	/* Authentication-Results we trust (RFC 8601) */

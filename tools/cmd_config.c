@@ -111,7 +111,7 @@ static void text_out(const struct config *cfg)
 				   r->weight, r->max_connections, r->rate, r->max_per_connection);
 		cli_printf("\n");
 	}
-	cli_printf("  workers    %d\n", d->workers);
+	cli_printf("  workers    %d (nice +%d)\n", d->workers, d->worker_nice);
 	cli_printf("  max size   %lld bytes\n", d->limits.message_size);
 	cli_printf("%zu list%s\n", cfg->nlists, cfg->nlists == 1 ? "" : "s");
 	for (i = 0; i < cfg->nlists; i++)

@@ -553,16 +553,47 @@ def log_writes():
         d.cleanup()
 
 
+def threads_nice(pid):
+    """{thread id: (name, nice)} of process PID, from /proc."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            name = open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
+            stat = open("/proc/%d/task/%s/stat" % (pid, tid)).read()
+        except OSError:
+            continue        # a thread that just ended
+        # after "pid (comm) ": state is field 3, nice field 19
+        out[int(tid)] = (name, int(stat[stat.rindex(")") + 2:].split()[16]))
+    return out
+
+
+def worker_threads(d):
+    """daemon.worker_nice lowers the priority of the delivery threads, and of
+    them only (the intake keeps the daemon's)."""
+    th = threads_nice(d.proc.pid)
+    base = th[d.proc.pid][1]
+    workers = sorted(v for v in th.values() if v[0].startswith("delivery "))
+    t.ok(workers == [("delivery 1", base + 7), ("delivery 2", base + 7)],
+         "worker_nice = 7: the two delivery threads are named and run 7 nicer than the daemon", th)
+    others = [v for v in th.values() if not v[0].startswith("delivery ")]
+    t.ok(len(others) >= 3 and all(v[1] == base for v in others),
+         "every other thread (main, ingest, listeners, spool watch) keeps the daemon's nice value", th)
+
+
 def main():
     d = Daemon()
     try:
         configure(d, smtp_relay(free_port()))
+        text = open(d.conf).read()
+        t.ok("  worker_nice = 5;" in text, "the sample configuration sets worker_nice = 5")
+        open(d.conf, "w").write(text.replace("  worker_nice = 5;", "  worker_nice = 7;"))
         subscribe(d, ["ann@example.net", "ben@example.net", "cat@example.net", "dan@example.net",
                       "eve@example.net", "fay@example.net", "gus@example.net", "hal@example.net",
                       "ida@example.net", "ivy@example.net", "jon@example.net", "kim@example.net",
                       "lea@example.net", "max@example.net", "o/dd@example.net"])
         d.start()
         t.ok(wait_for(lambda: "delivery: 2 workers" in d.logtext(), 5), "the pool started", d.logtext())
+        worker_threads(d)
         key = open(os.path.join(d.dir, "secret"), "rb").read()
         through_postfix(d, key)
         refusals(d)

@@ -170,6 +170,7 @@ static void check_defaults_and_include(void)
 		is_str(cfg->daemon.database, "/var/lib/parley/parley.db", "default database");
 		is_str(cfg->daemon.spool, "/var/spool/parley", "default spool");
 		is_int(cfg->daemon.workers, 4, "default workers");
+		is_int(cfg->daemon.worker_nice, 5, "default worker_nice");
 		is_int(cfg->daemon.queue_lifetime, 5 * 86400, "default queue lifetime 5 days");
 		is_int(cfg->daemon.limits.message_size, 25 * 1024 * 1024, "default message size");
 		is_str(config_reply_policy_name(cfg->lists[0].reply_policy), "list",
