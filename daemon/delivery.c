@@ -787,12 +787,12 @@ struct outgoing {
 	size_t k;
 };
 
-/* send_to: the copies TODO[0..M) of O to relays[RI] at SLOT, in pipelined
- * streams (smtp_client_send_batch) split by its rate and
- * max_per_connection. A copy the relay never answered is C_AGAIN, and the
+/* send_to: the copies LEFT[0..M) of O (those not done yet) to relays[RI]
+ * at SLOT, in pipelined streams (smtp_client_send_batch) split by its rate
+ * and max_per_connection. A copy the relay never answered is C_AGAIN, and the
  * relay is marked down; a copy not begun stays C_UNTRIED. */
 static void send_to(struct wstate *ws, struct batch *b, int ri, int slot, struct outgoing *o,
-		    const int *todo, size_t m)
+		    const int *left, size_t m)
 {
 	const struct cfg_relay *relay = &b->cfg->daemon.relays[ri];
 	struct session *s = &ws->s[slot];
@@ -813,12 +813,12 @@ static void send_to(struct wstate *ws, struct batch *b, int ri, int slot, struct
 		if (relay->rate > 0 && pace(ws, slot, relay) < 0)
 			return;
 		for (i = 0; i < n; i++)
-			one[i] = o->v[todo[off + i]];
+			one[i] = o->v[left[off + i]];
 		smtp_client_send_batch(s->smtp, one, n);
 		s->carried += n;
 		s->last_used = mono_ms();
 		for (i = 0; i < n; i++) {
-			int j = todo[off + i];
+			int j = left[off + i];
 			o->v[j] = one[i];
 			snprintf(o->relay_of[j], sizeof(o->relay_of[j]), "%s", key);
 			o->state[j] = unreached(&one[i]) ? C_AGAIN : C_DONE;
@@ -849,7 +849,7 @@ static void relay_batch(struct wstate *ws, struct batch *b, const struct deliver
 {
 	struct outgoing *o = xcalloc(1, sizeof(*o));
 	struct copy c[BATCH];
-	int idx[BATCH] = {0}, todo[BATCH], i, ri, slot, busy;	/* idx: set for [0, o->k) */
+	int idx[BATCH] = {0}, left[BATCH], i, ri, slot, busy;	/* idx: set for [0, o->k) */
 	unsigned long tried = 0;
 	size_t m, j;
 
@@ -866,7 +866,7 @@ static void relay_batch(struct wstate *ws, struct batch *b, const struct deliver
 	for (;;) {
 		for (m = 0, j = 0; j < o->k; j++)
 			if (o->state[j] != C_DONE)
-				todo[m++] = (int)j;
+				left[m++] = (int)j;
 		if (m == 0 || runtime_stopping(ws->w->pool->rt))
 			break;
 		ri = relays_pick(ws->w->pool->relays, b->cfg, tried, ws->have, &slot, &busy);
@@ -874,7 +874,7 @@ static void relay_batch(struct wstate *ws, struct batch *b, const struct deliver
 		if (ri < 0)
 			break;
 		tried |= 1UL << ri;
-		send_to(ws, b, ri, slot, o, todo, m);
+		send_to(ws, b, ri, slot, o, left, m);
 	}
 	for (j = 0; j < o->k; j++) {
 		struct result *rr = &r[idx[j]];

@@ -478,6 +478,66 @@ def fanout_kill():
         sink.close()
 
 
+def record_fails():
+    """The store refuses the workers' writes in the middle of a fan-out (a
+    writer of our own holds its write lock; busy, as on a full disk): a
+    worker whose results cannot be recorded stops, ends its relay session
+    and sends nothing more until it can write again, so the relay takes at
+    most the batches already under way (64 copies, BATCH in
+    daemon/delivery.c, per worker). Their copies stay 'sending'; the next
+    start queues them again, which is the documented bound on duplicates."""
+    n, workers, group = 1000, 2, 64
+    sink = Relay(delay=0.002)
+    d = Daemon()
+    lock = None
+    try:
+        configure(d, smtp_relay(sink.port), workers=workers)
+        addrs = ["s%04d@example.net" % i for i in range(n)]
+        subscribe(d, addrs)
+        d.start()
+        aid, _, _ = queue(d, addrs, "store fails")
+        t.ok(wait_for(lambda: sink.count() >= 50, 60), "the fan-out is under way", sink.count())
+        lock = sqlite3.connect(d.db, timeout=30, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        at_lock = sink.count()
+        with sink.lock:
+            open_at_lock = sink.open
+        t.ok(wait_for(lambda: "delivery: cannot record the results of" in d.logtext(), 120),
+             "the store refuses the results: the worker says so", d.logtext()[-2000:])
+        t.ok(wait_for(lambda: sink.open < open_at_lock, 30),
+             "and ends its session with the relay (%d open before)" % open_at_lock)
+        during = sink.count() - at_lock
+        t.ok(during <= workers * group,
+             "while the store refused, the relay took %d copies: at most the batches under way "
+             "(%d per worker)" % (during, group))
+        sending = d.query("SELECT count(*) FROM deliveries WHERE archive_id = ? AND status = 'sending'",
+                          (aid,))[0][0]
+        t.ok(0 < sending <= workers * group, "the copies not recorded stay 'sending' (%d)" % sending)
+        lock.execute("ROLLBACK")
+        lock.close()
+        lock = None
+        t.ok(wait_for(lambda: d.query("SELECT count(*) FROM deliveries WHERE archive_id = ? AND status"
+                                      " NOT IN ('sent', 'sending')", (aid,))[0][0] == 0, 120),
+             "once the store takes writes again, the fan-out goes on to the end",
+             d.query("SELECT status, count(*) FROM deliveries GROUP BY status"))
+        t.eq(d.stop(), 0, "parleyd stops cleanly")
+        d.start()
+        t.ok(wait_for(lambda: all_status(d, aid, "sent", n), 60), "the next start sends the 'sending' ones",
+             d.query("SELECT status, count(*) FROM deliveries GROUP BY status"))
+        counts = sink.by_rcpt()
+        t.eq(sorted(counts), sorted(addrs), "every recipient got the copy")
+        dups = sum(c - 1 for c in counts.values())
+        t.ok(max(counts.values()) <= 2 and dups <= sending,
+             "duplicates: %d, no more than the copies left 'sending' (%d)" % (dups, sending))
+    finally:
+        if lock is not None:
+            lock.close()
+        if t.failed:
+            print("\n".join("#   " + l for l in d.logtext().splitlines()[-20:]))
+        d.cleanup()
+        sink.close()
+
+
 def claimed_status():
     """A copy whose subscriber is no longer active when it is claimed (the
     claim's query reads the status and the mute) is cancelled with the
@@ -610,6 +670,7 @@ def main():
             print("\n".join("#   " + l for l in d.logtext().splitlines()[-40:]))
         d.cleanup()
     fanout_kill()
+    record_fails()
     log_writes()
     claimed_status()
     t.done()
