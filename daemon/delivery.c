@@ -49,6 +49,10 @@
  * other copies go back to the queue. The bound on duplicates for such a
  * list is one transaction per relay connection.
  *
+ * The workers are threads named "delivery N", niced by daemon.worker_nice
+ * (their own nice value, not the daemon's): a fan-out of signed copies
+ * yields the CPU to the intake and to an MTA on the same machine.
+ *
  * The maildir sink (relay.maildir) is maildir_sink.c.
  *
  * It must never mark a copy sent that the relay did not accept, never send
