@@ -424,6 +424,19 @@ def starttls(d, top):
         plain.close()
 
 
+def fanout_start(d, sink, n, workers, prefix, subject, under_way):
+    """D configured for SINK with WORKERS, N subscribers PREFIX0000@...,
+    started, a post queued to all of them, and UNDER_WAY copies taken by the
+    relay; returns (archive id, the addresses)."""
+    configure(d, smtp_relay(sink.port), workers=workers)
+    addrs = ["%s%04d@example.net" % (prefix, i) for i in range(n)]
+    subscribe(d, addrs)
+    d.start()
+    aid, _, _ = queue(d, addrs, subject)
+    t.ok(wait_for(lambda: sink.count() >= under_way, 60), "the fan-out is under way", sink.count())
+    return aid, addrs
+
+
 def fanout_kill():
     """kill -9 in the middle of a 2,000-recipient fan-out, then a restart:
     every recipient has the copy; a recipient has two only if its result was
@@ -433,12 +446,7 @@ def fanout_kill():
     sink = Relay(delay=0.002)
     d = Daemon()
     try:
-        configure(d, smtp_relay(sink.port), workers=workers)
-        addrs = ["r%04d@example.net" % i for i in range(n)]
-        subscribe(d, addrs)
-        d.start()
-        aid, _, _ = queue(d, addrs, "big fan out")
-        t.ok(wait_for(lambda: sink.count() >= 100, 60), "the fan-out is under way", sink.count())
+        aid, addrs = fanout_start(d, sink, n, workers, "r", "big fan out", 100)
         began = time.time()
         t.eq(d.stop(), 0, "SIGTERM in the middle of it: parleyd stops cleanly")
         t.ok(time.time() - began < 5, "and promptly (%.1f s)" % (time.time() - began))
@@ -491,12 +499,7 @@ def record_fails():
     d = Daemon()
     lock = None
     try:
-        configure(d, smtp_relay(sink.port), workers=workers)
-        addrs = ["s%04d@example.net" % i for i in range(n)]
-        subscribe(d, addrs)
-        d.start()
-        aid, _, _ = queue(d, addrs, "store fails")
-        t.ok(wait_for(lambda: sink.count() >= 50, 60), "the fan-out is under way", sink.count())
+        aid, addrs = fanout_start(d, sink, n, workers, "s", "store fails", 50)
         lock = sqlite3.connect(d.db, timeout=30, isolation_level=None)
         lock.execute("BEGIN IMMEDIATE")
         at_lock = sink.count()
