@@ -24,6 +24,10 @@ DNS server this test runs on 127.0.0.1 (dns_server.py). Checked:
 - a reload with a key that cannot be loaded is refused with FILE:LINE, the
   running keys go on signing; a reload with a new selector and key signs
   with them; check-config reports a broken key at its line.
+A second verifier, Mail::DKIM (Debian's libmail-dkim-perl, run as
+dkim_verify.pl against the same DNS server), passes each copy's rsa-sha256
+signature and ARC chain and fails them on a changed body byte (it has no
+ed25519-sha256).
 Runs itself again under /usr/bin/python3 when the interpreter running it
 cannot import dkimpy (a pyenv python3)."""
 import imaplib
@@ -177,6 +181,20 @@ def verify_all(raw, dnsd):
     return out
 
 
+def perl_verify(raw, dnsd, arc=False):
+    """Mail::DKIM's verdict on RAW (dkim_verify.pl, a second implementation):
+    [(a=, d=, s=, result)] per DKIM-Signature, or the ARC chain's result."""
+    cmd = ["perl", os.path.join(os.path.dirname(os.path.abspath(__file__)), "dkim_verify.pl"),
+           str(dnsd.port)] + (["arc"] if arc else [])
+    r = subprocess.run(cmd, input=raw, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        return "error: %s" % r.stderr.decode(errors="replace")
+    lines = r.stdout.decode(errors="replace").splitlines()
+    if arc:
+        return lines[0].split()[0] if lines else "error: no output"
+    return [tuple(ln.split(None, 4)[:4]) for ln in lines]
+
+
 def tamper_body(raw):
     h, _, b = raw.partition(b"\r\n\r\n")
     i = b.index(b"Liste")
@@ -248,6 +266,14 @@ def signed_copies(d, dnsd, port):
              [("ed25519-sha256", "lists.example.org", "ed1"), ("rsa-sha256", "lists.example.org", "rsa1")],
              "%s's copy carries two signatures of the list's domain: rsa-sha256 and ed25519-sha256" % user)
         t.ok(all(ok is True for _, _, _, ok in v), "dkimpy verifies both signatures of %s's copy" % user, v)
+        pv = perl_verify(raw, dnsd)
+        t.ok(("rsa-sha256", "lists.example.org", "rsa1", "pass") in pv,
+             "Mail::DKIM (Perl, a second verifier) passes the rsa-sha256 signature of %s's copy "
+             "(it knows no ed25519)" % user, pv)
+        pv = perl_verify(tamper_body(raw), dnsd)
+        t.ok(isinstance(pv, list) and ("rsa-sha256", "lists.example.org", "rsa1", "pass") not in pv
+             and any(x[0] == "rsa-sha256" for x in pv),
+             "and fails it once a body byte changed", pv)
         sig = fields(raw, "DKIM-Signature")[0]
         h = tags(sig).get("h", "").lower().split(":")
         want = ["from", "to", "subject", "date", "message-id", "list-id", "list-unsubscribe", "list-post",
@@ -300,6 +326,9 @@ def arc_checks(user, raw, dnsd):
          "%s's ARC-Authentication-Results carries the recorded Authentication-Results" % user)
     cv, why = arc_verify(raw, dnsd)
     t.eq((cv, why), (b"pass", "success"), "dkimpy validates %s's ARC chain" % user)
+    t.eq(perl_verify(raw, dnsd, arc=True), "pass", "Mail::DKIM validates %s's ARC chain too" % user)
+    t.ok(perl_verify(tamper_body(raw), dnsd, arc=True) != "pass",
+         "and not once a body byte changed (%s's copy)" % user)
     t.ok(arc_verify(tamper_body(raw), dnsd)[0] != b"pass",
          "a changed body byte breaks %s's ARC chain" % user)
     t.ok(arc_verify(raw.replace(b"i=1; mx.example.org", b"i=1; mx.example.com", 1), dnsd)[0] != b"pass",
