@@ -38,7 +38,9 @@
  * copy at a time under a rate, and to what the connection may still carry
  * under max_per_connection. Copies no relay could take because the ones up
  * were at their connection limit go back to the queue unsent. Each result
- * records the relay (deliveries.relay). The bound on duplicates after a
+ * records the relay (deliveries.relay) and is counted per relay; a relay
+ * marked down or back up is recorded in relay_state (parley stats), and at
+ * the start the configured relays are recorded up. The bound on duplicates after a
  * crash stays one uncommitted batch (BATCH copies) per worker, so per relay
  * connection in use.
  *

@@ -93,7 +93,7 @@ enum stats_rspan { STATS_R_MINUTE, STATS_R_HOUR, STATS_R_DAY, STATS_R_ALL, STATS
 
 struct stats_relay {
 	char relay[STATS_RELAY_KEY_MAX];
-	int state;			/* 1 up, 0 down, -1 not configured (no state row) */
+	int state;			/* 1 up, 0 down, -1 unknown (no state row) */
 	long long down_until;		/* down: until this time (unix) */
 	char reason[STATS_REASON_MAX];	/* down: why */
 	long long copies[3][STATS__RSPANS];	/* [STATS_SENT..STATS_FAILED][span] */

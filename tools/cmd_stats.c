@@ -158,7 +158,7 @@ static void relays_text(const struct stats_relay *r, int n)
 				   cli_time(r[i].down_until, t, sizeof(t)),
 				   r[i].reason[0] ? r[i].reason : "no reason given");
 		else
-			cli_printf("  %s: %s\n", r[i].relay, r[i].state > 0 ? "up" : "not configured");
+			cli_printf("  %s: %s\n", r[i].relay, r[i].state > 0 ? "up" : "state unknown");
 		for (c = STATS_SENT; c <= STATS_FAILED; c++) {
 			snprintf(what, sizeof(what), "copies %s", stats_copy_name((enum stats_copy)c));
 			cli_printf("    %-16s %10lld %10lld %10lld %12lld\n", what,

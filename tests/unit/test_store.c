@@ -630,7 +630,7 @@ static void test_relay_stats(void)
 	   a->copies[STATS_SENT][STATS_R_DAY] == 0,
 	   "a: 2 sent and 1 failed in all, back-filled, none in the day");
 	ok(b != NULL && b->copies[STATS_DEFERRED][STATS_R_ALL] == 1, "b: 1 deferred");
-	ok(a != NULL && a->state == -1, "no state row: not configured");
+	ok(a != NULL && a->state == -1, "no state row: state unknown");
 
 	memset(&tl, 0, sizeof(tl));
 	ok(stats_tally_copy(&tl, 1, "a.example:25", "sent") == 0 &&
@@ -689,7 +689,7 @@ static void test_relay_stats(void)
 	ok(b != NULL && b->state == 0 && b->down_until == now + 30, "c is down until now + 30");
 	is_str(b ? b->reason : NULL, "connection refused", "with its reason");
 	ok((b = find_relay(r, n, "b.example:25")) != NULL && b->state == -1,
-	   "b has counts but no state: not configured");
+	   "b has counts but no state row: unknown");
 	ok(store_begin(st) == 0 && store_relay_state_set(st, "c.example:2525", 0, NULL, now) == 0 &&
 	   store_commit(st) == 0, "c back up");
 	is_str(query_text(db, "SELECT state || ',' || COALESCE(reason, '-') || ','"
