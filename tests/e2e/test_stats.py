@@ -14,7 +14,7 @@ openmetrics). /metrics refuses a request that came through a proxy
 so, and stats counts four sent. Then the relays: two relays take posts'
 copies, one stops listening and is marked down; stats (--json, with and
 without LIST) and /metrics count per relay what deliveries.relay says, and
-show the one down with its reason."""
+show the one down with its reason, and up again once it is back."""
 import json
 import os
 import re
@@ -22,6 +22,7 @@ import signal
 import smtplib
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -197,7 +198,8 @@ def relays_phase():
     one stream per batch); then B stops listening, is marked down, and the
     copies go to A. stats --json (with and without LIST) and /metrics
     count per relay what deliveries.relay says, B is 'down' with a reason,
-    A is up."""
+    A is up. Then B listens again: after its backoff it takes copies and
+    is 'up' again."""
     a, b = Relay(), Relay()
     port = free_port()
     d = Daemon(extra_daemon='  http = { listen = [ "127.0.0.1:%d" ]; };' % port)
@@ -286,9 +288,22 @@ def relays_phase():
                 t.eq(m.get("counter|parley_relay_copies_total|relay=%s,status=%s" % (key, st)),
                      float(db.get(key, {}).get(st, 0)),
                      "parley_relay_copies_total of %s, %s: as deliveries.relay" % (key, st))
+
+        b = Relay(port=b.port)	# B listens again: once its backoff is over, a copy goes to it
+        deadline = time.time() + 90
+        while time.time() < deadline and b.count() == 0 and post_and_wait():
+            time.sleep(1)	# a post a second until B takes one (not an assertion)
+        t.ok(b.count() > 0, "B, listening again after its backoff, takes copies", statuses(d))
+        rc, out, err = cli(d, "--json", "stats")
+        rs = {r["relay"]: r for r in json.loads(out).get("relays", [])} if rc == 0 else {}
+        t.eq((rs.get(kb, {}).get("state"), rs.get(kb, {}).get("reason")), ("up", None),
+             "stats: B is up again, with no reason")
+        m = parse_openmetrics(http(port, "/metrics")[2]) or {}
+        t.eq(m.get("gauge|parley_relay_up|relay=%s" % kb), 1.0, "parley_relay_up of B: 1 again")
     finally:
         d.stop()
         a.close()
+        b.close()
         if t.failed:
             print("\n".join("#   " + l for l in d.logtext().splitlines()[-30:]))
         d.cleanup()
