@@ -40,9 +40,9 @@
  * were at their connection limit go back to the queue unsent. Each result
  * records the relay (deliveries.relay) and is counted per relay; a relay
  * marked down or back up is recorded in relay_state (parley stats), and at
- * the start the configured relays are recorded up. The bound on duplicates after a
- * crash stays one uncommitted batch (BATCH copies) per worker, so per relay
- * connection in use.
+ * the start the configured relays are recorded up. The bound on duplicates
+ * after a crash stays one uncommitted batch (BATCH copies) per worker, so
+ * per relay connection in use.
  *
  * A list with delivery = "batch": when a claim begins with a copy of its
  * message, the copies of that message (topped up to batch_recipients with
