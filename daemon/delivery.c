@@ -38,9 +38,11 @@
  * copy at a time under a rate, and to what the connection may still carry
  * under max_per_connection. Copies no relay could take because the ones up
  * were at their connection limit go back to the queue unsent. Each result
- * records the relay (deliveries.relay). The bound on duplicates after a
- * crash stays one uncommitted batch (BATCH copies) per worker, so per relay
- * connection in use.
+ * records the relay (deliveries.relay) and is counted per relay; a relay
+ * marked down or back up is recorded in relay_state (parley stats), and at
+ * the start the configured relays are recorded up. The bound on duplicates
+ * after a crash stays one uncommitted batch (BATCH copies) per worker, so
+ * per relay connection in use.
  *
  * A list with delivery = "batch": when a claim begins with a copy of its
  * message, the copies of that message (topped up to batch_recipients with
@@ -299,6 +301,20 @@ static int write_end(struct wstate *ws, int ok)
 	return ok ? rc : -1;
 }
 
+/* relay_note: relay KEY recorded up (SECS 0) or down for SECS s for WHY,
+ * for parley stats and /metrics, in a write transaction of its own; a
+ * store failure is logged, never more. */
+static void relay_note(struct wstate *ws, const char *key, int secs, const char *why)
+{
+	long long now = store_now();
+
+	if (write_begin(ws) < 0 ||
+	    write_end(ws, store_relay_state_set(ws->st, key, secs > 0 ? now + secs : 0, why,
+						now) == 0) < 0)
+		log_warn("delivery: cannot record relay %s as %s in the store (parley stats shows "
+			 "its last state)", key, secs > 0 ? "down" : "up");
+}
+
 /* claim: up to MAX due copies marked 'sending' in OUT, committed; the
  * count or -1 (logged). The claim's commit is not synced (store_synced):
  * lost to a power failure, the copies are 'queued' again, which is what a
@@ -348,17 +364,17 @@ static void release(struct wstate *ws, const struct delivery *d, int n)
 			 "start does", n);
 }
 
-/* count: copy D recorded with STATUS, in tally T (written out first if it
- * is full); 0 or -1. */
+/* count: copy D recorded with R (its status, its relay), in tally T
+ * (written out first if it is full); 0 or -1. */
 static int count(struct store *st, struct stats_tally *t, const struct delivery *d,
-		 const char *status)
+		 const struct result *r)
 {
-	if (stats_tally_add(t, d->list_id, status) == 0)
+	if (stats_tally_copy(t, d->list_id, r->relay, r->status) == 0)
 		return 0;
 	if (store_stats_tally(st, t, store_now()) < 0)
 		return -1;
-	t->n = 0;
-	return stats_tally_add(t, d->list_id, status);
+	t->n = t->nr = 0;
+	return stats_tally_copy(t, d->list_id, r->relay, r->status);
 }
 
 /* record_one: R for copy D (with the bounce of its subscriber on a 5xx to
@@ -372,7 +388,7 @@ static int record_one(struct wstate *ws, const struct batch *b, const struct del
 	if ((changed = store_delivery_result(ws->st, d->id, r->status, r->next_at, error,
 					     r->relay[0] ? r->relay : NULL, store_now())) < 0)
 		return -1;
-	if (changed && count(ws->st, t, d, r->status) < 0)
+	if (changed && count(ws->st, t, d, r) < 0)
 		return -1;
 	if (r->bounce && d->subscriber_id != 0 &&
 	    bounce_at_rcpt(ws->st, b->cfg, ws->w->pool->key, d->id, r->text, store_now()) < 0)
@@ -690,16 +706,19 @@ static int session_open(struct wstate *ws, struct batch *b, const struct cfg_rel
 		return 1;
 	config_hostname(b->cfg, helo, sizeof(helo));
 	if ((s->smtp = smtp_client_open(relay, helo, &hooks, &reply)) != NULL) {
-		relays_up(rs, slot);
+		if (relays_up(rs, slot))
+			relay_note(ws, key, 0, NULL);
 		ws->have[slot] = 1;
 		s->carried = 0;
 		return 0;
 	}
 	relays_conn_drop(rs, slot);
 	snprintf(b->down_why, sizeof(b->down_why), "%s", reply.text);
-	if (!runtime_stopping(ws->w->pool->rt) && (secs = relays_down(rs, slot)) > 0)
+	if (!runtime_stopping(ws->w->pool->rt) && (secs = relays_down(rs, slot)) > 0) {
 		log_warn("delivery: relay %s is down for %d s, its copies go to the others: %s", key,
 			 secs, reply.text);
+		relay_note(ws, key, secs, reply.text);
+	}
 	return -1;
 }
 
@@ -838,9 +857,11 @@ static void send_to(struct wstate *ws, struct batch *b, int ri, int slot, struct
 			session_close(ws, slot);
 	}
 	if (down && !runtime_stopping(ws->w->pool->rt) &&
-	    (secs = relays_down(ws->w->pool->relays, slot)) > 0)
+	    (secs = relays_down(ws->w->pool->relays, slot)) > 0) {
 		log_warn("delivery: relay %s is down for %d s, its copies go to the others: %s", key,
 			 secs, b->down_why);
+		relay_note(ws, key, secs, b->down_why);
+	}
 }
 
 /* relay_batch: the N copies D to the relays: each stream to the relay
@@ -1256,6 +1277,33 @@ static void requeue(const char *database)
 			 "(those the relay had taken reach their recipient twice)", n);
 }
 
+/* relays_reset: the relays of CFG recorded 'up' (a start forgets every
+ * backoff), the rows of others deleted; a store failure is logged, never
+ * more. */
+static void relays_reset(const char *database, const struct config *cfg)
+{
+	char keys[CONFIG_RELAYS_MAX][RELAYS_KEY_MAX];
+	const char *k[CONFIG_RELAYS_MAX];
+	size_t i, n = 0;
+	struct store *st;
+
+	for (i = 0; cfg->daemon.relay.maildir == NULL && i < cfg->daemon.nrelays &&
+		    n < CONFIG_RELAYS_MAX; i++) {
+		relays_key(&cfg->daemon.relays[i], keys[n], sizeof(keys[n]));
+		k[n] = keys[n];
+		n++;
+	}
+	if ((st = store_open(database)) == NULL)
+		return;
+	if (store_begin(st) < 0 || store_relay_state_reset(st, k, n, store_now()) < 0 ||
+	    store_commit(st) < 0) {
+		store_rollback(st);
+		log_warn("delivery: cannot record the relays' state in the store (parley stats "
+			 "shows the last one)");
+	}
+	store_close(st);
+}
+
 /* key_load: the token key, tried a few times (another thread may be
  * creating the file right now); 0 or -1 (logged). */
 static int key_load(const char *path, unsigned char *key)
@@ -1322,6 +1370,7 @@ struct delivery_pool *delivery_start(struct runtime *rt)
 
 	p->nice = g->cfg->daemon.worker_nice;
 	relays_label(g->cfg, label, sizeof(label));
+	relays_reset(database, g->cfg);
 	runtime_release(rt, g);
 	p->rt = rt;
 	p->dmarc = dmarc_cache_new();

@@ -5,8 +5,9 @@
  * a family's samples together): posts and replies archived, copies by the
  * status they reached (counters, from the all-time counts of store_stats,
  * which never go down), the copies waiting and the age of the oldest, and
- * the subscribers by status (gauges). List names are written as label
- * values, escaped as the format says. Must never write anything else from
+ * the subscribers by status (gauges); per relay, up or down (a gauge) and
+ * the copies it took by status (counters). List names and relay keys are
+ * written as label values, escaped as the format says. Must never write anything else from
  * the store (no address, no subject): the page may be scraped by a
  * monitoring system that keeps what it reads.
  */
@@ -72,6 +73,41 @@ static void sample(struct mbuf *b, const char *name, const char *list, const cha
 	mbuf_str(b, num);
 }
 
+/* relay_sample: NAME{relay="RELAY"[,status="STATUS"]} N */
+static void relay_sample(struct mbuf *b, const char *name, const char *relay, const char *status,
+			 long long n)
+{
+	char num[32];
+
+	mbuf_str(b, name);
+	mbuf_str(b, "{");
+	label(b, "relay", relay);
+	if (status != NULL) {
+		mbuf_str(b, ",");
+		label(b, "status", status);
+	}
+	snprintf(num, sizeof(num), "} %lld\n", n);
+	mbuf_str(b, num);
+}
+
+/* write_relays: the relays R[0..N): up or down (those with a state, the
+ * configured ones), and their copies by status. */
+static void write_relays(struct mbuf *b, const struct stats_relay *r, int n)
+{
+	int i, c;
+
+	family(b, "parley_relay_up", "gauge", "1 if the relay is up, 0 if it is marked down.");
+	for (i = 0; i < n; i++)
+		if (r[i].state >= 0)
+			relay_sample(b, "parley_relay_up", r[i].relay, NULL, r[i].state);
+	family(b, "parley_relay_copies", "counter",
+	       "Copies handed to the relay by the status they reached.");
+	for (i = 0; i < n; i++)
+		for (c = STATS_SENT; c <= STATS_FAILED; c++)
+			relay_sample(b, "parley_relay_copies_total", r[i].relay,
+				     stats_copy_name((enum stats_copy)c), r[i].copies[c][STATS_R_ALL]);
+}
+
 static void write_all(struct mbuf *b, const struct list_numbers *v, size_t n, long long now)
 {
 	size_t i;
@@ -110,17 +146,20 @@ static void write_all(struct mbuf *b, const struct list_numbers *v, size_t n, lo
 		for (c = 0; c < SUB_STATUS__COUNT; c++)
 			sample(b, "parley_subscribers", v[i].name, "status",
 			       sub_status_name((enum sub_status)c), v[i].subs[c]);
-	mbuf_str(b, "# EOF\n");
 }
 
 int metrics_write(struct store *st, const struct config *cfg, long long now, struct mbuf *out)
 {
 	struct list_numbers *v = calloc(cfg->nlists ? cfg->nlists : 1, sizeof(*v));
+	struct stats_relay *r = calloc(STATS_RELAYS_MAX, sizeof(*r));
 	size_t i;
-	int rc = 0;
+	int rc = 0, nr = 0;
 
-	if (v == NULL)
+	if (v == NULL || r == NULL) {
+		free(v);
+		free(r);
 		return -1;
+	}
 	for (i = 0; i < cfg->nlists && rc == 0; i++) {
 		long long id = store_list_id(st, cfg->lists[i].name);
 		v[i].name = cfg->lists[i].name;
@@ -128,8 +167,14 @@ int metrics_write(struct store *st, const struct config *cfg, long long now, str
 					  store_sub_counts(st, id, v[i].subs) < 0)))
 			rc = -1;
 	}
-	if (rc == 0)
+	if (rc == 0 && (nr = store_stats_relays(st, now, r, STATS_RELAYS_MAX)) < 0)
+		rc = -1;
+	if (rc == 0) {
 		write_all(out, v, cfg->nlists, now);
+		write_relays(out, r, nr);
+		mbuf_str(out, "# EOF\n");
+	}
+	free(r);
 	free(v);
 	return rc;
 }

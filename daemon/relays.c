@@ -172,11 +172,15 @@ int relays_down(struct relays *rs, int slot)
 	return secs;
 }
 
-void relays_up(struct relays *rs, int slot)
+int relays_up(struct relays *rs, int slot)
 {
+	int was_down;
+
 	pthread_mutex_lock(&rs->mu);
+	was_down = rs->s[slot].backoff != 0;
 	rs->s[slot].backoff = 0;
 	pthread_mutex_unlock(&rs->mu);
+	return was_down;
 }
 
 long relays_pace(struct relays *rs, int slot, const struct cfg_relay *r)

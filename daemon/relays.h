@@ -55,9 +55,10 @@ void relays_conn_drop(struct relays *rs, int slot);
 /* relays_down: the relay at SLOT refused a connection or timed out: down
  * for its backoff (30 s, doubling to 10 min); the seconds, or 0 if another
  * worker had marked it down already. relays_up: a session was set up: the
- * backoff starts again from the beginning. */
+ * backoff starts again from the beginning; 1 if the relay had been marked
+ * down since it was last up (it is back), 0 if not. */
 int relays_down(struct relays *rs, int slot);
-void relays_up(struct relays *rs, int slot);
+int relays_up(struct relays *rs, int slot);
 
 /* relays_pace: with R's rate (copies per second, > 0), the milliseconds
  * to wait before one more copy may go to the relay at SLOT (that copy's

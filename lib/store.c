@@ -447,6 +447,32 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	/* 9 -> 10 (relays): the relay each copy was last handed to, "host:port"
 	 * or "maildir:/DIR" (several relays share the copies, issue 10). */
 	"ALTER TABLE deliveries ADD COLUMN relay TEXT;",
+	/* 10 -> 11 (relay stats): per relay ("host:port", as deliveries.relay),
+	 * minute (unix time / 60; 0: all time) and status, the copies that
+	 * reached sent, deferred or failed, counted by the workers' tally in
+	 * the transaction of their results, like delivery_counts (no trigger),
+	 * pruned with it; the all-time rows back-filled from the copies'
+	 * relay. And each configured relay's state as the workers last saw it:
+	 * up, or down until a time (unix) for a reason; parleyd writes a row
+	 * 'up' per configured relay when it starts and deletes the others. */
+	"CREATE TABLE relay_counts ("
+	"  relay TEXT NOT NULL,"
+	"  minute INTEGER NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  n INTEGER NOT NULL,"
+	"  PRIMARY KEY (relay, minute, status)"
+	") WITHOUT ROWID;"
+	"INSERT INTO relay_counts(relay, minute, status, n)"
+	"  SELECT relay, 0, status, count(*) FROM deliveries"
+	"  WHERE relay IS NOT NULL AND status IN ('sent', 'deferred', 'failed')"
+	"  GROUP BY relay, status;"
+	"CREATE TABLE relay_state ("
+	"  relay TEXT PRIMARY KEY,"
+	"  state TEXT NOT NULL CHECK (state IN ('up', 'down')),"
+	"  down_until INTEGER,"
+	"  reason TEXT,"
+	"  updated_at INTEGER NOT NULL"
+	");",
 };
 
 /* Each connection's page cache: parleyd opens one per worker, ingest and

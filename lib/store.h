@@ -16,7 +16,7 @@
 #include <sqlite3.h>
 
 /* The schema version this program writes; see migrations[] in store.c. */
-#define STORE_SCHEMA_VERSION 10
+#define STORE_SCHEMA_VERSION 11
 
 /* Identifiers of cached statements: one per SQL text in the program. */
 enum store_stmt {
@@ -103,6 +103,11 @@ enum store_stmt {
 	STMT_BOUNCE_SUBS,
 	STMT_BOUNCE_NOTICE_SUB,
 	STMT_BOUNCE_NOTICE_SENDER,
+	STMT_STATS_RELAY_ADD,
+	STMT_STATS_RELAY_PRUNE,
+	STMT_STATS_RELAY_COUNTS,
+	STMT_STATS_RELAY_STATES,
+	STMT_RELAY_STATE_SET,
 	STMT__COUNT
 };
 

@@ -3,17 +3,22 @@
  * of them together) the posts and replies archived, the copies sent,
  * deferred, failed and cancelled, the bounces (hard, soft, complaints) in
  * the last hour, the last day and in all,
- * and the copies waiting in the queue with the oldest one's age. The
- * numbers come from store_stats (the same as parleyd's /metrics).
+ * and the copies waiting in the queue with the oldest one's age; then the
+ * relays (daemon-wide, with or without LIST): each one's state, its copies
+ * sent, deferred and failed in the last minute, hour, day and in all, and
+ * its rate. The numbers come from store_stats (the same as parleyd's
+ * /metrics).
  * Read-only: never changes anything.
  */
 #include "autoconf.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "store_stats.h"
+#include "xalloc.h"
 
 static void json_spans(struct json *j, const char *key, const long long v[STATS__SPANS])
 {
@@ -102,6 +107,83 @@ static void stats_text(const char *name, const struct stats *x, long long now)
 	cli_printf("\n");
 }
 
+static const char *relay_state(const struct stats_relay *r)
+{
+	return r->state > 0 ? "up" : r->state == 0 ? "down" : NULL;
+}
+
+/* relays_json: the relays R[0..N) as the array "relays". */
+static void relays_json(struct json *j, const struct stats_relay *r, int n)
+{
+	char t[32];
+	int i, c, sp;
+
+	json_array_open(j, "relays");
+	for (i = 0; i < n; i++) {
+		json_object_open(j, NULL);
+		json_str(j, "relay", r[i].relay);
+		json_str(j, "state", relay_state(&r[i]));
+		json_str(j, "down_until",
+			 r[i].state == 0 && r[i].down_until ? cli_time(r[i].down_until, t, sizeof(t))
+							     : NULL);
+		json_str(j, "reason", r[i].state == 0 && r[i].reason[0] ? r[i].reason : NULL);
+		json_object_open(j, "copies");
+		for (c = STATS_SENT; c <= STATS_FAILED; c++) {
+			json_object_open(j, stats_copy_name((enum stats_copy)c));
+			for (sp = 0; sp < STATS__RSPANS; sp++)
+				json_int(j, stats_rspan_name((enum stats_rspan)sp), r[i].copies[c][sp]);
+			json_object_close(j);
+		}
+		json_object_close(j);
+		json_object_open(j, "rate");
+		json_double(j, "minute", r[i].rate_minute);
+		json_double(j, "hour", r[i].rate_hour);
+		json_object_close(j);
+		json_object_close(j);
+	}
+	json_array_close(j);
+}
+
+/* relays_text: the relays R[0..N), aligned with the lists' numbers. */
+static void relays_text(const struct stats_relay *r, int n)
+{
+	char what[32], t[32];
+	int i, c;
+
+	cli_printf("%-20s %10s %10s %10s %12s\n", "relays", "last min", "last hour", "last day",
+		   "all");
+	for (i = 0; i < n; i++) {
+		if (r[i].state == 0)
+			cli_printf("  %s: down until %s (%s)\n", r[i].relay,
+				   cli_time(r[i].down_until, t, sizeof(t)),
+				   r[i].reason[0] ? r[i].reason : "no reason given");
+		else
+			cli_printf("  %s: %s\n", r[i].relay, r[i].state > 0 ? "up" : "state unknown");
+		for (c = STATS_SENT; c <= STATS_FAILED; c++) {
+			snprintf(what, sizeof(what), "copies %s", stats_copy_name((enum stats_copy)c));
+			cli_printf("    %-16s %10lld %10lld %10lld %12lld\n", what,
+				   r[i].copies[c][STATS_R_MINUTE], r[i].copies[c][STATS_R_HOUR],
+				   r[i].copies[c][STATS_R_DAY], r[i].copies[c][STATS_R_ALL]);
+		}
+		cli_printf("    %-16s %10.3f %10.3f\n", "sent per second", r[i].rate_minute,
+			   r[i].rate_hour);
+	}
+}
+
+/* relays: the relays' numbers (daemon-wide), written out. 0 or -1. */
+static int relays(struct cli *cli, struct json *j, long long now)
+{
+	struct stats_relay *r = xcalloc(STATS_RELAYS_MAX, sizeof(*r));
+	int n = store_stats_relays(cli->store, now, r, STATS_RELAYS_MAX);
+
+	if (n >= 0 && cli->json)
+		relays_json(j, r, n);
+	else if (n >= 0)
+		relays_text(r, n);
+	free(r);
+	return n < 0 ? -1 : 0;
+}
+
 /* one: the counters of list ID named NAME, written out. 0 or -1. */
 static int one(struct cli *cli, struct json *j, const char *name, long long id, long long now)
 {
@@ -153,6 +235,10 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 		if (rc == 0 && !cli->json)
 			stats_text("(all lists)", &x, now);
 	}
+	if (rc == 0 && !cli->json)
+		cli_printf("\n");
+	if (rc == 0)
+		rc = relays(cli, &j, now);
 	if (cli->json) {
 		json_object_close(&j);
 		json_end(&j);

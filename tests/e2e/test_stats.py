@@ -11,7 +11,10 @@ openmetrics). /metrics refuses a request that came through a proxy
 (X-Forwarded-For, Forwarded), and everything after daemon.http.metrics =
 "off" (a reload). Then parleyd restarts with the maildir sink, `queue flush
 --wait` makes the four due and waits: it ends when they are sent, saying
-so, and stats counts four sent."""
+so, and stats counts four sent. Then the relays: two relays take posts'
+copies, one stops listening and is marked down; stats (--json, with and
+without LIST) and /metrics count per relay what deliveries.relay says, and
+show the one down with its reason, and up again once it is back."""
 import json
 import os
 import re
@@ -19,11 +22,13 @@ import signal
 import smtplib
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import PARLEY, Daemon, Tap, free_port, maildir_box, wait_for  # noqa: E402
+from relay_server import Relay  # noqa: E402
 
 t = Tap()
 SECRET = "k3vq9t2mxw8rz5pa"
@@ -73,11 +78,11 @@ def set_relay(d, relay_lines):
     open(d.conf, "w").write(text)
 
 
-def post(d):
+def post(d, n=1):
     s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=10)
     s.sendmail("alice@example.org", ["dev+post-%s@lists.example.org" % SECRET],
                "From: Alice <alice@example.org>\r\nTo: dev@lists.example.org\r\nSubject: counted\r\n"
-               "Message-ID: <stats-1@example.org>\r\n\r\nHello list\r\n")
+               "Message-ID: <stats-%d@example.org>\r\n\r\nHello list\r\n" % n)
     s.quit()
 
 
@@ -170,6 +175,140 @@ def up_phase(d):
     t.eq(dev.get("queue", {}).get("oldest"), None, "nothing waits")
 
 
+def set_relays(d, ports):
+    """D's relays: one entry per port of PORTS, a retry of 1 s."""
+    entries = ",\n".join('    { url = "smtp:127.0.0.1:%d"; starttls = "no"; }' % p for p in ports)
+    text = open(d.conf).read()
+    text = re.sub(r"(?s)\n  relay = \{.*?\n  \};",
+                  "\n  relay = { retry = [ 1 ]; };\n  relays = (\n%s\n  );" % entries, text)
+    open(d.conf, "w").write(text)
+
+
+def relay_rows(d):
+    """{relay: {status: n}} of the copies in the store (deliveries.relay)."""
+    out = {}
+    for relay, status, n in d.query("SELECT relay, status, count(*) FROM deliveries"
+                                     " WHERE relay IS NOT NULL GROUP BY relay, status"):
+        out.setdefault(relay, {})[status] = n
+    return out
+
+
+def relays_phase():
+    """Two relays A and B take the copies of posts in turn (weights 1:1,
+    one stream per batch); then B stops listening, is marked down, and the
+    copies go to A. stats --json (with and without LIST) and /metrics
+    count per relay what deliveries.relay says, B is 'down' with a reason,
+    A is up. Then B listens again: after its backoff it takes copies and
+    is 'up' again."""
+    a, b = Relay(), Relay()
+    port = free_port()
+    d = Daemon(extra_daemon='  http = { listen = [ "127.0.0.1:%d" ]; };' % port)
+    ka, kb = "127.0.0.1:%d" % a.port, "127.0.0.1:%d" % b.port
+    n = 0
+
+    def all_sent():
+        st = statuses(d)
+        return st.get("sent", 0) == n * len(READERS) and len(st) == 1
+
+    def post_and_wait():
+        nonlocal n
+        n += 1
+        post(d, 100 + n)
+        return wait_for(all_sent, 30)
+
+    try:
+        set_relays(d, [a.port, b.port])
+        for r in READERS:
+            subprocess.run([PARLEY, "-c", d.conf, "sub", "add", "dev", r, "--no-confirm"], check=True,
+                           capture_output=True)
+        d.start()
+        t.ok(wait_for(lambda: "listening: HTTP 127.0.0.1:%d" % port in d.logtext(), 10),
+             "relays: parleyd listens for HTTP")
+        rc, out, err = cli(d, "--json", "stats")
+        rs = {r["relay"]: r for r in json.loads(out).get("relays", [])} if rc == 0 else {}
+        t.ok(set(rs) == {ka, kb} and all(r["state"] == "up" for r in rs.values()),
+             "at the start both configured relays are up, with no copies", out + err)
+        while n < 8 and (a.count() == 0 or b.count() == 0):
+            if not post_and_wait():
+                break
+        t.ok(a.count() > 0 and b.count() > 0, "posts' copies went through both relays",
+             "A %d, B %d, %s" % (a.count(), b.count(), statuses(d)))
+        b.stop()
+        down = "relay %s is down" % kb
+        while n < 16 and down not in d.logtext():
+            if not post_and_wait():
+                break
+        t.ok(down in d.logtext(), "relay B, no longer listening, is marked down", d.logtext()[-800:])
+        t.ok(all_sent(), "every copy was sent (B's went to A)", statuses(d))
+        db = relay_rows(d)
+        t.ok(set(db) == {ka, kb}, "the store has copies of both relays", db)
+
+        for args in (["--json", "stats"], ["--json", "stats", "dev"]):
+            rc, out, err = cli(d, *args)
+            t.eq(rc, 0, "parley %s exits 0" % " ".join(args))
+            try:
+                rs = {r["relay"]: r for r in json.loads(out)["relays"]}
+            except (ValueError, KeyError, TypeError):
+                rs = {}
+                t.ok(False, "its output has an array \"relays\"", out + err)
+            t.eq(sorted(rs), sorted([ka, kb]), "%s: both relays listed" % " ".join(args))
+            for key in (ka, kb):
+                c = rs.get(key, {}).get("copies", {})
+                got = {st: c.get(st, {}).get("all") for st in ("sent", "deferred", "failed")}
+                want = {st: db.get(key, {}).get(st, 0) for st in ("sent", "deferred", "failed")}
+                t.eq(got, want, "%s: %s's copies in all match deliveries.relay" % (" ".join(args), key))
+                t.eq(c.get("sent", {}).get("day"), want["sent"], "and in the day")
+            ra, rb = rs.get(ka, {}), rs.get(kb, {})
+            t.eq(ra.get("state"), "up", "A is up")
+            t.eq((ra.get("down_until"), ra.get("reason")), (None, None), "with no time or reason")
+            t.eq(rb.get("state"), "down", "B is down")
+            t.ok(rb.get("down_until") is not None and rb.get("reason"), "until a time, for a reason", rb)
+            rate = ra.get("rate", {})
+            t.ok(rate.get("hour", 0) > 0 and rate.get("minute", -1) >= 0, "A has a rate", rate)
+
+        rc, out, err = cli(d, "stats")
+        t.ok(re.search(r"(?m)^relays\s+last min\s+last hour\s+last day\s+all$", out) is not None,
+             "parley stats: a table of the relays", out)
+        t.ok(re.search(r"(?m)^  %s: down until \S+ \(.+\)$" % re.escape(kb), out) is not None,
+             "B down until a time (the reason)", out)
+        t.ok(re.search(r"(?m)^  %s: up$" % re.escape(ka), out) is not None, "A up", out)
+        t.ok(re.search(r"(?m)^    copies sent\s+\d+\s+\d+\s+%d\s+%d$" % (db[ka]["sent"], db[ka]["sent"]),
+                       out) is not None, "A's copies sent in the day and in all", out)
+
+        status, _, body = http(port, "/metrics")
+        t.eq(status, 200, "GET /metrics: 200")
+        t.ok(body.endswith("# EOF\n"), "still ending with # EOF")
+        m = parse_openmetrics(body)
+        t.ok(m is not None, "python3-prometheus-client parses the relays' families", body[-800:])
+        m = m or {}
+        t.eq(m.get("gauge|parley_relay_up|relay=%s" % ka), 1.0, "parley_relay_up of A: 1")
+        t.eq(m.get("gauge|parley_relay_up|relay=%s" % kb), 0.0, "parley_relay_up of B: 0")
+        for key in (ka, kb):
+            for st in ("sent", "deferred", "failed"):
+                t.eq(m.get("counter|parley_relay_copies_total|relay=%s,status=%s" % (key, st)),
+                     float(db.get(key, {}).get(st, 0)),
+                     "parley_relay_copies_total of %s, %s: as deliveries.relay" % (key, st))
+
+        b = Relay(port=b.port)	# B listens again: once its backoff is over, a copy goes to it
+        deadline = time.time() + 90
+        while time.time() < deadline and b.count() == 0 and post_and_wait():
+            time.sleep(1)	# a post a second until B takes one (not an assertion)
+        t.ok(b.count() > 0, "B, listening again after its backoff, takes copies", statuses(d))
+        rc, out, err = cli(d, "--json", "stats")
+        rs = {r["relay"]: r for r in json.loads(out).get("relays", [])} if rc == 0 else {}
+        t.eq((rs.get(kb, {}).get("state"), rs.get(kb, {}).get("reason")), ("up", None),
+             "stats: B is up again, with no reason")
+        m = parse_openmetrics(http(port, "/metrics")[2]) or {}
+        t.eq(m.get("gauge|parley_relay_up|relay=%s" % kb), 1.0, "parley_relay_up of B: 1 again")
+    finally:
+        d.stop()
+        a.close()
+        b.close()
+        if t.failed:
+            print("\n".join("#   " + l for l in d.logtext().splitlines()[-30:]))
+        d.cleanup()
+
+
 def main():
     port = free_port()
     dead = free_port()
@@ -190,6 +329,7 @@ def main():
         if t.failed:
             print("\n".join("#   " + l for l in d.logtext().splitlines()[-30:]))
         d.cleanup()
+    relays_phase()
     t.done()
 
 

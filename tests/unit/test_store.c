@@ -1,6 +1,7 @@
 /*
  * test_store.c - the SQLite store (lib/store.c, lib/store_sub.c): creation,
- * migrations from an empty, a version-1 and a version-4 database, refusal of newer
+ * migrations from an empty, a version-1, -4, -6, -7 and -10 database (the
+ * counters of parley stats, per list and per relay), refusal of newer
  * and foreign databases, and the subscriber life cycle with its consent
  * history.
  */
@@ -570,6 +571,139 @@ static void test_stats(void)
 	store_close(st);
 }
 
+/* find_relay: the entry of KEY in R[0..N), or NULL. */
+static const struct stats_relay *find_relay(const struct stats_relay *r, int n, const char *key)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(r[i].relay, key) == 0)
+			return &r[i];
+	return NULL;
+}
+
+/* test_relay_stats: schema 11: the relays' all-time counts back-filled
+ * from deliveries.relay, the workers' tally per relay, its pruning, and
+ * the relays' state rows. */
+static void test_relay_stats(void)
+{
+	const long long now = 1800000030LL;	/* 30 s into a minute */
+	static struct stats_relay r[STATS_RELAYS_MAX];
+	const struct stats_relay *a, *b;
+	const char *keys[] = {"a.example:25", "c.example:2525"};
+	char path[256], buf[64];
+	struct stats_tally tl;
+	struct store *st;
+	sqlite3 *db;
+	int n;
+
+	path_in(path, sizeof(path), "v10.db");
+	st = store_open_at(path, 10);
+	if (!ok(st != NULL && store_version(st) == 10, "a version-10 database"))
+		return;
+	ok(sqlite3_exec(store_db(st),
+			"INSERT INTO lists(id, name, created_at) VALUES (1, 'dev', 0);"
+			"INSERT INTO threads(id, list_id, subject, created_at, last_at)"
+			" VALUES (1, 1, 's', 0, 0);"
+			"INSERT INTO archive(id, list_id, thread_id, kind, list_msgid, author_addr, raw,"
+			" created_at) VALUES (1, 1, 1, 'post', '<a1>', 'a@x', 'r', 1799990000);"
+			"INSERT INTO deliveries(id, archive_id, address, status, next_at, created_at,"
+			" updated_at, relay) VALUES"
+			" (1, 1, 'r1@x', 'sent', 0, 0, 0, 'a.example:25'),"
+			" (2, 1, 'r2@x', 'sent', 0, 0, 0, 'a.example:25'),"
+			" (3, 1, 'r3@x', 'deferred', 0, 0, 0, 'b.example:25'),"
+			" (4, 1, 'r4@x', 'failed', 0, 0, 0, 'a.example:25'),"
+			" (5, 1, 'r5@x', 'queued', 0, 0, 0, NULL),"
+			" (6, 1, 'r6@x', 'sent', 0, 0, 0, NULL);",
+			NULL, NULL, NULL) == SQLITE_OK,
+	   "version-10 copies with their relays written");
+	store_close(st);
+	if (!ok((st = store_open(path)) != NULL && store_version(st) == 11, "migrated to version 11"))
+		return;
+	db = store_db(st);
+	is_int(query_int(db, "SELECT count(*) FROM relay_counts WHERE minute <> 0"), 0,
+	       "the back-fill makes no minute rows");
+	n = store_stats_relays(st, now, r, STATS_RELAYS_MAX);
+	is_int(n, 2, "two relays known from the copies");
+	a = find_relay(r, n, "a.example:25");
+	b = find_relay(r, n, "b.example:25");
+	ok(a != NULL && a->copies[STATS_SENT][STATS_R_ALL] == 2 &&
+	   a->copies[STATS_FAILED][STATS_R_ALL] == 1 && a->copies[STATS_DEFERRED][STATS_R_ALL] == 0 &&
+	   a->copies[STATS_SENT][STATS_R_DAY] == 0,
+	   "a: 2 sent and 1 failed in all, back-filled, none in the day");
+	ok(b != NULL && b->copies[STATS_DEFERRED][STATS_R_ALL] == 1, "b: 1 deferred");
+	ok(a != NULL && a->state == -1, "no state row: state unknown");
+
+	memset(&tl, 0, sizeof(tl));
+	ok(stats_tally_copy(&tl, 1, "a.example:25", "sent") == 0 &&
+	   stats_tally_copy(&tl, 1, "a.example:25", "sent") == 0 &&
+	   stats_tally_copy(&tl, 1, "c.example:2525", "deferred") == 0 &&
+	   stats_tally_copy(&tl, 1, "", "deferred") == 0 &&
+	   stats_tally_copy(&tl, 1, "a.example:25", "cancelled") == 0 && tl.n == 2 && tl.nr == 2,
+	   "a tally per relay: a sent 2, c deferred 1; no relay and a cancel not per relay");
+	ok(store_begin(st) == 0 && store_stats_tally(st, &tl, now) == 0 && store_commit(st) == 0,
+	   "the tally written");
+	memset(&tl, 0, sizeof(tl));
+	ok(store_begin(st) == 0 && stats_tally_copy(&tl, 1, "a.example:25", "sent") == 0 &&
+	   store_stats_tally(st, &tl, now - 1800) == 0 && store_commit(st) == 0,
+	   "one more sent by a half an hour ago");
+	is_int(query_int(db, "SELECT total(n) FROM delivery_counts WHERE minute = 0 AND status ="
+			     " 'deferred'"), 2, "the lists' counts got both deferred copies");
+	n = store_stats_relays(st, now, r, STATS_RELAYS_MAX);
+	is_int(n, 3, "three relays now");
+	a = find_relay(r, n, "a.example:25");
+	ok(a != NULL && a->copies[STATS_SENT][STATS_R_MINUTE] == 2 &&
+	   a->copies[STATS_SENT][STATS_R_HOUR] == 3 && a->copies[STATS_SENT][STATS_R_DAY] == 3 &&
+	   a->copies[STATS_SENT][STATS_R_ALL] == 5,
+	   "a sent: 2 this minute, 3 in the hour and the day, 5 in all");
+	ok(a != NULL && a->rate_minute > 2.0 / 31 - 1e-9 && a->rate_minute < 2.0 / 31 + 1e-9,
+	   "a's rate over the minute: 2 in its 31 seconds so far");
+	ok(a != NULL && a->rate_hour > 3.0 / 3571 - 1e-9 && a->rate_hour < 3.0 / 3571 + 1e-9,
+	   "a's rate over the hour: 3 in 59 min 31 s");
+	b = find_relay(r, n, "c.example:2525");
+	ok(b != NULL && b->copies[STATS_DEFERRED][STATS_R_MINUTE] == 1, "c deferred 1 this minute");
+
+	memset(&tl, 0, sizeof(tl));
+	for (int i = 0; i < STATS_TALLY_MAX; i++) {
+		snprintf(r[i].relay, sizeof(r[i].relay), "r%d:25", i);
+		(void)stats_tally_copy(&tl, 1, r[i].relay, "failed");
+	}
+	is_int(stats_tally_copy(&tl, 1, "other:25", "failed"), -1, "a tally full of relays says so");
+	is_int((int)tl.v[0].n, STATS_TALLY_MAX, "and counted nothing of the copy it had no room for");
+
+	is_int(store_stats_prune(st, now), 0, "nothing is a day old yet");
+	is_int(store_stats_prune(st, now + 2 * 86400), 6,
+	       "two days later: the lists' 3 and the relays' 3 minute rows go");
+	n = store_stats_relays(st, now + 2 * 86400, r, STATS_RELAYS_MAX);
+	a = find_relay(r, n, "a.example:25");
+	ok(a != NULL && a->copies[STATS_SENT][STATS_R_ALL] == 5 &&
+	   a->copies[STATS_SENT][STATS_R_DAY] == 0, "the relays' all-time counts stay");
+
+	ok(store_begin(st) == 0 && store_relay_state_reset(st, keys, 2, now) == 0 &&
+	   store_commit(st) == 0, "the configured relays a and c reset to up");
+	ok(store_begin(st) == 0 &&
+	   store_relay_state_set(st, "c.example:2525", now + 30, "connection refused", now) == 0 &&
+	   store_commit(st) == 0, "c marked down for 30 s");
+	n = store_stats_relays(st, now, r, STATS_RELAYS_MAX);
+	a = find_relay(r, n, "a.example:25");
+	b = find_relay(r, n, "c.example:2525");
+	ok(a != NULL && a->state == 1, "a is up");
+	ok(b != NULL && b->state == 0 && b->down_until == now + 30, "c is down until now + 30");
+	is_str(b ? b->reason : NULL, "connection refused", "with its reason");
+	ok((b = find_relay(r, n, "b.example:25")) != NULL && b->state == -1,
+	   "b has counts but no state row: unknown");
+	ok(store_begin(st) == 0 && store_relay_state_set(st, "c.example:2525", 0, NULL, now) == 0 &&
+	   store_commit(st) == 0, "c back up");
+	is_str(query_text(db, "SELECT state || ',' || COALESCE(reason, '-') || ','"
+			      " || COALESCE(down_until, '-') FROM relay_state"
+			      " WHERE relay = 'c.example:2525'", buf, sizeof(buf)),
+	       "up,-,-", "up again: no reason, no time");
+	ok(store_begin(st) == 0 && store_relay_state_reset(st, keys + 1, 1, now) == 0 &&
+	   store_commit(st) == 0, "a no longer configured");
+	is_int(query_int(db, "SELECT count(*) FROM relay_state"), 1, "its state row is gone");
+	ok(sqlite3_exec(db, "INSERT INTO relay_state VALUES ('x:25', 'sideways', NULL, NULL, 0)",
+			NULL, NULL, NULL) != SQLITE_OK, "a state other than up or down is refused");
+	store_close(st);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -582,6 +716,7 @@ int main(void)
 	test_from_v4();
 	test_from_v6();
 	test_stats();
+	test_relay_stats();
 	test_refusals();
 	test_subscribers();
 	test_claim_error();
