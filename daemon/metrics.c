@@ -56,15 +56,15 @@ static void family(struct mbuf *b, const char *name, const char *type, const cha
 	mbuf_str(b, line);
 }
 
-/* sample: NAME{list="LIST"[,KEY="VALUE"]} N */
-static void sample(struct mbuf *b, const char *name, const char *list, const char *key,
-		   const char *value, long long n)
+/* sample_by: NAME{BY="WHO"[,KEY="VALUE"]} N */
+static void sample_by(struct mbuf *b, const char *name, const char *by, const char *who,
+		      const char *key, const char *value, long long n)
 {
 	char num[32];
 
 	mbuf_str(b, name);
 	mbuf_str(b, "{");
-	label(b, "list", list);
+	label(b, by, who);
 	if (key != NULL) {
 		mbuf_str(b, ",");
 		label(b, key, value);
@@ -73,21 +73,18 @@ static void sample(struct mbuf *b, const char *name, const char *list, const cha
 	mbuf_str(b, num);
 }
 
+/* sample: NAME{list="LIST"[,KEY="VALUE"]} N */
+static void sample(struct mbuf *b, const char *name, const char *list, const char *key,
+		   const char *value, long long n)
+{
+	sample_by(b, name, "list", list, key, value, n);
+}
+
 /* relay_sample: NAME{relay="RELAY"[,status="STATUS"]} N */
 static void relay_sample(struct mbuf *b, const char *name, const char *relay, const char *status,
 			 long long n)
 {
-	char num[32];
-
-	mbuf_str(b, name);
-	mbuf_str(b, "{");
-	label(b, "relay", relay);
-	if (status != NULL) {
-		mbuf_str(b, ",");
-		label(b, "status", status);
-	}
-	snprintf(num, sizeof(num), "} %lld\n", n);
-	mbuf_str(b, num);
+	sample_by(b, name, "relay", relay, status != NULL ? "status" : NULL, status, n);
 }
 
 /* write_relays: the relays R[0..N): up or down (those with a state, the
