@@ -81,6 +81,7 @@
 #include <unistd.h>
 
 #include "bounce.h"
+#include "copy_template.h"
 #include "dmarc.h"
 #include "log.h"
 #include "maildir_sink.h"
@@ -156,6 +157,7 @@ struct wstate {
 	unsigned char have[RELAYS_SLOTS];	/* s[i].smtp != NULL */
 	struct token_mac *mac;	/* the pool's key, keyed once (NULL: token_make) */
 	struct dkim_cache *dkim;	/* its signing contexts, the last body's hash (or NULL) */
+	struct copy_template *tmpl;	/* the post's template, for the batch under way */
 	struct log_batch lines;	/* the log lines of a batch's results */
 	struct archived a;
 };
@@ -465,33 +467,52 @@ struct personal {
 	char footer[4 * ADDRESS_MAX + 400];
 };
 
-/* addresses: the tokens of D and the addresses made of them: C->from
- * (VERP) and P. A copy to no subscriber (a thread's author who does not
- * read the list) gets the command address to unsubscribe. 0 or -1. */
-static int addresses(const struct delivery_pool *p, const struct config *cfg,
-		     const struct wstate *ws, const struct delivery *d, struct copy *c,
+/* The tokens of one copy: the bounce token of its envelope (VERP), and
+ * the personal ones of its text, in copy_template.h's order. */
+enum { TK_REPLY, TK_PRIVATE, TK_MUTE, TK_FOLLOW, TK_UNSUB };
+
+struct copy_toks {
+	char bounce[TOKEN_MAX + 1];
+	char t[COPY_TOKENS][TOKEN_MAX + 1];
+};
+
+/* tokens: the tokens of copy D of WS->a into K (no unsubscribe token for
+ * a copy to no subscriber), and TK pointing at the personal ones. */
+static void tokens(const struct delivery_pool *p, const struct wstate *ws,
+		   const struct delivery *d, struct copy_toks *k, struct copy_tokens *tk)
+{
+	unsigned long sub = (unsigned long)d->subscriber_id;
+
+	token_for(p, ws, TOKEN_BOUNCE, (unsigned long long)d->id, 0, k->bounce);
+	token_for(p, ws, TOKEN_REPLY, (unsigned long long)d->archive_id, sub, k->t[TK_REPLY]);
+	token_for(p, ws, TOKEN_PRIVATE, (unsigned long long)d->archive_id, sub, k->t[TK_PRIVATE]);
+	token_for(p, ws, TOKEN_MUTE, (unsigned long long)ws->a.thread_id, sub, k->t[TK_MUTE]);
+	token_for(p, ws, TOKEN_FOLLOW, (unsigned long long)ws->a.thread_id, sub, k->t[TK_FOLLOW]);
+	k->t[TK_UNSUB][0] = '\0';
+	if (d->subscriber_id != 0)
+		token_for(p, ws, TOKEN_UNSUBSCRIBE, (unsigned long long)d->subscriber_id, 0,
+			  k->t[TK_UNSUB]);
+	for (int i = 0; i < COPY_TOKENS; i++)
+		tk->t[i] = k->t[i];
+}
+
+/* addresses: the personal addresses of copy D to LIST made of the tokens
+ * TK, and its footer, into PS. A copy to no subscriber (a thread's author
+ * who does not read the list) gets the command address to unsubscribe. 0
+ * or -1. */
+static int addresses(const struct config *cfg, const struct wstate *ws, const struct delivery *d,
+		     const struct cfg_list *list, const struct copy_tokens *tk,
 		     struct personal *ps)
 {
-	char btok[TOKEN_MAX + 1], rtok[TOKEN_MAX + 1], vtok[TOKEN_MAX + 1], mtok[TOKEN_MAX + 1],
-		ftok[TOKEN_MAX + 1];
-	unsigned long sub = (unsigned long)d->subscriber_id;
 	const char *name = ws->a.author_name ? ws->a.author_name : ws->a.author_addr;
 
-	token_for(p, ws, TOKEN_BOUNCE, (unsigned long long)d->id, 0, btok);
-	token_for(p, ws, TOKEN_REPLY, (unsigned long long)d->archive_id, sub, rtok);
-	token_for(p, ws, TOKEN_PRIVATE, (unsigned long long)d->archive_id, sub, vtok);
-	token_for(p, ws, TOKEN_MUTE, (unsigned long long)ws->a.thread_id, sub, mtok);
-	token_for(p, ws, TOKEN_FOLLOW, (unsigned long long)ws->a.thread_id, sub, ftok);
-	ps->utok[0] = '\0';
-	if (d->subscriber_id != 0)
-		token_for(p, ws, TOKEN_UNSUBSCRIBE, (unsigned long long)d->subscriber_id, 0, ps->utok);
-	if (subaddr_list(c->from, sizeof(c->from), cfg, c->list, "bounce", btok) < 0 ||
-	    subaddr_list(ps->reply_to, sizeof(ps->reply_to), cfg, c->list, "r", rtok) < 0 ||
-	    subaddr_list(ps->unsub, sizeof(ps->unsub), cfg, c->list, "unsubscribe",
+	snprintf(ps->utok, sizeof(ps->utok), "%s", tk->t[TK_UNSUB]);
+	if (subaddr_list(ps->reply_to, sizeof(ps->reply_to), cfg, list, "r", tk->t[TK_REPLY]) < 0 ||
+	    subaddr_list(ps->unsub, sizeof(ps->unsub), cfg, list, "unsubscribe",
 			 ps->utok[0] ? ps->utok : NULL) < 0 ||
-	    subaddr_list(ps->priv, sizeof(ps->priv), cfg, c->list, "p", vtok) < 0 ||
-	    subaddr_list(ps->mute, sizeof(ps->mute), cfg, c->list, "mute", mtok) < 0 ||
-	    subaddr_list(ps->follow, sizeof(ps->follow), cfg, c->list, "follow", ftok) < 0)
+	    subaddr_list(ps->priv, sizeof(ps->priv), cfg, list, "p", tk->t[TK_PRIVATE]) < 0 ||
+	    subaddr_list(ps->mute, sizeof(ps->mute), cfg, list, "mute", tk->t[TK_MUTE]) < 0 ||
+	    subaddr_list(ps->follow, sizeof(ps->follow), cfg, list, "follow", tk->t[TK_FOLLOW]) < 0)
 		return -1;
 	/* every copy offers the private reply and the mute; a post's copies
 	 * also offer to follow its replies (for readers who get posts only) */
@@ -513,41 +534,79 @@ static void last_id(const char *refs, char *out, size_t len)
 	snprintf(out, len, "%s", p ? p + 1 : refs ? refs : "");
 }
 
-/* render: the copy of WS->a for D into C; 0, or -1 with R set (failed). */
-static int render(const struct delivery_pool *p, const struct config *cfg, struct wstate *ws,
-		  const struct delivery *d, struct copy *c, struct result *r)
-{
-	struct personal ps;
-	char err[256], parent[300];
-	struct render_in in;
+/* What render_tokens needs besides the tokens. */
+struct render_arg {
+	const struct config *cfg;
+	const struct wstate *ws;
+	const struct delivery *d;
+	const struct cfg_list *list;
+	int keep_from;
+	char err[256];
+};
 
-	if (addresses(p, cfg, ws, d, c, &ps) < 0) {
-		result_set(r, "failed", store_now(), "the list's token addresses are too long");
-		return -1;
+/* render_tokens: the copy of WS->a for D with the personal tokens TK, in
+ * full (render_copy); malloc'd with its length in *LEN, or NULL with
+ * A->err set. */
+static char *render_tokens(void *arg, const struct copy_tokens *tk, size_t *len)
+{
+	struct render_arg *a = arg;
+	const struct archived *ar = &a->ws->a;
+	struct personal ps;
+	struct render_in in;
+	char parent[300];
+
+	if (addresses(a->cfg, a->ws, a->d, a->list, tk, &ps) < 0) {
+		snprintf(a->err, sizeof(a->err), "the list's token addresses are too long");
+		return NULL;
 	}
 	memset(&in, 0, sizeof(in));
-	in.cfg = cfg;
-	in.list = c->list;
-	in.raw = ws->a.raw;
-	in.len = ws->a.len;
-	in.list_msgid = ws->a.list_msgid;
-	last_id(ws->a.refs, parent, sizeof(parent));
+	in.cfg = a->cfg;
+	in.list = a->list;
+	in.raw = ar->raw;
+	in.len = ar->len;
+	in.list_msgid = ar->list_msgid;
+	last_id(ar->refs, parent, sizeof(parent));
 	in.in_reply_to = parent[0] ? parent : NULL;
-	in.references = ws->a.refs;
-	in.author_addr = ws->a.author_addr;
-	in.author_name = ws->a.author_name;
+	in.references = ar->refs;
+	in.author_addr = ar->author_addr;
+	in.author_name = ar->author_name;
 	in.reply_to = ps.reply_to;
 	in.unsubscribe_addr = ps.unsub;
 	in.unsubscribe_token = ps.utok[0] ? ps.utok : NULL;
 	in.personal_footer = ps.footer;
-	in.date = ws->a.created_at;
-	in.keep_from = dmarc_from_kept(p->dmarc, cfg, c->list, ws->a.author_addr, store_now());
-	if ((c->msg = render_copy(&in, &c->len, err, sizeof(err))) == NULL) {
+	in.date = ar->created_at;
+	in.keep_from = a->keep_from;
+	return render_copy(&in, len, a->err, sizeof(a->err));
+}
+
+/* render: the copy of WS->a for D into C, from the worker's template of
+ * the post when it has a trusted one (copy_template.c), else in full (and
+ * the template learnt from it); 0, or -1 with R set (failed). */
+static int render(const struct delivery_pool *p, const struct config *cfg, struct wstate *ws,
+		  const struct delivery *d, struct copy *c, struct result *r)
+{
+	struct render_arg a = {cfg, ws, d, c->list, 0, ""};
+	struct copy_toks k;
+	struct copy_tokens tk;
+	int variant;
+
+	tokens(p, ws, d, &k, &tk);
+	if (subaddr_list(c->from, sizeof(c->from), cfg, c->list, "bounce", k.bounce) < 0) {
+		result_set(r, "failed", store_now(), "the list's token addresses are too long");
+		return -1;
+	}
+	a.keep_from = dmarc_from_kept(p->dmarc, cfg, c->list, ws->a.author_addr, store_now());
+	variant = (d->subscriber_id != 0) | (a.keep_from != 0) << 1;
+	if ((c->msg = copy_template_make(ws->tmpl, d->archive_id, variant, &tk, &c->len)) != NULL)
+		return 0;
+	if ((c->msg = render_tokens(&a, &tk, &c->len)) == NULL) {
 		char why[ERR_MAX];
-		snprintf(why, sizeof(why), "cannot render the copy: %s", err);
+		snprintf(why, sizeof(why), "cannot render the copy: %s", a.err);
 		result_set(r, "failed", store_now(), why);
 		return -1;
 	}
+	(void)copy_template_learn(ws->tmpl, d->archive_id, variant, &tk, c->msg, c->len,
+				  render_tokens, &a);
 	return 0;
 }
 
@@ -1123,6 +1182,7 @@ static int run_batch(struct wstate *ws, const struct delivery *d, int n)
 	memset(&b, 0, sizeof(b));
 	memset(r, 0, sizeof(r));
 	b.cfg = g->cfg;
+	copy_template_clear(ws->tmpl);	/* made with another configuration, maybe */
 	if (runtime_stopping(rt)) {
 		runtime_release(rt, g);
 		release(ws, d, n);
@@ -1229,6 +1289,7 @@ static void *worker_main(void *arg)
 	worker_name_nice(w);
 	ws.mac = token_mac_new(w->pool->key);
 	ws.dkim = dkim_cache_new();
+	ws.tmpl = copy_template_new();
 	while (!runtime_stopping(rt)) {
 		if (ws.st == NULL && (ws.st = worker_store(w)) == NULL) {
 			runtime_wait_ring(rt, &seen, STORE_RETRY_MS);
@@ -1245,6 +1306,7 @@ static void *worker_main(void *arg)
 	session_end(&ws);
 	token_mac_free(ws.mac);
 	dkim_cache_free(ws.dkim);
+	copy_template_free(ws.tmpl);
 	archived_clear(&ws.a);
 	if (ws.st != NULL)
 		store_close(ws.st);

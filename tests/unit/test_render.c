@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "copy_template.h"
 #include "render.h"
 #include "tap.h"
 #include "xalloc.h"
@@ -832,6 +833,137 @@ static void test_corpus(void)
 	       "every corpus copy: well-formed header section; without footer, the body as it was");
 }
 
+/* ---- copies from a template (daemon/copy_template.c) ---- */
+
+/* The raw message a template test renders, and the render_in of its list. */
+struct tmpl_arg {
+	const char *raw;
+	size_t len;
+	const char *name;	/* author's name in the footer: "" for none */
+};
+
+/* tmpl_render: RAW rendered with the personal tokens TK where delivery.c
+ * puts them: Reply-To, List-Unsubscribe (address and URL token) and the
+ * footer's private reply, mute and follow addresses. */
+static char *tmpl_render(void *arg, const struct copy_tokens *tk, size_t *len)
+{
+	const struct tmpl_arg *a = arg;
+	struct render_in in = base;
+	char rt[200], un[200], foot[700], err[200];
+
+	snprintf(rt, sizeof(rt), "dev+r-%s@lists.example.org", tk->t[0]);
+	snprintf(un, sizeof(un), "dev+unsubscribe-%s@lists.example.org", tk->t[4]);
+	snprintf(foot, sizeof(foot),
+		 "Reply to %s only: mailto:dev+p-%s@lists.example.org\nMute this thread: "
+		 "mailto:dev+mute-%s@lists.example.org\nFollow the replies to this post: "
+		 "mailto:dev+follow-%s@lists.example.org", a->name, tk->t[1], tk->t[2], tk->t[3]);
+	in.raw = a->raw;
+	in.len = a->len;
+	in.reply_to = rt;
+	in.unsubscribe_addr = un;
+	in.unsubscribe_token = tk->t[4];
+	in.personal_footer = foot;
+	return render_copy(&in, len, err, sizeof(err));
+}
+
+/* tmpl_tokens: random base32 tokens of the lengths LEN into BUF and TK. */
+static void tmpl_tokens(char buf[COPY_TOKENS][40], const size_t *len, struct copy_tokens *tk,
+			unsigned *seed)
+{
+	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+	for (int i = 0; i < COPY_TOKENS; i++) {
+		for (size_t j = 0; j < len[i]; j++) {
+			*seed = *seed * 1103515245u + 12345u;
+			buf[i][j] = b32[(*seed >> 16) % 32];
+		}
+		buf[i][len[i]] = '\0';
+		tk->t[i] = buf[i];
+	}
+}
+
+/* tmpl_one: RAW's first copy learnt, then 10 more with other tokens of the
+ * same lengths: each from the template must be the full rendering; 1 if
+ * the template was trusted, 0 if not, -1 on a copy that differs. */
+static int tmpl_one(const char *file, const char *raw, size_t rlen, unsigned *seed)
+{
+	static const size_t lens[][COPY_TOKENS] = {{12, 12, 11, 11, 9}, {16, 16, 14, 14, 0}};
+	struct tmpl_arg a = {raw, rlen, "Alice Example"};
+	struct copy_template *t = copy_template_new();
+	char buf[COPY_TOKENS][40];
+	struct copy_tokens tk;
+	size_t n, m;
+	int trusted = 0, r = 0;
+
+	for (size_t v = 0; v < 2 && r >= 0; v++) {
+		char *first, *got, *want;
+		tmpl_tokens(buf, lens[v], &tk, seed);
+		if ((first = tmpl_render(&a, &tk, &n)) == NULL)
+			break;
+		trusted |= copy_template_learn(t, 1, (int)v, &tk, first, n, tmpl_render, &a);
+		free(first);
+		for (int k = 0; k < 10 && r >= 0; k++) {
+			tmpl_tokens(buf, lens[v], &tk, seed);
+			if ((got = copy_template_make(t, 1, (int)v, &tk, &m)) == NULL)
+				continue;
+			want = tmpl_render(&a, &tk, &n);
+			if (want == NULL || n != m || memcmp(want, got, n) != 0) {
+				printf("# %s: a copy from the template differs from its full rendering\n", file);
+				r = -1;
+			}
+			free(want);
+			free(got);
+		}
+	}
+	tmpl_tokens(buf, lens[1], &tk, seed);
+	if (r == 0 && copy_template_make(t, 1, 0, &tk, &m) != NULL) {
+		printf("# %s: a template made for other token lengths or variant was used\n", file);
+		r = -1;
+	}
+	copy_template_free(t);
+	return r < 0 ? -1 : trusted;
+}
+
+static void test_templates(void)
+{
+	static const char *const dirs[] = {"rfc", "legacy", "thirdparty", "malformed"};
+	const char *src = getenv("TESTS_SRCDIR");
+	int files = 0, trusted = 0, bad = 0;
+	unsigned seed = 11;
+	char path[1024];
+	size_t len;
+	char *raw;
+
+	raw = xasprintf("From: a@example.org\r\nSubject: plain\r\n\r\n%s", "Hello.\r\n");
+	ok(tmpl_one("plain", raw, strlen(raw), &seed) == 1,
+	   "a plain post: its copies come from the template, each the full rendering");
+	free(raw);
+	for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+		struct dirent **names;
+		int k;
+		snprintf(path, sizeof(path), "%s/corpus/mime/%s", src ? src : ".", dirs[d]);
+		k = scandir(path, &names, NULL, alphasort);
+		for (int i = 0; i < k; i++) {
+			char file[1400];
+			snprintf(file, sizeof(file), "%s/%s", path, names[i]->d_name);
+			if (names[i]->d_name[0] != '.' && (raw = tap_slurp(file, &len)) != NULL) {
+				int r = tmpl_one(file, raw, len, &seed);
+				files++;
+				trusted += r == 1;
+				bad += r < 0;
+				free(raw);
+			}
+			free(names[i]);
+		}
+		if (k >= 0)
+			free(names);
+	}
+	is_int(bad, 0, "%d corpus messages, 10 copies each from a template: every one is the full "
+	       "rendering, and no template serves other token lengths", files);
+	ok(trusted >= files / 2, "the template is trusted for %d of the %d (the others are rendered "
+	   "copy by copy)", trusted, files);
+}
+
 /* ---- the Python reader ---- */
 
 static void python_check(void)
@@ -945,6 +1077,7 @@ int main(void)
 	test_refused();
 	test_keep_from();
 	test_corpus();
+	test_templates();
 	python_check();
 	cleanup();
 	return tap_done();
