@@ -9,7 +9,8 @@
  * subscriber is no longer active, make its tokens (reply 'r', bounce
  * 'b', unsubscribe 'u') and render it, DKIM-sign it with its list's keys
  * (sign.c; notices too); then send the batch over the
- * worker's SMTP session in one pipelined stream and commit all their
+ * worker's SMTP session in one pipelined stream (several when its copies
+ * pass PREPARED_MAX bytes: a big post) and commit all their
  * results in one transaction (group commit); or write each into the
  * maildir sink and commit its result on its own. Then one log line per
  * copy, the batch's lines in one write (log_batch). The workers take turns
@@ -100,6 +101,7 @@
 #include "xalloc.h"
 
 #define BATCH		 64	/* copies claimed at once by a worker */
+#define PREPARED_MAX	 (8UL << 20)	/* bytes of ready copies a worker holds at most */
 #define WAKE_MS		 1000	/* a worker looks for due copies at least this often */
 #define SESSION_IDLE_MAX 30	/* seconds an idle SMTP session is kept */
 #define STOP_GRACE_MS	 10000	/* for the copies in flight when the daemon stops */
@@ -923,14 +925,16 @@ static void send_to(struct wstate *ws, struct batch *b, int ri, int slot, struct
 	}
 }
 
-/* relay_batch: the N copies D to the relays: each stream to the relay
- * picked by weight among those up; copies a relay did not take because it
- * went down go to the next one. Results in R; a copy no relay could begin
- * while one was only busy (at max_connections) has R->status NULL: it goes
- * back to the queue unsent. */
-static void relay_batch(struct wstate *ws, struct batch *b, const struct delivery *d, int n,
-			struct result *r)
+/* relay_batch: the first of the N copies D to the relays, as many as fit
+ * in PREPARED_MAX bytes once prepared (at least one): each stream to the
+ * relay picked by weight among those up; copies a relay did not take
+ * because it went down go to the next one. Results in R; a copy no relay
+ * could begin while one was only busy (at max_connections) has R->status
+ * NULL: it goes back to the queue unsent. Returns how many of D it took. */
+static int relay_batch(struct wstate *ws, struct batch *b, const struct delivery *d, int n,
+		       struct result *r)
 {
+	size_t bytes = 0;
 	struct outgoing *o = xcalloc(1, sizeof(*o));
 	struct copy c[BATCH];
 	int idx[BATCH] = {0}, left[BATCH], i, ri, slot, busy;	/* idx: set for [0, o->k) */
@@ -938,15 +942,17 @@ static void relay_batch(struct wstate *ws, struct batch *b, const struct deliver
 	size_t m, j;
 
 	memset(c, 0, sizeof(c));
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && (i == 0 || bytes < PREPARED_MAX); i++) {
 		if (prepare(ws, b, &d[i], &c[i], &r[i]) != 0)
 			continue;
+		bytes += c[i].len;
 		o->v[o->k].from = c[i].from;
 		o->v[o->k].to = d[i].address;
 		o->v[o->k].msg = c[i].msg;
 		o->v[o->k].len = c[i].len;
 		idx[o->k++] = i;
 	}
+	n = i;	/* the rest goes in the next stream */
 	for (;;) {
 		for (m = 0, j = 0; j < o->k; j++)
 			if (o->state[j] != C_DONE)
@@ -977,6 +983,7 @@ static void relay_batch(struct wstate *ws, struct batch *b, const struct deliver
 	for (i = 0; i < n; i++)
 		free(c[i].msg);
 	free(o);
+	return n;
 }
 
 /* flush: commit the results of copies D[FROM..TO) together, then log
@@ -1208,7 +1215,8 @@ static int run_batch(struct wstate *ws, const struct delivery *d, int n)
 		runtime_release(rt, g);
 		return rc;
 	}
-	relay_batch(ws, &b, d, n, r);
+	for (i = 0; i < n; i += relay_batch(ws, &b, d + i, n - i, r + i))
+		;	/* a big post goes in several streams (PREPARED_MAX) */
 	keep = xcalloc((size_t)n, sizeof(*keep));
 	back = xcalloc((size_t)n, sizeof(*back));
 	for (i = 0; i < n; i++) {

@@ -78,9 +78,10 @@ def subscribe(d, addrs):
     subprocess.run([PARLEY, "-c", d.conf, "sub", "import", "dev", path], check=True, capture_output=True)
 
 
-def queue(d, addrs, subject):
-    """Archive a post of the list dev and queue one copy for each of ADDRS
-    (subscribers); returns (archive id, list Message-ID, {addr: delivery id})."""
+def queue(d, addrs, subject, body=None):
+    """Archive a post of the list dev (POST, or BODY after POST's header) and
+    queue one copy for each of ADDRS (subscribers); returns (archive id, list
+    Message-ID, {addr: delivery id})."""
     db = sqlite3.connect(d.db, timeout=10)
     try:
         now = int(time.time())
@@ -89,6 +90,8 @@ def queue(d, addrs, subject):
                          (lid, subject, now, now)).lastrowid
         msgid = "<parley.%s.%d@lists.example.org>" % (re.sub(r"\W", "", subject), now)
         raw = (POST % (subject, re.sub(r"\W", "", subject))).encode()
+        if body is not None:
+            raw = raw[: raw.index(b"\r\n\r\n") + 4] + body
         aid = db.execute("INSERT INTO archive(list_id, thread_id, kind, list_msgid, orig_msgid, author_addr,"
                          " author_name, subject, text, raw, created_at) VALUES (?, ?, 'post', ?, ?,"
                          " 'alice@example.org', 'Alice', ?, 'Hello list.', ?, ?)",
@@ -541,6 +544,51 @@ def record_fails():
         sink.close()
 
 
+def vmhwm_kb(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+def big_post():
+    """A 3 MB post to 48 subscribers, one worker: the worker holds at most
+    PREPARED_MAX (8 MB, daemon/delivery.c) of ready copies at a time, not the
+    whole batch of 48 (144 MB), and every copy arrives whole. (The sanitizer
+    build keeps freed memory in quarantine: it is turned off for this one.)"""
+    n = 48
+    sink = Relay()
+    d = Daemon()
+    saved = os.environ.get("ASAN_OPTIONS")
+    try:
+        configure(d, smtp_relay(sink.port), workers=1)
+        addrs = ["b%02d@example.net" % i for i in range(n)]
+        subscribe(d, addrs)
+        os.environ["ASAN_OPTIONS"] = ":".join(o for o in (saved or "", "quarantine_size_mb=0",
+                                                          "thread_local_quarantine_size_kb=0") if o)
+        d.start()
+        line = b"A line of a long post, to see how much of it a worker keeps in memory.\r\n"
+        body = line * (3 * 1024 * 1024 // len(line))
+        before = vmhwm_kb(d.proc.pid)
+        aid, _, _ = queue(d, addrs, "a big post", body)
+        t.ok(wait_for(lambda: all_status(d, aid, "sent", n), 120), "the %d copies of a 3 MB post are sent" % n,
+             d.query("SELECT status, count(*) FROM deliveries GROUP BY status"))
+        grew = vmhwm_kb(d.proc.pid) - before
+        t.ok(grew < 64 * 1024, "the worker's peak memory grew by %d kB (< 64 MB; the 48 copies are 144 MB)"
+             % grew)
+        t.ok(sink.count() == n and all(len(m["data"]) > len(body) for m in sink.msgs),
+             "each copy reached the relay whole", [len(m["data"]) for m in sink.msgs][:5])
+    finally:
+        if saved is None:
+            os.environ.pop("ASAN_OPTIONS", None)
+        else:
+            os.environ["ASAN_OPTIONS"] = saved
+        if t.failed:
+            print("\n".join("#   " + l for l in d.logtext().splitlines()[-20:]))
+        d.cleanup()
+        sink.close()
+
+
 def claimed_status():
     """A copy whose subscriber is no longer active when it is claimed (the
     claim's query reads the status and the mute) is cancelled with the
@@ -674,6 +722,7 @@ def main():
         d.cleanup()
     fanout_kill()
     record_fails()
+    big_post()
     log_writes()
     claimed_status()
     t.done()
