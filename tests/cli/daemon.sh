@@ -29,7 +29,7 @@ check "and is reported on the terminal" has "$T/err" "$T/bad.conf:2: daemon.work
 "$PARLEYD" -c "$CONF" -f > "$T/d.log" 2>&1 &
 DPID=$!
 check "parleyd writes its pid file" wait_for sh -c "[ \"\$(cat '$T/parleyd.pid' 2>/dev/null)\" = $DPID ]"
-check "parleyd created the database" [ -f "$T/parley.db" ]
+check "parleyd created the database" wait_for [ -f "$T/parley.db" ]
 check "parleyd logs its start" wait_for has "$T/d.log" "started: $CONF, 2 lists"
 check "the database is 0600, as are its -wal and -shm" sh -c \
 	"[ \"\$(stat -c %a '$T/parley.db' '$T/parley.db-wal' '$T/parley.db-shm' | sort -u)\" = 600 ]"
