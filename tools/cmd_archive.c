@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "redact.h"
 #include "termsafe.h"
 #include "xalloc.h"
 
@@ -563,19 +564,24 @@ static int archive_show(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {{"raw", no_argument, NULL, 'r'},
 					     {"trimmed", no_argument, NULL, 't'},
 					     {"elided", no_argument, NULL, 'e'},
+					     {"unredacted", no_argument, NULL, 'u'},
 					     {NULL, 0, NULL, 0}};
-	static const char usage[] = "MSGID [--raw|--trimmed|--elided]";
+	static const char usage[] = "MSGID [--raw [--unredacted]|--trimmed|--elided]";
 	sqlite3_stmt *s;
 	struct json j;
 	char t[32], id[1024];
-	int ch, only = 0, rc;
+	int ch, only = 0, rc, unredacted = 0;
 
-	while ((ch = getopt_long(argc, argv, "rte", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "rteu", opts, NULL)) != -1) {
+		if (ch == 'u') {
+			unredacted = 1;
+			continue;
+		}
 		if ((ch != 'r' && ch != 't' && ch != 'e') || (only != 0 && only != ch))
 			return cli_usage("archive show", usage);
 		only = ch;
 	}
-	if (argc - optind != 1)
+	if (argc - optind != 1 || (unredacted && only != 'r'))
 		return cli_usage("archive show", usage);
 	archive_msgid(argv[optind], id, sizeof(id));
 	if (cli_store(cli) == NULL ||
@@ -594,8 +600,15 @@ static int archive_show(struct cli *cli, int argc, char **argv)
 		log_error("%s: not in the archive", id);
 		return EXIT_FAIL;
 	}
-	if (only == 'r') {
+	if (only == 'r' && unredacted) {
 		fwrite(sqlite3_column_blob(s, 10), 1, (size_t)sqlite3_column_bytes(s, 10), stdout);
+	} else if (only == 'r') {
+		struct mbuf b = {0};
+
+		redact_text(&b, sqlite3_column_blob(s, 10), (size_t)sqlite3_column_bytes(s, 10),
+			    cli->cfg);
+		fwrite(b.p ? b.p : "", 1, b.n, stdout);
+		mbuf_free(&b);
 	} else if (only == 't') {
 		put_column(s, 12);
 	} else if (only == 'e') {
@@ -641,8 +654,9 @@ static const struct cli_cmd archive_cmds[] = {
 	 "a thread, by its id or any of its Message-IDs, as a tree; --full: the trimmed texts"},
 	{"search", archive_search, "LIST QUERY [--limit N]",
 	 "full-text search (FTS5 query) of subjects, authors, trimmed texts; best first"},
-	{"show", archive_show, "MSGID [--raw|--trimmed|--elided]",
+	{"show", archive_show, "MSGID [--raw [--unredacted]|--trimmed|--elided]",
 	 "one archived message (by the list's or the author's Message-ID); --raw: as received,\n"
+	 "      its secret addresses redacted (--unredacted: byte for byte),\n"
 	 "      --trimmed: its text without quotes, --elided: what trimming cut"},
 	{NULL, NULL, NULL, NULL}};
 

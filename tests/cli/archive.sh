@@ -203,7 +203,7 @@ check "show --elided prints only what was cut" sh -c "[ $RC -eq 0 ] && [ \"\$(ca
 run archive show m1@lists.example.org --elided
 check "show --elided of an uncut message prints nothing" sh -c "[ $RC -eq 0 ] && [ ! -s '$T/out' ]"
 run archive show m2@lists.example.org --raw
-check "show --raw still the raw bytes" sh -c "[ $RC -eq 0 ] && [ \"\$(cat '$T/out')\" = raw2 ]"
+check "show --raw still the raw bytes (nothing to redact)" sh -c "[ $RC -eq 0 ] && [ \"\$(cat '$T/out')\" = raw2 ]"
 run archive show m2@lists.example.org
 check "show default keeps the whole text" sh -c "[ $RC -eq 0 ] && grep -q '^> Good fences' '$T/out' && grep -q '^author:      Bob <bob@example.org>' '$T/out'"
 run --json archive show m2@lists.example.org

@@ -50,7 +50,12 @@ def cli(d):
          "archive show by the author's Message-ID", out)
     lid = msgs[0]["message_id"] if msgs else "<none>"
     rc, out, _ = parley(d, "archive", "show", lid, "--raw")
-    t.ok(rc == 0 and "Message-ID: <secret1@example.org>" in out, "archive show --raw gives the bytes as received")
+    t.ok(rc == 0 and "Message-ID: <secret1@example.org>" in out and SECRET not in out and
+         "for <dev+redacted@lists.example.org>" in out,
+         "archive show --raw gives the message as received, the post secret redacted", out[:400])
+    rc, out, _ = parley(d, "archive", "show", lid, "--raw", "--unredacted")
+    t.ok(rc == 0 and "for <dev+post-%s@lists.example.org>" % SECRET in out,
+         "--raw --unredacted: byte for byte, secret and all")
     rc, _, err = parley(d, "archive", "show", "<nosuch@example.org>")
     t.ok(rc == 1 and "not in the archive" in err, "an unknown Message-ID: exit 1")
     rc, out, _ = parley(d, "--json", "queue", "ls", "--all")
@@ -119,7 +124,8 @@ def main():
         subprocess.run([PARLEY, "-c", d.conf, "sub", "add", "dev", "p@example.net"], check=True,
                        capture_output=True)
         d.start()
-        send(d, "dev+post-%s@lists.example.org" % SECRET, "secret1@example.org")
+        send(d, "dev+post-%s@lists.example.org" % SECRET, "secret1@example.org",
+             extra="Received: from mx by front for <dev+post-%s@lists.example.org>; now\r\n" % SECRET)
         t.ok(wait_for(lambda: archived(d, "secret1@example.org"), 10), "a post to the secret address is archived")
         row = archived(d, "secret1@example.org")
         t.eq(row[0][:2], ("post", "alice@example.org"), "as a post by the author")
